@@ -1,0 +1,102 @@
+"""AWS on 127.0.0.1: a moto server over real HTTP, reached by boto3 through AWS_ENDPOINT_URL."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import boto3
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
+
+REGION = "eu-central-1"
+SECRET_ID = "owner-webhook/local"
+# Local-only values, documented in the README and used by events/: never use them anywhere real.
+LOCAL_SECRET: dict[str, Any] = {
+    "api_key": "local-gateway-key",
+    "webhook_secrets": {
+        "zapier": "local-zapier-token",
+        "generic": "local-generic-token",
+    },
+}
+
+
+class LocalAws:
+    """A moto server in a thread that also counts the API calls it answers, by X-Amz-Target."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+        self.calls: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._server: BaseWSGIServer = make_server(
+            host,
+            port,
+            self._counting(DomainDispatcherApplication(create_backend_app)),
+            threaded=True,
+            request_handler=MotoRequestHandler,
+        )
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
+        bound_host, bound_port = self._server.server_address[:2]
+        self.url = f"http://{bound_host!s}:{bound_port}"
+
+    def _counting(self, app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+        def counted(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            target = environ.get("HTTP_X_AMZ_TARGET")
+            if target:
+                with self._lock:
+                    self.calls[target] += 1
+            return app(environ, start_response)
+
+        return counted
+
+    def start(self) -> LocalAws:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def count(self, target: str) -> int:
+        with self._lock:
+            return self.calls[target]
+
+    def environment(self) -> dict[str, str]:
+        """The standard SDK variables that point boto3 (and so Powertools) at this server."""
+        return {
+            "AWS_ENDPOINT_URL": self.url,
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_SESSION_TOKEN": "local",
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        }
+
+    def client(self, service: str) -> Any:
+        env = self.environment()
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            endpoint_url=self.url,
+            region_name=REGION,
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    def put_secret(self, value: str | dict[str, Any], secret_id: str = SECRET_ID) -> None:
+        """Create or replace the secret's value (a dict is stored as JSON)."""
+        text = value if isinstance(value, str) else json.dumps(value)
+        client = self.client("secretsmanager")
+        try:
+            client.put_secret_value(SecretId=secret_id, SecretString=text)
+        except client.exceptions.ResourceNotFoundException:
+            client.create_secret(Name=secret_id, SecretString=text)
+
+    def secret_reads(self) -> int:
+        """How many GetSecretValue calls this server has answered."""
+        return self.count("secretsmanager.GetSecretValue")

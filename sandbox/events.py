@@ -1,0 +1,111 @@
+"""API Gateway events from HTTP requests and back, as API Gateway builds them (HTTP API payload 2.0)."""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, APIGatewayProxyEventV2
+
+ROUTE_PREFIX = "/webhooks/"
+# HTTP API and Function URLs pass these as text; everything else (forms, multipart, no type) as base64.
+_TEXT_TYPES = ("application/json", "application/xml", "application/javascript")
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str
+    path: str
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    query: str = ""
+
+
+def http_api_event(request: HttpRequest, source_ip: str = "127.0.0.1") -> dict[str, Any]:
+    """The HTTP API payload 2.0 event for a request on the `POST /webhooks/{source}` route."""
+    headers: dict[str, str] = {}
+    for name, value in request.headers.items():
+        key = name.lower()
+        headers[key] = f"{headers[key]},{value}" if key in headers else value
+    media_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    as_text = media_type.startswith("text/") or media_type in _TEXT_TYPES
+    route = request.path.startswith(ROUTE_PREFIX) and "/" not in request.path[len(ROUTE_PREFIX) :]
+    now = time.time()
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "POST /webhooks/{source}" if route else "$default",
+        "rawPath": request.path,
+        "rawQueryString": request.query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": "localhost",
+            "domainPrefix": "localhost",
+            "http": {
+                "method": request.method,
+                "path": request.path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": headers.get("user-agent", ""),
+            },
+            "requestId": uuid.uuid4().hex,
+            "routeKey": "POST /webhooks/{source}" if route else "$default",
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        },
+        "isBase64Encoded": not as_text,
+    }
+    if request.query:
+        from urllib.parse import parse_qsl
+
+        query: dict[str, str] = {}
+        for key, value in parse_qsl(request.query, keep_blank_values=True):
+            query[key] = f"{query[key]},{value}" if key in query else value
+        event["queryStringParameters"] = query
+    if route:
+        event["pathParameters"] = {"source": request.path[len(ROUTE_PREFIX) :]}
+    if request.body:
+        event["body"] = request.body.decode("utf-8", "replace") if as_text else base64.b64encode(request.body).decode()
+    return event
+
+
+def request_of(event: Mapping[str, Any]) -> HttpRequest:
+    """The HTTP request an event file describes, in any of the three shapes, to send it for real."""
+    proxy = APIGatewayProxyEventV2(dict(event)) if event.get("version") == "2.0" else APIGatewayProxyEvent(dict(event))
+    text = proxy.body or ""
+    body = base64.b64decode(text) if proxy.is_base64_encoded else text.encode()
+    if isinstance(proxy, APIGatewayProxyEventV2):
+        return HttpRequest(
+            proxy.request_context.http.method, proxy.raw_path, body, dict(proxy.headers), proxy.raw_query_string
+        )
+    from urllib.parse import urlencode
+
+    query = urlencode(proxy.query_string_parameters or {})
+    return HttpRequest(proxy.http_method, proxy.path, body, dict(proxy.headers), query)
+
+
+@dataclass
+class LocalContext:
+    """The parts of the Lambda context the handler and Powertools read."""
+
+    timeout_seconds: float = 10.0
+    function_name: str = "owner-webhook-local"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:eu-central-1:123456789012:function:owner-webhook-local"
+    aws_request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    log_group_name: str = "/aws/lambda/owner-webhook-local"
+    log_stream_name: str = "local"
+    _deadline: float = field(default=0.0, repr=False)
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))

@@ -1,0 +1,179 @@
+"""A sandbox payment gateway on 127.0.0.1 that follows the gateway's documented contract.
+
+POST /owner with `Authorization: Bearer <key>` and `{"phone": "+905551234567"}`:
+200 {"success": true} and a new owner; 400 for a phone that is not E.164 (or is in `rejected_phones`);
+401 for a wrong key; 403 for a key in `denied_keys`. Every request is recorded. Faults can be queued
+for the next requests (`inject`) to play an outage, a slow answer or a dropped connection.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import struct
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
+@dataclass(frozen=True)
+class Received:
+    path: str
+    authorization: str
+    body: bytes
+    phone: str | None
+    status: int  # what the sandbox answered (0 when it dropped the connection)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One planned misbehaviour: an HTTP status, a delay before answering, or a reset."""
+
+    status: int | None = None
+    retry_after: int | None = None
+    delay: float = 0.0
+    reset: bool = False  # close the connection with a TCP reset instead of answering
+    create_first: bool = False  # create the owner, then reset: the ambiguous failure
+
+
+class SandboxGateway:
+    def __init__(self, api_key: str, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.accepted_keys = {api_key}
+        self.denied_keys: set[str] = set()
+        self.rejected_phones: set[str] = set()
+        self.received: list[Received] = []
+        self.owners: list[str] = []
+        self._faults: deque[Fault] = deque()
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server.daemon_threads = True
+        self._server.block_on_close = False
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> SandboxGateway:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox-gateway", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> SandboxGateway:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def inject(self, *faults: Fault) -> None:
+        """Apply these faults, one each, to the next requests."""
+        with self._lock:
+            self._faults.extend(faults)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.received.clear()
+            self.owners.clear()
+            self._faults.clear()
+            self.rejected_phones.clear()
+            self.denied_keys.clear()
+
+    def _next_fault(self) -> Fault | None:
+        with self._lock:
+            return self._faults.popleft() if self._faults else None
+
+    def _decide(self, authorization: str, phone: str | None) -> tuple[int, dict[str, Any]]:
+        scheme, _, key = authorization.partition(" ")
+        with self._lock:
+            if scheme != "Bearer" or key not in self.accepted_keys | self.denied_keys:
+                return 401, {"success": False, "message": "Invalid Bearer token"}
+            if key in self.denied_keys:
+                return 403, {"success": False, "message": "Access denied"}
+            if phone is None or not _E164.match(phone) or phone in self.rejected_phones:
+                return 400, {"success": False, "message": "Invalid phone format"}
+            self.owners.append(phone)
+            return 200, {"success": True}
+
+    def _record(self, entry: Received) -> None:
+        with self._lock:
+            self.received.append(entry)
+
+
+def _handler_for(gateway: SandboxGateway) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as the real gateway
+        disable_nagle_algorithm = True  # else a delayed ACK adds ~40 ms to every kept-alive answer
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            authorization = self.headers.get("Authorization", "")
+            phone = _phone_of(body)
+            if self.path != "/owner":
+                self._send(404, {"message": "Not Found"}, body, authorization, phone)
+                return
+            fault = gateway._next_fault()
+            if fault and fault.delay:
+                time.sleep(fault.delay)
+            if fault and (fault.reset or fault.create_first):
+                if fault.create_first:
+                    gateway._decide(authorization, phone)
+                gateway._record(Received(self.path, authorization, body, phone, 0))
+                self._reset()
+                return
+            if fault and fault.status:
+                headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+                self._send(
+                    fault.status, {"success": False, "message": "sandbox fault"}, body, authorization, phone, headers
+                )
+                return
+            status, answer = gateway._decide(authorization, phone)
+            self._send(status, answer, body, authorization, phone)
+
+        def _send(
+            self,
+            status: int,
+            answer: dict[str, Any],
+            body: bytes,
+            authorization: str,
+            phone: str | None,
+            headers: dict[str, str] | None = None,
+        ) -> None:
+            gateway._record(Received(self.path, authorization, body, phone, status))
+            payload = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def _reset(self) -> None:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+            pass
+
+    return Handler
+
+
+def _phone_of(body: bytes) -> str | None:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    phone = document.get("phone") if isinstance(document, dict) else None
+    return phone if isinstance(phone, str) else None

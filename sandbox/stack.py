@@ -1,0 +1,54 @@
+"""The whole local stack: moto server, sandbox gateway, the function's environment, a local endpoint."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from sandbox.aws import LOCAL_SECRET, SECRET_ID, LocalAws
+from sandbox.endpoint import Handler, LocalEndpoint
+from sandbox.gateway import SandboxGateway
+
+
+class Sandbox:
+    """Starts the stand-ins and points the function at them through its ordinary environment."""
+
+    def __init__(self, *, handler: Handler | None = None, environment: dict[str, str] | None = None) -> None:
+        self.aws = LocalAws()
+        self.gateway = SandboxGateway(api_key=LOCAL_SECRET["api_key"])
+        self._extra = environment or {}
+        self._handler = handler
+        self.endpoint: LocalEndpoint | None = None
+        self._saved: dict[str, str | None] = {}
+
+    def environment(self) -> dict[str, str]:
+        return {
+            **self.aws.environment(),
+            "API_KEY_SECRET_ID": SECRET_ID,
+            "GATEWAY_BASE_URL": self.gateway.url,
+            "DEFAULT_PHONE_REGION": "TR",
+            "POWERTOOLS_SERVICE_NAME": "owner-webhook",
+            **self._extra,
+        }
+
+    def __enter__(self) -> Sandbox:
+        self.aws.start()
+        self.aws.put_secret(LOCAL_SECRET)
+        self.gateway.start()
+        for name, value in self.environment().items():
+            self._saved[name] = os.environ.get(name)
+            os.environ[name] = value
+        if self._handler is not None:
+            self.endpoint = LocalEndpoint(self._handler).start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        if self.endpoint is not None:
+            self.endpoint.stop()
+        self.gateway.stop()
+        self.aws.stop()
+        for name, value in self._saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

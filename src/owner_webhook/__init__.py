@@ -1,0 +1,1 @@
+"""owner-webhook: turns signup webhooks into card-owner registrations at the payment gateway."""

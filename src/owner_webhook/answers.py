@@ -1,0 +1,56 @@
+"""The one place where outcomes become answers to the sender (SPEC section 6)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+
+from owner_webhook.errors import RefusedError, TransientError, WebhookError
+from owner_webhook.sources.base import Source
+
+CREATED = "owner_created"
+# Typeform retries a 503 every 2-3 minutes whatever this says; others honour it. One minute lets a
+# short gateway blip pass without hammering it.
+DEFAULT_RETRY_AFTER = 60
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    code: str
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def created() -> Answer:
+    return Answer(200, CREATED, {"success": True})
+
+
+def refused(error: RefusedError, source: Source) -> Answer:
+    """A submission that can never succeed: 422, or 200 for senders that would disable the webhook."""
+    status = 200 if source.acknowledges_refusals else error.status
+    return Answer(status, error.code, _failure_body(error))
+
+
+def failed(error: WebhookError) -> Answer:
+    """A request that ends before a forward, or a transient failure (503 with Retry-After)."""
+    headers = {}
+    if isinstance(error, TransientError):
+        headers["Retry-After"] = str(error.retry_after or DEFAULT_RETRY_AFTER)
+    return Answer(error.status, error.code, _failure_body(error), headers)
+
+
+def to_response(answer: Answer) -> Response[str]:
+    return Response(
+        status_code=answer.status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(answer.body, separators=(",", ":")),
+        headers=answer.headers,
+    )
+
+
+def _failure_body(error: WebhookError) -> dict[str, Any]:
+    return {"success": False, "error": {"code": error.code, "message": error.message}}

@@ -1,0 +1,85 @@
+"""The secret: the gateway key and the per-source webhook secrets, cached by Powertools parameters."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from owner_webhook.errors import (
+    ApiKeyMissingError,
+    SecretFormatError,
+    SecretNotFoundError,
+    SecretStoreUnavailableError,
+)
+
+# Secrets Manager answers in milliseconds; a store that does not answer within a few seconds is down,
+# and the sender is better served by a quick 503 than by botocore's default of 60 s and 4 retries.
+_BOTO_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 2, "mode": "standard"})
+_NOT_FOUND = {"ResourceNotFoundException", "DecryptionFailure", "AccessDeniedException", "InvalidRequestException"}
+
+
+@dataclass(frozen=True)
+class Credentials:
+    api_key: str
+    webhook_secrets: dict[str, str] = field(default_factory=dict)
+
+    def webhook_secret(self, source: str) -> str | None:
+        """The secret a source authenticates with, or None when the secret has no entry for it."""
+        return self.webhook_secrets.get(source) or None
+
+
+class CredentialStore:
+    """Reads the secret through Powertools parameters, cached for `max_age` seconds per warm function."""
+
+    def __init__(self, secret_id: str, max_age: int, provider: SecretsProvider | None = None) -> None:
+        self._secret_id = secret_id
+        self._max_age = max_age
+        self._provider = provider or SecretsProvider(boto_config=_BOTO_CONFIG)
+
+    def load(self, *, fresh: bool = False) -> Credentials:
+        """The current credentials; raises SecretStoreUnavailableError or a ConfigurationError."""
+        try:
+            value = self._provider.get(self._secret_id, max_age=self._max_age, force_fetch=fresh)
+        except GetParameterError as exc:
+            # Powertools re-raises inside its except block, so the boto error is the context.
+            cause = exc.__context__
+            if isinstance(cause, ClientError) and cause.response.get("Error", {}).get("Code") in _NOT_FOUND:
+                code = cause.response["Error"]["Code"]
+                raise SecretNotFoundError(
+                    f"API_KEY_SECRET_ID names a secret that cannot be read ({code}); check the name and the policy"
+                ) from exc
+            raise SecretStoreUnavailableError("Secrets Manager could not be reached") from exc
+        if value is None:
+            raise SecretNotFoundError("API_KEY_SECRET_ID names a secret that has no value")
+        return parse_secret(value)
+
+
+def parse_secret(value: object) -> Credentials:
+    """Parse the secret's value (SPEC section 4); raises SecretFormatError or ApiKeyMissingError."""
+    if not isinstance(value, str):
+        raise SecretFormatError("the secret is binary: store a JSON object or the plain API key as SecretString")
+    text = value.strip()
+    if not text.startswith(("{", "[", '"')):
+        if not text:
+            raise ApiKeyMissingError("the secret is empty: store the gateway API key")
+        return Credentials(api_key=text)
+    try:
+        document = json.loads(text)
+    except ValueError:
+        raise SecretFormatError("the secret looks like JSON but does not parse") from None
+    if isinstance(document, str):
+        document = {"api_key": document}
+    if not isinstance(document, dict):
+        raise SecretFormatError("the secret must be a JSON object or a plain string")
+    api_key = document.get("api_key")
+    if not isinstance(api_key, str) or not api_key.strip():
+        raise ApiKeyMissingError("the secret has no non-empty string 'api_key'")
+    secrets = document.get("webhook_secrets", {})
+    if not isinstance(secrets, dict) or not all(isinstance(v, str) for v in secrets.values()):
+        raise SecretFormatError("'webhook_secrets' must be an object of source name to string")
+    return Credentials(api_key=api_key.strip(), webhook_secrets={str(k): v for k, v in secrets.items()})

@@ -1,0 +1,100 @@
+"""One delivery: authenticate, find and normalize the phone, create the owner once, say what happened."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
+
+from owner_webhook import answers
+from owner_webhook.credentials import Credentials, CredentialStore
+from owner_webhook.errors import (
+    MissingPhoneError,
+    RefusedError,
+    RejectedPhoneError,
+    UnauthenticatedError,
+    UpstreamAmbiguousError,
+    UpstreamAuthError,
+    UpstreamUnavailableError,
+)
+from owner_webhook.gateway import GatewayClient, GatewayResult, GatewayStatus
+from owner_webhook.observability import logger
+from owner_webhook.phone import mask, to_e164
+from owner_webhook.request import WebhookRequest
+from owner_webhook.settings import Settings
+from owner_webhook.sources import Source, get_source
+
+_MAX_DELIVERY_ID = 128
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    credentials: CredentialStore
+    gateway: GatewayClient
+
+
+def receive(source_name: str, event: BaseProxyEvent, services: Services) -> answers.Answer:
+    """Handle one webhook request; raises a WebhookError for anything that ends before a forward."""
+    source = get_source(source_name)
+    logger.append_keys(source=source.name)
+    request = WebhookRequest.from_event(event, services.settings.max_body_bytes)
+    credentials = services.credentials.load()
+    secret = credentials.webhook_secret(source.name)
+    if secret is None:
+        raise UnauthenticatedError(f"no webhook secret is configured for {source.name}: nothing is accepted unsigned")
+    source.verify(request, secret)
+    payload = source.read(request)
+    logger.append_keys(delivery_id=_bounded(source.delivery_id(request, payload)))
+    try:
+        register(source, payload, credentials, services)
+    except RefusedError as refusal:
+        return answers.refused(refusal, source)
+    return answers.created()
+
+
+def register(source: Source, payload: Mapping[str, Any], credentials: Credentials, services: Services) -> None:
+    """Create the owner; raises RefusedError (final) or TransientError (the sender should retry)."""
+    written = source.find_phone(payload)
+    if written is None:
+        raise MissingPhoneError("the payload has no phone field")
+    phone = to_e164(written, services.settings.default_phone_region)
+    logger.append_keys(phone=mask(phone))
+    result = _create_owner(phone, credentials, services)
+    logger.append_keys(gateway_status=result.http_status or str(result.status), gateway_latency_ms=result.latency_ms)
+    match result.status:
+        case GatewayStatus.CREATED:
+            return
+        case GatewayStatus.REJECTED:
+            raise RejectedPhoneError("the payment gateway refused the phone number")
+        case GatewayStatus.UNAUTHORIZED | GatewayStatus.FORBIDDEN:
+            raise UpstreamAuthError("the payment gateway refused the API key; it has been fetched fresh")
+        case GatewayStatus.AMBIGUOUS:
+            raise UpstreamAmbiguousError("the payment gateway did not answer in time; retry")
+        case _:
+            raise UpstreamUnavailableError("the payment gateway is unavailable; retry", retry_after=result.retry_after)
+
+
+def _create_owner(phone: str, credentials: Credentials, services: Services) -> GatewayResult:
+    result = services.gateway.create_owner(phone, credentials.api_key)
+    if result.status not in (GatewayStatus.UNAUTHORIZED, GatewayStatus.FORBIDDEN):
+        return result
+    # The key may have been rotated since it was cached: fetch it fresh once, and send again only if it
+    # changed (a 401 on the new key is a real configuration problem, not a rotation).
+    fresh = services.credentials.load(fresh=True)
+    if fresh.api_key == credentials.api_key:
+        return result
+    retried = services.gateway.create_owner(phone, fresh.api_key)
+    return GatewayResult(
+        retried.status, retried.http_status, retried.retry_after, result.latency_ms + retried.latency_ms
+    )
+
+
+def _bounded(delivery_id: str) -> str:
+    # Sender-chosen ids go into logs and (later) the deduplication key: keep them short and printable.
+    if len(delivery_id) <= _MAX_DELIVERY_ID and delivery_id.isprintable():
+        return delivery_id
+    return "sha256:" + hashlib.sha256(delivery_id.encode("utf-8", "surrogatepass")).hexdigest()

@@ -1,0 +1,60 @@
+"""Phone numbers: from whatever a form sent to E.164, and masked for logs."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import phonenumbers
+
+from owner_webhook.errors import InvalidPhoneError
+
+# What a phone field may hold: an optional tel: scheme, digits with the usual separators, and an
+# optional extension. Anything else ("+90 555 123 45 67; DROP TABLE", "call me on ...") is refused
+# rather than mined for a number, because a number guessed out of free text may be someone else's.
+_WRITTEN_PHONE = re.compile(
+    r"""^(?:tel:)?\s*
+        \+?[0-9\s\-./()]{4,40}
+        (?:\s*(?:;ext=|ext\.?|x|\#)\s*[0-9]{1,10})?
+        \s*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_MAX_CHARS = 64
+
+
+def to_e164(raw: str, region: str) -> str:
+    """Normalize a written phone number to E.164; raises InvalidPhoneError if it is not a valid number."""
+    text = _ascii_digits(unicodedata.normalize("NFKC", raw)).strip()
+    if len(text) > _MAX_CHARS or not _WRITTEN_PHONE.match(text):
+        raise InvalidPhoneError("the phone field does not hold a phone number")
+    number = _parse(text, region)
+    if number is None:
+        digits = re.sub(r"\D", "", text.split(";")[0])
+        # A country code written without "+" (905551234567, 447911123456): phonenumbers reads it as a
+        # national number of the default region, so try it once more as an international one. Only for
+        # 11+ digits without brackets: shorter ones are national numbers, and "(201) 555-0123" is not +20.
+        if not text.lower().startswith(("+", "00", "tel:")) and "(" not in text and len(digits) >= 11:
+            number = _parse("+" + digits, None)
+    if number is None:
+        raise InvalidPhoneError("the phone number is not valid")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask(e164: str) -> str:
+    """Keep the country code and first digits, and the last two: +905551234567 -> +90555*****67."""
+    if len(e164) < 9:
+        return "*" * len(e164)
+    return e164[:6] + "*" * (len(e164) - 8) + e164[-2:]
+
+
+def _parse(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    return number if phonenumbers.is_valid_number(number) else None
+
+
+def _ascii_digits(text: str) -> str:
+    # Arabic-Indic, Persian and other decimal digits survive NFKC; make them ASCII for the grammar check.
+    return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in text)

@@ -1,0 +1,91 @@
+"""A webhook request as the sources see it: raw body bytes, headers, query; and its fields."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
+
+from owner_webhook.errors import MalformedBodyError, PayloadTooLargeError, UnsupportedMediaTypeError
+
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    body: bytes
+    headers: Mapping[str, str]  # lower-case names
+    query: Mapping[str, str]
+
+    @classmethod
+    def from_event(cls, event: BaseProxyEvent, max_body_bytes: int) -> WebhookRequest:
+        """Decode the event's body; raises PayloadTooLargeError or MalformedBodyError."""
+        text = event.body or ""
+        # Base64 is 4/3 of the bytes it carries: refuse an oversized body before decoding it.
+        if len(text) > max_body_bytes * 4 // 3 + 4:
+            raise PayloadTooLargeError(f"the body is larger than {max_body_bytes} bytes")
+        if event.is_base64_encoded:
+            try:
+                body = base64.b64decode(text, validate=True)
+            except (binascii.Error, ValueError):
+                raise MalformedBodyError("the body is marked base64 but does not decode") from None
+        else:
+            body = text.encode("utf-8", "surrogatepass")
+        if len(body) > max_body_bytes:
+            raise PayloadTooLargeError(f"the body is larger than {max_body_bytes} bytes")
+        headers = {str(k).lower(): str(v) for k, v in (event.raw_event.get("headers") or {}).items()}
+        query = {str(k): str(v) for k, v in (event.raw_event.get("queryStringParameters") or {}).items()}
+        return cls(body=body, headers=headers, query=query)
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    @property
+    def media_type(self) -> str:
+        return (self.header("content-type") or "").split(";")[0].strip().lower()
+
+    @property
+    def body_digest(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
+
+
+def read_fields(request: WebhookRequest) -> dict[str, Any]:
+    """The body as an object, from JSON or a form; raises MalformedBodyError or UnsupportedMediaTypeError."""
+    media_type = request.media_type
+    if not media_type:
+        # Some tools (Apps Script without contentType, curl -d) send no type: take what the body is.
+        media_type = JSON if request.body.lstrip().startswith(b"{") else FORM
+    if media_type == JSON or media_type.endswith("+json"):
+        return _json_object(request.body)
+    if media_type == FORM:
+        return _form(request.body)
+    raise UnsupportedMediaTypeError(f"content type {media_type!r} is not accepted here: send {JSON} or {FORM}")
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        raise MalformedBodyError("the body is not valid JSON") from None
+    if not isinstance(document, dict):
+        raise MalformedBodyError("the JSON body must be an object")
+    return document
+
+
+def _form(body: bytes) -> dict[str, Any]:
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body.strip()))
+    except (UnicodeDecodeError, ValueError):
+        raise MalformedBodyError("the body is not a valid form (application/x-www-form-urlencoded)") from None
+    fields: dict[str, Any] = {}
+    for key, value in pairs:
+        fields.setdefault(key, value)
+    return fields

@@ -1,0 +1,74 @@
+"""All configuration, read from the environment once and validated; errors name the variable."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import phonenumbers
+
+from owner_webhook.errors import SettingError
+
+
+@dataclass(frozen=True)
+class Settings:
+    api_key_secret_id: str
+    gateway_base_url: str = "https://pgw.klogs.io"
+    default_phone_region: str = "TR"
+    secret_max_age: int = 300
+    max_body_bytes: int = 256 * 1024
+    gateway_connect_timeout: float = 2.0
+    gateway_read_timeout: float = 5.0
+
+    @property
+    def owner_url(self) -> str:
+        return self.gateway_base_url.rstrip("/") + "/owner"
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings; raises SettingError naming the variable that is missing or invalid."""
+    env = os.environ if environ is None else environ
+    secret_id = env.get("API_KEY_SECRET_ID", "").strip()
+    if not secret_id:
+        raise SettingError("API_KEY_SECRET_ID is not set: name the Secrets Manager secret (name or ARN)")
+    return Settings(
+        api_key_secret_id=secret_id,
+        gateway_base_url=_url(env, "GATEWAY_BASE_URL", Settings.gateway_base_url),
+        default_phone_region=_region(env, "DEFAULT_PHONE_REGION", Settings.default_phone_region),
+        secret_max_age=int(_number(env, "SECRET_CACHE_SECONDS", Settings.secret_max_age, 0, 86_400)),
+        max_body_bytes=int(_number(env, "MAX_BODY_BYTES", Settings.max_body_bytes, 1, 6 * 1024 * 1024)),
+        gateway_connect_timeout=_number(env, "GATEWAY_CONNECT_TIMEOUT", Settings.gateway_connect_timeout, 0.05, 10),
+        gateway_read_timeout=_number(env, "GATEWAY_READ_TIMEOUT", Settings.gateway_read_timeout, 0.05, 25),
+    )
+
+
+def _url(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, "").strip() or default
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise SettingError(f"{name} must be an http(s) base URL such as https://pgw.example.com, got {value!r}")
+    return value
+
+
+def _region(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, "").strip().upper() or default
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise SettingError(
+            f"{name} must be an ISO 3166 region code that phonenumbers knows (TR, US, GB, ...), got {value!r}"
+        )
+    return value
+
+
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingError(f"{name} must be a number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingError(f"{name} must be between {low:g} and {high:g}, got {raw!r}")
+    return value

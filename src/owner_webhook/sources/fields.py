@@ -1,0 +1,33 @@
+"""Finding a phone among fields whose names the user chose."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+_PHONE_NAME = re.compile(r"phone|telefon|gsm|mobile|cell", re.IGNORECASE)
+
+
+def phone_like(fields: Mapping[str, Any]) -> str | None:
+    """The first non-empty value whose key is named like a phone (phone, telefon, gsm, mobile, cell)."""
+    for key, value in fields.items():
+        if not _PHONE_NAME.search(str(key)):
+            continue
+        written = as_text(value)
+        if written:
+            return written
+    return None
+
+
+def as_text(value: Any) -> str | None:
+    """A field value as written text: strings as they are, whole numbers (Webflow sends some) as digits."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, str) and value.strip():
+        return value
+    return None
