@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, APIGatewayProxyEventV2
 
@@ -62,8 +63,6 @@ def http_api_event(request: HttpRequest, source_ip: str = "127.0.0.1") -> dict[s
         "isBase64Encoded": not as_text,
     }
     if request.query:
-        from urllib.parse import parse_qsl
-
         query: dict[str, str] = {}
         for key, value in parse_qsl(request.query, keep_blank_values=True):
             query[key] = f"{query[key]},{value}" if key in query else value
@@ -84,8 +83,6 @@ def request_of(event: Mapping[str, Any]) -> HttpRequest:
         return HttpRequest(
             proxy.request_context.http.method, proxy.raw_path, body, dict(proxy.headers), proxy.raw_query_string
         )
-    from urllib.parse import urlencode
-
     query = urlencode(proxy.query_string_parameters or {})
     return HttpRequest(proxy.http_method, proxy.path, body, dict(proxy.headers), query)
 
@@ -109,3 +106,44 @@ class LocalContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def rest_api_event(request: HttpRequest, stage: str = "prod") -> dict[str, Any]:
+    """The REST API proxy-integration event (payload 1.0): header case as sent, body base64 only for
+    binary media types (none are configured, so never)."""
+    query = dict(parse_qsl(request.query, keep_blank_values=True)) or None
+    headers = dict(request.headers)
+    route = request.path.startswith(ROUTE_PREFIX)
+    return {
+        "resource": "/webhooks/{source}" if route else "/{proxy+}",
+        "path": request.path,
+        "httpMethod": request.method,
+        "headers": headers or None,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()} or None,
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": {"source": request.path[len(ROUTE_PREFIX) :]} if route else None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": "/webhooks/{source}",
+            "httpMethod": request.method,
+            "path": f"/{stage}{request.path}",
+            "stage": stage,
+            "requestId": uuid.uuid4().hex,
+            "requestTimeEpoch": int(time.time() * 1000),
+            "identity": {"sourceIp": "127.0.0.1"},
+            "accountId": "123456789012",
+            "apiId": "local",
+        },
+        "body": request.body.decode("utf-8", "replace") if request.body else None,
+        "isBase64Encoded": False,
+    }
+
+
+def function_url_event(request: HttpRequest) -> dict[str, Any]:
+    """A Lambda Function URL event: the 2.0 shape with the `$default` route and no path parameters."""
+    event = http_api_event(request)
+    event["routeKey"] = event["requestContext"]["routeKey"] = "$default"
+    event["requestContext"]["domainName"] = "local.lambda-url.eu-central-1.on.aws"
+    event.pop("pathParameters", None)
+    return event

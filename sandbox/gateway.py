@@ -50,7 +50,8 @@ class SandboxGateway:
         self.received: list[Received] = []
         self.owners: list[str] = []
         self._faults: deque[Fault] = deque()
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
+        self._in_flight = 0
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._server.block_on_close = False
@@ -89,6 +90,20 @@ class SandboxGateway:
             self.rejected_phones.clear()
             self.denied_keys.clear()
 
+    def settle(self, timeout: float = 5.0) -> None:
+        """Wait until no request is being handled (a delayed answer may outlive the client's wait)."""
+        with self._lock:
+            self._lock.wait_for(lambda: self._in_flight == 0, timeout)
+
+    def _begin(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+
+    def _end(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            self._lock.notify_all()
+
     def _next_fault(self) -> Fault | None:
         with self._lock:
             return self._faults.popleft() if self._faults else None
@@ -116,6 +131,15 @@ def _handler_for(gateway: SandboxGateway) -> type[BaseHTTPRequestHandler]:
         disable_nagle_algorithm = True  # else a delayed ACK adds ~40 ms to every kept-alive answer
 
         def do_POST(self) -> None:
+            gateway._begin()
+            try:
+                self._owner()
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up waiting: a real gateway would not notice either
+            finally:
+                gateway._end()
+
+        def _owner(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             authorization = self.headers.get("Authorization", "")
             phone = _phone_of(body)

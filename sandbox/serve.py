@@ -21,9 +21,8 @@ def main() -> None:
         endpoint = LocalEndpoint(lambda_handler, port=args.port).start()
         token = LOCAL_SECRET["webhook_secrets"]["zapier"]
         body = json.dumps({"name": "Ayse", "phone": "0555 123 45 67"})
-        print(
-            f"owner-webhook on {endpoint.url}/webhooks/{{source}}  (moto: {sandbox.aws.url}, gateway: {sandbox.gateway.url})"
-        )
+        print(f"owner-webhook on {endpoint.url}/webhooks/{{source}}")
+        print(f"  moto server: {sandbox.aws.url}   sandbox gateway: {sandbox.gateway.url}")
         print("try:")
         print(
             f"  curl -s -X POST {endpoint.url}/webhooks/zapier -H 'Authorization: Bearer {token}' "

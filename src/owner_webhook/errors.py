@@ -78,6 +78,12 @@ class TransientError(WebhookError):
         self.retry_after = retry_after
 
 
+class InternalError(TransientError):
+    """A bug or an event this code does not understand; retried, and logged by type and place."""
+
+    code = "internal_error"
+
+
 class UpstreamUnavailableError(TransientError):
     """The gateway answered 429/5xx or could not be reached; nothing was created."""
 

@@ -17,6 +17,7 @@ from owner_webhook import answers, delivery
 from owner_webhook.credentials import CredentialStore
 from owner_webhook.errors import (
     ConfigurationError,
+    InternalError,
     MethodNotAllowedError,
     RouteNotFoundError,
     TransientError,
@@ -70,7 +71,7 @@ def _build(app: ApiGatewayResolver) -> ApiGatewayResolver:
             trace = trace.tb_next
         place = f"{trace.tb_frame.f_code.co_filename}:{trace.tb_lineno}" if trace else "?"
         logger.append_keys(error_type=type(error).__name__, error_place=place)
-        return _answer(answers.failed(WebhookError("the request could not be handled; retry later")))
+        return _answer(answers.failed(InternalError("the request could not be handled; retry later")))
 
     # Powertools' decorator is untyped; registering by call keeps the functions typed.
     app.exception_handler(WebhookError)(refuse)

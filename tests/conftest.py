@@ -1,0 +1,37 @@
+"""Shared by every tier: which code is under test, and clean caches between tests."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# `make artifact-test` runs the integration tests against the `sam build` output instead of src/, with
+# the dependencies bundled there, so a runtime dependency missing from src/requirements.txt fails here.
+ARTIFACT = os.environ.get("OWNER_WEBHOOK_ARTIFACT")
+if ARTIFACT:
+    if not (Path(ARTIFACT) / "owner_webhook" / "handler.py").is_file():
+        raise SystemExit(f"OWNER_WEBHOOK_ARTIFACT={ARTIFACT} holds no built function: run `make build`")
+    sys.path.insert(0, ARTIFACT)
+
+import owner_webhook  # noqa: E402 - after the artifact switch above
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+
+
+def pytest_report_header() -> str:
+    return f"owner_webhook under test: {Path(owner_webhook.__file__).parent}"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_function() -> Iterator[None]:
+    """Every test starts as a cold function: settings, secret cache and connection pool built anew."""
+    from owner_webhook import handler
+
+    handler.services.cache_clear()
+    yield
+    handler.services.cache_clear()

@@ -1,0 +1,106 @@
+"""The handler in-process, AWS served by a moto server and the gateway by the sandbox, over real sockets."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from sandbox.aws import LOCAL_SECRET
+from sandbox.events import HttpRequest, LocalContext, function_url_event, http_api_event, rest_api_event
+from sandbox.stack import Sandbox
+
+TOKENS = LOCAL_SECRET["webhook_secrets"]
+API_KEY = LOCAL_SECRET["api_key"]
+
+
+@dataclass
+class Answer:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def code(self) -> str:
+        return str(self.body["error"]["code"]) if "error" in self.body else "owner_created"
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox() as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def _clean_sandbox(sandbox: Sandbox) -> None:
+    sandbox.gateway.reset()
+    sandbox.gateway.accepted_keys = {API_KEY}
+    sandbox.aws.put_secret(LOCAL_SECRET)
+
+
+def invoke_event(event: dict[str, Any]) -> Answer:
+    """Call the handler as Lambda would and check the answer's shape every time."""
+    from owner_webhook.handler import lambda_handler
+
+    result = lambda_handler(event, LocalContext())
+    headers = dict(result.get("headers") or {})
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        headers[name] = values[-1]
+    assert headers.get("Content-Type") == "application/json"
+    body = json.loads(result["body"])
+    assert isinstance(body.get("success"), bool)
+    return Answer(result["statusCode"], body, headers)
+
+
+Shape = Callable[[HttpRequest], dict[str, Any]]
+SHAPES: dict[str, Shape] = {"http-api": http_api_event, "rest-api": rest_api_event, "function-url": function_url_event}
+
+
+def webhook(
+    source: str,
+    fields: dict[str, Any] | None = None,
+    *,
+    token: str | None = "default",
+    headers: dict[str, str] | None = None,
+    form: bool = False,
+    body: bytes | None = None,
+    shape: str = "http-api",
+) -> Answer:
+    """POST a webhook to /webhooks/{source} the way the automation tools do."""
+    all_headers = {"Content-Type": "application/x-www-form-urlencoded" if form else "application/json"}
+    if token == "default":
+        token = TOKENS.get(source)
+    if token is not None:
+        all_headers["Authorization"] = f"Bearer {token}"
+    for name, value in (headers or {}).items():  # a header given again replaces, whatever its case
+        all_headers = {k: v for k, v in all_headers.items() if k.lower() != name.lower()} | {name: value}
+    if body is None:
+        data = fields if fields is not None else {"phone": "0555 123 45 67"}
+        body = urlencode(data).encode() if form else json.dumps(data).encode()
+    return invoke_event(SHAPES[shape](HttpRequest("POST", f"/webhooks/{source}", body, all_headers)))
+
+
+@pytest.fixture
+def logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """The function's log lines during the test, parsed."""
+    from owner_webhook.observability import logger
+
+    handler = logger.registered_handler
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)  # type: ignore[attr-defined]
+    yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines()]
+    handler.setStream(previous)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A local port that refuses connections."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

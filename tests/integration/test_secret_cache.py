@@ -1,0 +1,24 @@
+"""A warm function reads the secret once per max age, not per request."""
+
+from __future__ import annotations
+
+import pytest
+
+from sandbox.stack import Sandbox
+from tests.integration.conftest import webhook
+
+
+def test_fifty_warm_requests_read_the_secret_at_most_once(sandbox: Sandbox) -> None:
+    before = sandbox.aws.secret_reads()
+    answers = [webhook("zapier", {"phone": f"0555 123 45 {i:02d}"}).status for i in range(50)]
+    assert answers == [200] * 50
+    assert sandbox.aws.secret_reads() - before == 1
+    assert len(sandbox.gateway.owners) == 50
+
+
+def test_the_max_age_is_a_setting(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SECRET_CACHE_SECONDS", "0")
+    before = sandbox.aws.secret_reads()
+    for _ in range(3):
+        assert webhook("zapier").status == 200
+    assert sandbox.aws.secret_reads() - before == 3

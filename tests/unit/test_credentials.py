@@ -1,0 +1,51 @@
+"""The secret's format (SPEC section 4): a JSON object, or the API key alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from owner_webhook.credentials import Credentials, parse_secret
+from owner_webhook.errors import ApiKeyMissingError, SecretFormatError
+
+
+@pytest.mark.parametrize(
+    ("value", "credentials"),
+    [
+        ("gw-key", Credentials("gw-key")),
+        ("  gw-key\n", Credentials("gw-key")),
+        ('{"api_key": "gw-key"}', Credentials("gw-key")),
+        ('"gw-key"', Credentials("gw-key")),
+        (
+            '{"api_key": "gw-key", "webhook_secrets": {"zapier": "z", "generic": "whsec_abc"}}',
+            Credentials("gw-key", {"zapier": "z", "generic": "whsec_abc"}),
+        ),
+    ],
+)
+def test_valid_secrets(value: str, credentials: Credentials) -> None:
+    assert parse_secret(value) == credentials
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        (b"binary", SecretFormatError),
+        ('{"api_key": ', SecretFormatError),
+        ("[1, 2]", SecretFormatError),
+        ('{"api_key": "k", "webhook_secrets": ["z"]}', SecretFormatError),
+        ('{"api_key": "k", "webhook_secrets": {"zapier": 1}}', SecretFormatError),
+        ('{"webhook_secrets": {}}', ApiKeyMissingError),
+        ('{"api_key": ""}', ApiKeyMissingError),
+        ('{"api_key": 42}', ApiKeyMissingError),
+        ("", ApiKeyMissingError),
+    ],
+)
+def test_invalid_secrets(value: str | bytes, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        parse_secret(value)
+
+
+def test_a_source_without_an_entry_has_no_secret() -> None:
+    credentials = Credentials("k", {"zapier": "z", "generic": ""})
+    assert credentials.webhook_secret("zapier") == "z"
+    assert credentials.webhook_secret("generic") is None
+    assert credentials.webhook_secret("typeform") is None

@@ -1,0 +1,93 @@
+"""The phone rule in one table: what a form may send, and the E.164 that reaches the gateway."""
+
+from __future__ import annotations
+
+import pytest
+
+from owner_webhook.errors import InvalidPhoneError
+from owner_webhook.phone import mask, to_e164
+
+VALID = [
+    # Turkey, the default region
+    ("+905551234567", "TR", "+905551234567"),
+    ("+90 555 123 45 67", "TR", "+905551234567"),
+    ("+90-555-123-45-67", "TR", "+905551234567"),
+    ("05551234567", "TR", "+905551234567"),  # national trunk 0
+    ("0 (555) 123 45 67", "TR", "+905551234567"),  # brackets
+    ("555 123 45 67", "TR", "+905551234567"),
+    ("5551234567", "TR", "+905551234567"),
+    ("905551234567", "TR", "+905551234567"),  # country code without +
+    ("00905551234567", "TR", "+905551234567"),  # 00 international prefix
+    ("0090 555 123 45 67", "TR", "+905551234567"),
+    ("tel:+90-555-123-45-67", "TR", "+905551234567"),  # RFC 3966 URI
+    ("+90 0555 123 45 67", "TR", "+905551234567"),  # stray trunk 0 after the country code
+    ("0555\u00a0123\u00a045\u00a067", "TR", "+905551234567"),  # non-breaking spaces
+    ("＋９０ ５５５ １２３ ４５ ６７", "TR", "+905551234567"),  # full-width
+    ("٠٥٥٥١٢٣٤٥٦٧", "TR", "+905551234567"),  # Arabic-Indic digits
+    ("۰۵۵۵۱۲۳۴۵۶۷", "TR", "+905551234567"),  # Extended Arabic-Indic (Persian) digits
+    ("+90 555 123 45 67 ext. 12", "TR", "+905551234567"),  # extension dropped
+    ("0212 123 45 67", "TR", "+902121234567"),  # Istanbul fixed line
+    ("  05551234567  ", "TR", "+905551234567"),
+    # United States
+    ("(201) 555-0123", "US", "+12015550123"),
+    ("201.555.0123", "US", "+12015550123"),
+    ("+1 201 555 0123", "TR", "+12015550123"),
+    ("1-201-555-0123", "US", "+12015550123"),
+    ("tel:+1-201-555-0123;ext=1234", "TR", "+12015550123"),
+    ("+1 (201) 555-0123 x 99", "TR", "+12015550123"),
+    # United Kingdom
+    ("07911 123456", "GB", "+447911123456"),
+    ("+44 7911 123456", "TR", "+447911123456"),
+    ("447911123456", "TR", "+447911123456"),  # country code without +, other region
+    ("0044 7911 123456", "GB", "+447911123456"),
+    # Germany
+    ("0151 23456789", "DE", "+4915123456789"),
+    ("+49 30 123456", "TR", "+4930123456"),
+    ("030 123456", "DE", "+4930123456"),
+    ("004930123456", "DE", "+4930123456"),
+]
+
+INVALID = [
+    ("+90 555 123 45 67; DROP TABLE", "TR"),  # text that merely contains a number
+    ("call me on 0555 123 45 67", "TR"),
+    ("0555 123 45 67 or 0555 123 45 68", "TR"),
+    ("+90 555 123 4", "TR"),  # too short ("possible" to phonenumbers, not valid)
+    ("+90555123456789", "TR"),  # too long
+    ("+905551234", "TR"),
+    ("12345", "TR"),
+    ("", "TR"),
+    ("   ", "TR"),
+    ("not a phone", "TR"),
+    ("+999 555 123 45 67", "TR"),  # no such country code
+    ("0090 555 123 45 67", "US"),  # 00 is not the US international prefix
+    ("(201) 555-0123", "TR"),  # a US number without country code, read in Turkey
+    ("+1 201 555 0123" + "9" * 60, "TR"),
+    ("555-0123<script>", "US"),
+    ("+90 555 123 45 67\n+90 555 123 45 68", "TR"),
+]
+
+
+@pytest.mark.parametrize(("written", "region", "e164"), VALID)
+def test_valid_numbers_become_e164(written: str, region: str, e164: str) -> None:
+    assert to_e164(written, region) == e164
+
+
+@pytest.mark.parametrize(("written", "region"), INVALID)
+def test_invalid_numbers_are_refused(written: str, region: str) -> None:
+    with pytest.raises(InvalidPhoneError) as refused:
+        to_e164(written, region)
+    assert refused.value.code == "invalid_phone"
+
+
+def test_the_table_covers_enough_cases() -> None:
+    assert len(VALID) + len(INVALID) >= 30
+    assert {region for _, region, _ in VALID} >= {"TR", "US", "GB", "DE"}
+
+
+@pytest.mark.parametrize(
+    ("e164", "masked"),
+    [("+905551234567", "+90555*****67"), ("+12015550123", "+12015****23"), ("+4930123456", "+49301***56")],
+)
+def test_mask_keeps_only_the_prefix_and_last_two_digits(e164: str, masked: str) -> None:
+    assert mask(e164) == masked
+    assert len(mask(e164)) == len(e164)

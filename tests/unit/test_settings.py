@@ -1,0 +1,61 @@
+"""Settings: defaults, and every invalid value named by its variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from owner_webhook.errors import SettingError
+from owner_webhook.settings import load_settings
+
+
+def test_defaults() -> None:
+    settings = load_settings({"API_KEY_SECRET_ID": "owner-webhook/prod"})
+    assert settings.api_key_secret_id == "owner-webhook/prod"
+    assert settings.owner_url == "https://pgw.klogs.io/owner"
+    assert settings.default_phone_region == "TR"
+    assert settings.secret_max_age == 300
+    assert settings.max_body_bytes == 256 * 1024
+
+
+def test_values_are_read_and_normalized() -> None:
+    settings = load_settings(
+        {
+            "API_KEY_SECRET_ID": " arn:aws:secretsmanager:eu-central-1:123456789012:secret:x ",
+            "GATEWAY_BASE_URL": "http://127.0.0.1:8081/",
+            "DEFAULT_PHONE_REGION": "gb",
+            "SECRET_CACHE_SECONDS": "60",
+            "MAX_BODY_BYTES": "1024",
+            "GATEWAY_CONNECT_TIMEOUT": "0.5",
+            "GATEWAY_READ_TIMEOUT": "3",
+        }
+    )
+    assert settings.api_key_secret_id == "arn:aws:secretsmanager:eu-central-1:123456789012:secret:x"
+    assert settings.owner_url == "http://127.0.0.1:8081/owner"
+    assert settings.default_phone_region == "GB"
+    assert (settings.secret_max_age, settings.max_body_bytes) == (60, 1024)
+    assert (settings.gateway_connect_timeout, settings.gateway_read_timeout) == (0.5, 3.0)
+
+
+@pytest.mark.parametrize(
+    ("environ", "variable"),
+    [
+        ({}, "API_KEY_SECRET_ID"),
+        ({"API_KEY_SECRET_ID": "  "}, "API_KEY_SECRET_ID"),
+        ({"API_KEY_SECRET_ID": "s", "GATEWAY_BASE_URL": "pgw.klogs.io"}, "GATEWAY_BASE_URL"),
+        ({"API_KEY_SECRET_ID": "s", "GATEWAY_BASE_URL": "ftp://pgw.klogs.io"}, "GATEWAY_BASE_URL"),
+        ({"API_KEY_SECRET_ID": "s", "GATEWAY_BASE_URL": "https://x/?a=1"}, "GATEWAY_BASE_URL"),
+        ({"API_KEY_SECRET_ID": "s", "DEFAULT_PHONE_REGION": "Turkey"}, "DEFAULT_PHONE_REGION"),
+        ({"API_KEY_SECRET_ID": "s", "DEFAULT_PHONE_REGION": "XX"}, "DEFAULT_PHONE_REGION"),
+        ({"API_KEY_SECRET_ID": "s", "SECRET_CACHE_SECONDS": "five"}, "SECRET_CACHE_SECONDS"),
+        ({"API_KEY_SECRET_ID": "s", "SECRET_CACHE_SECONDS": "-1"}, "SECRET_CACHE_SECONDS"),
+        ({"API_KEY_SECRET_ID": "s", "MAX_BODY_BYTES": "0"}, "MAX_BODY_BYTES"),
+        ({"API_KEY_SECRET_ID": "s", "MAX_BODY_BYTES": "99999999"}, "MAX_BODY_BYTES"),
+        ({"API_KEY_SECRET_ID": "s", "GATEWAY_CONNECT_TIMEOUT": "0"}, "GATEWAY_CONNECT_TIMEOUT"),
+        ({"API_KEY_SECRET_ID": "s", "GATEWAY_READ_TIMEOUT": "60"}, "GATEWAY_READ_TIMEOUT"),
+    ],
+)
+def test_invalid_settings_name_the_variable(environ: dict[str, str], variable: str) -> None:
+    with pytest.raises(SettingError) as failure:
+        load_settings(environ)
+    assert failure.value.message.startswith(variable)
+    assert failure.value.code == "invalid_setting"
