@@ -1,0 +1,30 @@
+"""The code under test is the code that deploys: src/, or the `sam build` artifact with its bundle."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from tests.conftest import ARTIFACT, ROOT
+
+BUNDLED = ["aws_lambda_powertools", "phonenumbers", "urllib3"]
+
+
+def test_the_function_comes_from_where_this_run_says() -> None:
+    import owner_webhook
+
+    where = Path(ARTIFACT) if ARTIFACT else ROOT / "src"
+    assert Path(owner_webhook.__file__).is_relative_to(where)
+    if ARTIFACT:
+        # Every runtime dependency is imported from the bundle, as on Lambda.
+        for name in BUNDLED:
+            module = importlib.import_module(name)
+            assert Path(str(module.__file__)).is_relative_to(where), name
+        assert not (Path(ARTIFACT) / "boto3").exists()  # the Lambda runtime provides boto3
+
+
+def test_runtime_requirements_are_pinned_and_leave_boto3_to_the_runtime() -> None:
+    lines = [line.split("#")[0].strip() for line in (ROOT / "src" / "requirements.txt").read_text().splitlines()]
+    pins = dict(line.split("==") for line in lines if line)
+    assert set(pins) == {"aws-lambda-powertools", "phonenumberslite", "urllib3"}
+    assert all(version[0].isdigit() for version in pins.values())
