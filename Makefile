@@ -21,7 +21,7 @@ demo: $(STAMP)  ## run every event in events/ through the local stack and show w
 	$(BIN)/python -m sandbox.demo
 
 serve: $(STAMP)  ## the local stack in the foreground on http://127.0.0.1:3000, for curl
-	$(BIN)/python -m sandbox.serve
+	$(BIN)/python -m sandbox.serve $(SERVE_ARGS)
 
 test: lint typecheck cfn-lint pytest artifact-test  ## every check, as CI runs it
 

@@ -1,4 +1,4 @@
-"""`make serve`: the local stack in the foreground, for curl and for pointing a real tool at it."""
+"""`make serve`: the local stack in the foreground, for curl, `sam local invoke` and real tools."""
 
 from __future__ import annotations
 
@@ -7,35 +7,36 @@ import json
 import time
 
 from sandbox.aws import LOCAL_SECRET
-from sandbox.endpoint import LocalEndpoint
 from sandbox.stack import Sandbox
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--port", type=int, default=3000, help="port of the webhook endpoint (default 3000)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for Docker on Linux)")
+    parser.add_argument("--port", type=int, default=3000, help="the webhook endpoint (default 3000)")
+    parser.add_argument("--aws-port", type=int, default=5001, help="the moto server (default 5001, as events/env.json)")
+    parser.add_argument("--gateway-port", type=int, default=8081, help="the sandbox gateway (default 8081)")
     args = parser.parse_args()
     from owner_webhook.handler import lambda_handler
 
-    with Sandbox() as sandbox:
-        endpoint = LocalEndpoint(lambda_handler, port=args.port).start()
+    ports = (args.port, args.aws_port, args.gateway_port)
+    with Sandbox(handler=lambda_handler, host=args.host, ports=ports) as sandbox:
+        assert sandbox.endpoint is not None
+        url = sandbox.endpoint.url
         token = LOCAL_SECRET["webhook_secrets"]["zapier"]
         body = json.dumps({"name": "Ayse", "phone": "0555 123 45 67"})
-        print(f"owner-webhook on {endpoint.url}/webhooks/{{source}}")
-        print(f"  moto server: {sandbox.aws.url}   sandbox gateway: {sandbox.gateway.url}")
+        print(f"owner-webhook:   {url}/webhooks/{{source}}")
+        print(f"moto server:     {sandbox.aws.url}  (Secrets Manager, secret owner-webhook/local)")
+        print(f"sandbox gateway: {sandbox.gateway.url}/owner")
         print("try:")
-        print(
-            f"  curl -s -X POST {endpoint.url}/webhooks/zapier -H 'Authorization: Bearer {token}' "
-            f"-H 'Content-Type: application/json' -d '{body}'"
-        )
+        print(f"  curl -s -X POST {url}/webhooks/zapier -H 'Authorization: Bearer {token}' \\")
+        print(f"       -H 'Content-Type: application/json' -d '{body}'")
         print("Ctrl-C stops everything.", flush=True)
         try:
             while True:
                 time.sleep(1)
         except KeyboardInterrupt:
-            pass
-        finally:
-            endpoint.stop()
+            print()
 
 
 if __name__ == "__main__":

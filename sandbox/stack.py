@@ -13,9 +13,17 @@ from sandbox.gateway import SandboxGateway
 class Sandbox:
     """Starts the stand-ins and points the function at them through its ordinary environment."""
 
-    def __init__(self, *, handler: Handler | None = None, environment: dict[str, str] | None = None) -> None:
-        self.aws = LocalAws()
-        self.gateway = SandboxGateway(api_key=LOCAL_SECRET["api_key"])
+    def __init__(
+        self,
+        *,
+        handler: Handler | None = None,
+        environment: dict[str, str] | None = None,
+        host: str = "127.0.0.1",
+        ports: tuple[int, int, int] = (0, 0, 0),  # endpoint, moto server, gateway; 0 picks a free one
+    ) -> None:
+        self.aws = LocalAws(host, ports[1])
+        self.gateway = SandboxGateway(api_key=LOCAL_SECRET["api_key"], host=host, port=ports[2])
+        self._host, self._endpoint_port = host, ports[0]
         self._extra = environment or {}
         self._handler = handler
         self.endpoint: LocalEndpoint | None = None
@@ -39,7 +47,7 @@ class Sandbox:
             self._saved[name] = os.environ.get(name)
             os.environ[name] = value
         if self._handler is not None:
-            self.endpoint = LocalEndpoint(self._handler).start()
+            self.endpoint = LocalEndpoint(self._handler, self._host, self._endpoint_port).start()
         return self
 
     def __exit__(self, *_: Any) -> None:
