@@ -35,11 +35,12 @@ class Services:
     settings: Settings
     credentials: CredentialStore
     gateway: GatewayClient
+    sources: Mapping[str, Source]
 
 
 def receive(source_name: str, event: BaseProxyEvent, services: Services) -> answers.Answer:
     """Handle one webhook request; raises a WebhookError for anything that ends before a forward."""
-    source = get_source(source_name)
+    source = get_source(services.sources, source_name)
     logger.append_keys(source=source.name)
     request = WebhookRequest.from_event(event, services.settings.max_body_bytes)
     credentials = services.credentials.load()

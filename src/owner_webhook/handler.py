@@ -26,6 +26,7 @@ from owner_webhook.errors import (
 from owner_webhook.gateway import GatewayClient
 from owner_webhook.observability import logger
 from owner_webhook.settings import load_settings
+from owner_webhook.sources import registry
 
 ROUTE = "/webhooks/<source>"
 
@@ -38,6 +39,7 @@ def services() -> delivery.Services:
         settings=settings,
         credentials=CredentialStore(settings.api_key_secret_id, settings.secret_max_age),
         gateway=GatewayClient(settings.owner_url, settings.gateway_connect_timeout, settings.gateway_read_timeout),
+        sources=registry(settings),
     )
 
 

@@ -6,8 +6,11 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.policy import HTTP
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -17,6 +20,7 @@ from owner_webhook.errors import MalformedBodyError, PayloadTooLargeError, Unsup
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
+MULTIPART = "multipart/form-data"
 
 
 @dataclass(frozen=True)
@@ -57,17 +61,24 @@ class WebhookRequest:
         return hashlib.sha256(self.body).hexdigest()
 
 
-def read_fields(request: WebhookRequest) -> dict[str, Any]:
-    """The body as an object, from JSON or a form; raises MalformedBodyError or UnsupportedMediaTypeError."""
+def read_fields(request: WebhookRequest, accept: Collection[str] = (JSON, FORM)) -> dict[str, Any]:
+    """The body as an object, from the accepted media types (JSON, form, multipart form).
+
+    Raises MalformedBodyError or UnsupportedMediaTypeError.
+    """
     media_type = request.media_type
     if not media_type:
         # Some tools (Apps Script without contentType, curl -d) send no type: take what the body is.
         media_type = JSON if request.body.lstrip().startswith(b"{") else FORM
-    if media_type == JSON or media_type.endswith("+json"):
+    if media_type.endswith("+json"):
+        media_type = JSON
+    if media_type not in accept:
+        raise UnsupportedMediaTypeError(f"content type {media_type!r} is not accepted here: send {' or '.join(accept)}")
+    if media_type == JSON:
         return _json_object(request.body)
     if media_type == FORM:
         return _form(request.body)
-    raise UnsupportedMediaTypeError(f"content type {media_type!r} is not accepted here: send {JSON} or {FORM}")
+    return _multipart(request.header("content-type") or "", request.body)
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
@@ -88,4 +99,26 @@ def _form(body: bytes) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for key, value in pairs:
         fields.setdefault(key, value)
+    return fields
+
+
+def _multipart(content_type: str, body: bytes) -> dict[str, Any]:
+    # The standard library's MIME parser (Python 3.13 has no cgi module): the body with its
+    # Content-Type header in front is a MIME message whose parts are the form fields.
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1", "replace")
+    message = BytesParser(policy=HTTP).parsebytes(head + body)
+    if not isinstance(message, EmailMessage) or not message.is_multipart() or message.defects:
+        raise MalformedBodyError("the body is not valid multipart/form-data")
+    fields: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str) or part.get_filename() is not None:
+            continue  # unnamed parts and file uploads carry no answer this function needs
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):
+            continue
+        try:
+            fields.setdefault(name, payload.decode(part.get_content_charset() or "utf-8"))
+        except (UnicodeDecodeError, LookupError):
+            raise MalformedBodyError(f"the form field {name[:40]!r} is not valid text") from None
     return fields

@@ -21,6 +21,7 @@ class Settings:
     max_body_bytes: int = 256 * 1024
     gateway_connect_timeout: float = 2.0
     gateway_read_timeout: float = 5.0
+    typeform_phone_ref: str | None = None
 
     @property
     def owner_url(self) -> str:
@@ -41,6 +42,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_body_bytes=int(_number(env, "MAX_BODY_BYTES", Settings.max_body_bytes, 1, 6 * 1024 * 1024)),
         gateway_connect_timeout=_number(env, "GATEWAY_CONNECT_TIMEOUT", Settings.gateway_connect_timeout, 0.05, 10),
         gateway_read_timeout=_number(env, "GATEWAY_READ_TIMEOUT", Settings.gateway_read_timeout, 0.05, 25),
+        typeform_phone_ref=env.get("TYPEFORM_PHONE_REF", "").strip() or None,
     )
 
 

@@ -7,7 +7,10 @@ import json
 import pytest
 
 from owner_webhook import answers, errors
-from owner_webhook.sources import SOURCES
+from owner_webhook.settings import Settings
+from owner_webhook.sources import registry
+
+SOURCES = registry(Settings(api_key_secret_id="unused"))
 
 
 def test_success_is_200_with_success_true() -> None:

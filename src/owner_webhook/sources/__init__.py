@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from owner_webhook.errors import UnknownSourceError
+from owner_webhook.settings import Settings
 from owner_webhook.sources.base import Source
 from owner_webhook.sources.generic import Generic
+from owner_webhook.sources.jotform import Jotform
+from owner_webhook.sources.tally import Tally
+from owner_webhook.sources.typeform import Typeform
+from owner_webhook.sources.webflow import Webflow
 from owner_webhook.sources.zapier import Zapier
 
-__all__ = ["SOURCES", "Source", "get_source"]
+__all__ = ["NAMES", "Source", "get_source", "registry"]
 
-SOURCES: dict[str, Source] = {source.name: source for source in (Zapier(), Generic())}
+NAMES = ("typeform", "tally", "webflow", "jotform", "zapier", "generic")
 
 
-def get_source(name: str) -> Source:
+def registry(settings: Settings) -> dict[str, Source]:
+    """Every source, configured by the settings."""
+    sources: list[Source] = [Typeform(settings.typeform_phone_ref), Tally(), Webflow(), Jotform(), Zapier(), Generic()]
+    return {source.name: source for source in sources}
+
+
+def get_source(sources: Mapping[str, Source], name: str) -> Source:
     """The source registered under `name`; raises UnknownSourceError."""
     try:
-        return SOURCES[name]
+        return sources[name]
     except KeyError:
-        raise UnknownSourceError(
-            f"no webhook source is named {name[:40]!r}; known: {', '.join(sorted(SOURCES))}"
-        ) from None
+        known = ", ".join(sorted(sources))
+        raise UnknownSourceError(f"no webhook source is named {name[:40]!r}; known: {known}") from None

@@ -1,4 +1,4 @@
-"""Any backend or tool: JSON or form fields, a Bearer token (Standard Webhooks arrives with its issue)."""
+"""Any backend or tool: JSON or form fields; Standard Webhooks signatures, or a Bearer token."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from owner_webhook.request import WebhookRequest, read_fields
-from owner_webhook.sources import fields, tokens
+from owner_webhook.sources import fields, standard_webhooks, tokens
 
 
 class Generic:
@@ -14,7 +14,10 @@ class Generic:
     acknowledges_refusals = False
 
     def verify(self, request: WebhookRequest, secret: str) -> None:
-        tokens.require(tokens.bearer(request), secret)
+        if secret.startswith(standard_webhooks.PREFIX):
+            standard_webhooks.verify(request, secret)
+        else:
+            tokens.require(tokens.bearer(request), secret)
 
     def read(self, request: WebhookRequest) -> Mapping[str, Any]:
         return read_fields(request)

@@ -1,0 +1,44 @@
+"""Standard Webhooks (standardwebhooks.com, v1): the signature scheme of `generic` with a `whsec_` secret."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+
+from owner_webhook.errors import SecretFormatError, UnauthenticatedError
+from owner_webhook.request import WebhookRequest
+from owner_webhook.sources import signatures
+
+PREFIX = "whsec_"
+
+
+def verify(request: WebhookRequest, secret: str) -> None:
+    """Check webhook-id, webhook-timestamp and webhook-signature; raises UnauthenticatedError.
+
+    Any one `v1,` entry of the space-separated list may match: that is how senders rotate secrets.
+    """
+    message_id = request.header("webhook-id")
+    if not message_id:
+        raise UnauthenticatedError("no webhook-id header (Standard Webhooks)")
+    timestamp = signatures.require_fresh(request.header("webhook-timestamp"), "webhook-timestamp")
+    signed = f"{message_id}.{timestamp}.".encode() + request.body
+    expected = signatures.b64(signatures.hmac_sha256(_key(secret), signed)).encode()
+    presented = [
+        entry.partition(",")[2].encode()
+        for entry in (request.header("webhook-signature") or "").split()
+        if entry.startswith("v1,")
+    ]
+    if not presented:
+        raise UnauthenticatedError("no v1 entry in the webhook-signature header")
+    # Compare against every entry, without stopping early, so timing says nothing about which matched.
+    if not sum(hmac.compare_digest(candidate, expected) for candidate in presented):
+        raise UnauthenticatedError("no webhook-signature entry matches")
+
+
+def _key(secret: str) -> bytes:
+    encoded = secret.removeprefix(PREFIX)
+    try:
+        return base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise SecretFormatError("webhook_secrets.generic starts with whsec_ but the rest is not base64") from None

@@ -1,0 +1,36 @@
+"""Tally: `Tally-Signature: <base64 HMAC-SHA256 of the body>`; the first INPUT_PHONE_NUMBER field."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from owner_webhook.request import JSON, WebhookRequest, read_fields
+from owner_webhook.sources import signatures
+from owner_webhook.sources.fields import as_text
+
+
+class Tally:
+    name = "tally"
+    acknowledges_refusals = True
+
+    def verify(self, request: WebhookRequest, secret: str) -> None:
+        expected = signatures.b64(signatures.hmac_sha256(secret.encode(), request.body))
+        signatures.require_match(request.header("tally-signature"), expected, "Tally-Signature")
+
+    def read(self, request: WebhookRequest) -> Mapping[str, Any]:
+        return read_fields(request, accept=(JSON,))
+
+    def find_phone(self, payload: Mapping[str, Any]) -> str | None:
+        data = payload.get("data")
+        fields = data.get("fields") if isinstance(data, Mapping) else None
+        for field in fields if isinstance(fields, list) else []:
+            if isinstance(field, Mapping) and field.get("type") == "INPUT_PHONE_NUMBER":
+                written = as_text(field.get("value"))
+                if written:
+                    return written
+        return None
+
+    def delivery_id(self, request: WebhookRequest, payload: Mapping[str, Any]) -> str:
+        event_id = payload.get("eventId")
+        return event_id if isinstance(event_id, str) and event_id else request.body_digest

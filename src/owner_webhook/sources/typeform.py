@@ -1,0 +1,43 @@
+"""Typeform: `Typeform-Signature: sha256=<base64 HMAC-SHA256 of the body>`; the phone_number answer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from owner_webhook.request import JSON, WebhookRequest, read_fields
+from owner_webhook.sources import signatures
+from owner_webhook.sources.fields import as_text
+
+
+class Typeform:
+    name = "typeform"
+    acknowledges_refusals = True
+
+    def __init__(self, phone_ref: str | None = None) -> None:
+        # A form with several phone questions names the one to use by its field.ref (TYPEFORM_PHONE_REF).
+        self._phone_ref = phone_ref
+
+    def verify(self, request: WebhookRequest, secret: str) -> None:
+        expected = "sha256=" + signatures.b64(signatures.hmac_sha256(secret.encode(), request.body))
+        signatures.require_match(request.header("typeform-signature"), expected, "Typeform-Signature")
+
+    def read(self, request: WebhookRequest) -> Mapping[str, Any]:
+        return read_fields(request, accept=(JSON,))
+
+    def find_phone(self, payload: Mapping[str, Any]) -> str | None:
+        response = payload.get("form_response")
+        answers = response.get("answers") if isinstance(response, Mapping) else None
+        for answer in answers if isinstance(answers, list) else []:
+            if not isinstance(answer, Mapping) or answer.get("type") != "phone_number":
+                continue
+            field = answer.get("field")
+            ref = field.get("ref") if isinstance(field, Mapping) else None
+            if self._phone_ref is None or ref == self._phone_ref:
+                return as_text(answer.get("phone_number"))
+        return None
+
+    def delivery_id(self, request: WebhookRequest, payload: Mapping[str, Any]) -> str:
+        response = payload.get("form_response")
+        token = response.get("token") if isinstance(response, Mapping) else None
+        return token if isinstance(token, str) and token else request.body_digest
