@@ -9,7 +9,10 @@ export PYTHONPATH := src:.
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo serve test lint typecheck cfn-lint pytest build artifact-test clean
+events: $(STAMP)  ## sign the timestamped events again, for sam local invoke (valid 5 minutes)
+	$(BIN)/python -m sandbox.resign
+
+.PHONY: demo serve events test lint typecheck cfn-lint pytest build artifact-test clean
 
 $(STAMP): requirements-dev.txt src/requirements.txt
 	$(PYTHON) -m venv $(VENV)

@@ -19,8 +19,21 @@ SECRET_ID = "owner-webhook/local"
 LOCAL_SECRET: dict[str, Any] = {
     "api_key": "local-gateway-key",
     "webhook_secrets": {
+        "typeform": "local-typeform-secret",
+        "tally": "local-tally-secret",
+        "webflow": "local-webflow-secret",
+        "jotform": "local-jotform-token",
         "zapier": "local-zapier-token",
         "generic": "local-generic-token",
+    },
+}
+# The same with generic signed by Standard Webhooks (whsec_ + base64 of a 32-byte key).
+STANDARD_WEBHOOKS_SECRET = "whsec_bG9jYWwtc3RhbmRhcmQtd2ViaG9va3Mta2V5ITE="
+SECRETS: dict[str, dict[str, Any]] = {
+    "default": LOCAL_SECRET,
+    "standard-webhooks": {
+        **LOCAL_SECRET,
+        "webhook_secrets": {**LOCAL_SECRET["webhook_secrets"], "generic": STANDARD_WEBHOOKS_SECRET},
     },
 }
 

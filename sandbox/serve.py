@@ -6,7 +6,7 @@ import argparse
 import json
 import time
 
-from sandbox.aws import LOCAL_SECRET
+from sandbox.aws import LOCAL_SECRET, SECRETS
 from sandbox.stack import Sandbox
 
 
@@ -16,12 +16,16 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=3000, help="the webhook endpoint (default 3000)")
     parser.add_argument("--aws-port", type=int, default=5001, help="the moto server (default 5001, as events/env.json)")
     parser.add_argument("--gateway-port", type=int, default=8081, help="the sandbox gateway (default 8081)")
+    parser.add_argument(
+        "--secret", choices=sorted(SECRETS), default="default", help="which local secret to seed (default: default)"
+    )
     args = parser.parse_args()
     from owner_webhook.handler import lambda_handler
 
     ports = (args.port, args.aws_port, args.gateway_port)
     with Sandbox(handler=lambda_handler, host=args.host, ports=ports) as sandbox:
         assert sandbox.endpoint is not None
+        sandbox.aws.put_secret(SECRETS[args.secret])
         url = sandbox.endpoint.url
         token = LOCAL_SECRET["webhook_secrets"]["zapier"]
         body = json.dumps({"name": "Ayse", "phone": "0555 123 45 67"})

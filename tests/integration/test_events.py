@@ -3,52 +3,65 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from sandbox.demo import event_files, send_events
+from sandbox import catalog
+from sandbox.aws import SECRETS
+from sandbox.demo import send_events
 from sandbox.endpoint import LocalEndpoint
 from sandbox.stack import Sandbox
 from tests.conftest import EVENTS
 from tests.integration.conftest import invoke_event
 
-EXPECTED: dict[str, dict[str, Any]] = json.loads((EVENTS / "expected.json").read_text())
+SOURCES = ("typeform", "tally", "webflow", "jotform", "zapier", "generic")
 
 
 def test_every_event_has_an_expectation_and_the_cases_are_covered() -> None:
-    names = {path.name for path in event_files()}
-    assert names == set(EXPECTED)
+    names = {path.name for path in catalog.files()}
+    assert names == set(catalog.expectations())
     for source in ("zapier", "generic"):
         for case in ("success", "invalid-phone", "missing-phone", "bad-token", "form"):
             assert f"{source}-{case}.json" in names
+    for source in SOURCES:  # a success and a refusal for every source
+        mine = [c for c in catalog.cases() if c.name.startswith(f"{source}-")]
+        assert any(c.code == "owner_created" for c in mine), source
+        assert any(c.code in ("missing_phone", "invalid_phone") for c in mine), source
+        assert any(c.code == "unauthenticated" for c in mine), source
     assert {"rest-api-generic.json", "function-url-zapier.json"} <= names
 
 
-@pytest.mark.parametrize("path", event_files(), ids=lambda p: p.name)
-def test_event_file(sandbox: Sandbox, path: Path) -> None:
-    want = EXPECTED[path.name]
-    answer = invoke_event(json.loads(path.read_text()))
-    assert (answer.status, answer.code) == (want["status"], want["code"])
-    assert sandbox.gateway.owners == ([want["owner"]] if "owner" in want else [])
+@pytest.mark.parametrize("case", catalog.cases(), ids=lambda c: c.name)
+def test_event_file(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, case: catalog.Case) -> None:
+    sandbox.aws.put_secret(SECRETS[case.secret])
+    answer = invoke_event(case.event)
+    assert (answer.status, answer.code) == (case.status, case.code)
+    assert sandbox.gateway.owners == ([case.owner] if case.owner else [])
 
 
-def test_every_event_over_http_through_the_local_endpoint(sandbox: Sandbox) -> None:
+def test_every_event_over_http_through_the_local_endpoint(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     from owner_webhook.handler import lambda_handler
 
+    monkeypatch.setenv("SECRET_CACHE_SECONDS", "0")
     endpoint = LocalEndpoint(lambda_handler).start()
     try:
-        rows = send_events(endpoint.url, sandbox.gateway)
+        rows = send_events(endpoint.url, sandbox)
     finally:
         endpoint.stop()
     assert [row.event for row in rows if not row.expected] == []
-    assert len(rows) == len(EXPECTED)
+    assert len(rows) == len(catalog.files())
+
+
+def test_stale_timestamps_are_refused_until_signed_again(sandbox: Sandbox) -> None:
+    [webflow] = [c for c in catalog.cases() if c.name == "webflow-success.json"]
+    as_filed = json.loads((EVENTS / webflow.name).read_text())
+    assert invoke_event(as_filed).code == "unauthenticated"  # signed on 2026-01-01: a replay by now
+    assert invoke_event(webflow.event).code == "owner_created"
 
 
 def test_env_json_names_the_template_function() -> None:
     env = json.loads((EVENTS / "env.json").read_text())
-    template = (Path(EVENTS).parent / "template.yaml").read_text()
+    template = (EVENTS.parent / "template.yaml").read_text()
     for function, variables in env.items():
         assert f"  {function}:\n    Type: AWS::Serverless::Function" in template
         assert {"API_KEY_SECRET_ID", "GATEWAY_BASE_URL", "AWS_ENDPOINT_URL"} <= set(variables)
