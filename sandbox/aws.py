@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -15,6 +16,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 REGION = "eu-central-1"
 SECRET_ID = "owner-webhook/local"
+IDEMPOTENCY_TABLE = "owner-webhook-idempotency"
 # Local-only values, documented in the README and used by events/: never use them anywhere real.
 LOCAL_SECRET: dict[str, Any] = {
     "api_key": "local-gateway-key",
@@ -91,6 +93,7 @@ class LocalAws:
             "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
         }
 
+    @functools.cache  # noqa: B019 - one client per service for the server's short life
     def client(self, service: str) -> Any:
         env = self.environment()
         return boto3.client(  # type: ignore[call-overload]
@@ -109,6 +112,32 @@ class LocalAws:
             client.put_secret_value(SecretId=secret_id, SecretString=text)
         except client.exceptions.ResourceNotFoundException:
             client.create_secret(Name=secret_id, SecretString=text)
+
+    def create_idempotency_table(self, name: str = IDEMPOTENCY_TABLE) -> None:
+        """The table as the template declares it: partition key `id`, TTL on `expiration`."""
+        client = self.client("dynamodb")
+        client.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        client.update_time_to_live(
+            TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
+        )
+
+    def clear_table(self, name: str = IDEMPOTENCY_TABLE) -> None:
+        client = self.client("dynamodb")
+        for item in client.scan(TableName=name, ProjectionExpression="id")["Items"]:
+            client.delete_item(TableName=name, Key={"id": item["id"]})
+
+    def table_items(self, name: str = IDEMPOTENCY_TABLE) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self.client("dynamodb").scan(TableName=name)["Items"]
+        return items
+
+    def dynamodb_calls(self) -> int:
+        """How many DynamoDB API calls this server has answered."""
+        return sum(n for target, n in self.calls.items() if target.startswith("DynamoDB_"))
 
     def secret_reads(self) -> int:
         """How many GetSecretValue calls this server has answered."""

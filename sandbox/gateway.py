@@ -9,6 +9,7 @@ for the next requests (`inject`) to play an outage, a slow answer or a dropped c
 from __future__ import annotations
 
 import json
+import random
 import re
 import socket
 import struct
@@ -50,6 +51,7 @@ class SandboxGateway:
         self.received: list[Received] = []
         self.owners: list[str] = []
         self._faults: deque[Fault] = deque()
+        self._chaos: tuple[float, list[Fault], random.Random] | None = None
         self._lock = threading.Condition()
         self._in_flight = 0
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
@@ -82,8 +84,14 @@ class SandboxGateway:
         with self._lock:
             self._faults.extend(faults)
 
+    def chaos(self, rate: float, faults: list[Fault], seed: int) -> None:
+        """From now on, fail this share of requests with one of `faults`, drawn at random (0 stops it)."""
+        with self._lock:
+            self._chaos = (rate, faults, random.Random(seed)) if rate else None  # noqa: S311 - not for secrets
+
     def reset(self) -> None:
         with self._lock:
+            self._chaos = None
             self.received.clear()
             self.owners.clear()
             self._faults.clear()
@@ -106,7 +114,12 @@ class SandboxGateway:
 
     def _next_fault(self) -> Fault | None:
         with self._lock:
-            return self._faults.popleft() if self._faults else None
+            if self._faults:
+                return self._faults.popleft()
+            if self._chaos:
+                rate, faults, rng = self._chaos
+                return rng.choice(faults) if rng.random() < rate else None
+            return None
 
     def _decide(self, authorization: str, phone: str | None) -> tuple[int, dict[str, Any]]:
         scheme, _, key = authorization.partition(" ")

@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from sandbox.aws import LOCAL_SECRET, SECRET_ID, LocalAws
+from sandbox.aws import IDEMPOTENCY_TABLE, LOCAL_SECRET, SECRET_ID, LocalAws
 from sandbox.endpoint import Handler, LocalEndpoint
 from sandbox.gateway import SandboxGateway
 
 
 class Sandbox:
-    """Starts the stand-ins and points the function at them through its ordinary environment."""
+    """Starts the stand-ins and points the function at them through its ordinary environment.
+
+    As deployed, deduplication is on (IDEMPOTENCY_TABLE names a table on the moto server).
+    """
 
     def __init__(
         self,
@@ -36,12 +39,15 @@ class Sandbox:
             "GATEWAY_BASE_URL": self.gateway.url,
             "DEFAULT_PHONE_REGION": "TR",
             "POWERTOOLS_SERVICE_NAME": "owner-webhook",
+            "POWERTOOLS_METRICS_NAMESPACE": "OwnerWebhook",
+            "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
             **self._extra,
         }
 
     def __enter__(self) -> Sandbox:
         self.aws.start()
         self.aws.put_secret(LOCAL_SECRET)
+        self.aws.create_idempotency_table()
         self.gateway.start()
         for name, value in self.environment().items():
             self._saved[name] = os.environ.get(name)

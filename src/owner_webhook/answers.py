@@ -8,7 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
-from owner_webhook.errors import RefusedError, TransientError, WebhookError
+from owner_webhook.errors import InProgressError, RefusedError, TransientError, WebhookError
 from owner_webhook.sources.base import Source
 
 CREATED = "owner_created"
@@ -23,6 +23,7 @@ class Answer:
     code: str
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    replayed: bool = False  # the stored answer to an earlier delivery of the same id
 
 
 def created() -> Answer:
@@ -40,6 +41,8 @@ def failed(error: WebhookError) -> Answer:
     headers = {}
     if isinstance(error, TransientError):
         headers["Retry-After"] = str(error.retry_after or DEFAULT_RETRY_AFTER)
+    elif isinstance(error, InProgressError):
+        headers["Retry-After"] = str(error.retry_after)
     return Answer(error.status, error.code, _failure_body(error), headers)
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
 from owner_webhook import answers
 from owner_webhook.credentials import Credentials, CredentialStore
+from owner_webhook.deduplication import Deduplicator
 from owner_webhook.errors import (
     MissingPhoneError,
     RefusedError,
@@ -36,10 +37,14 @@ class Services:
     credentials: CredentialStore
     gateway: GatewayClient
     sources: Mapping[str, Source]
+    deduplicator: Deduplicator
 
 
-def receive(source_name: str, event: BaseProxyEvent, services: Services) -> answers.Answer:
-    """Handle one webhook request; raises a WebhookError for anything that ends before a forward."""
+def receive(source_name: str, event: BaseProxyEvent, services: Services, deadline: float) -> answers.Answer:
+    """Handle one webhook request, forwarding before `deadline` (monotonic).
+
+    Raises a WebhookError for anything that ends without a final answer.
+    """
     source = get_source(services.sources, source_name)
     logger.append_keys(source=source.name)
     request = WebhookRequest.from_event(event, services.settings.max_body_bytes)
@@ -49,23 +54,34 @@ def receive(source_name: str, event: BaseProxyEvent, services: Services) -> answ
         raise UnauthenticatedError(f"no webhook secret is configured for {source.name}: nothing is accepted unsigned")
     source.verify(request, secret)
     payload = source.read(request)
-    logger.append_keys(delivery_id=_bounded(source.delivery_id(request, payload)))
-    try:
-        register(source, payload, credentials, services)
-    except RefusedError as refusal:
-        return answers.refused(refusal, source)
-    return answers.created()
+    delivery_id = _bounded(source.delivery_id(request, payload))
+    logger.append_keys(delivery_id=delivery_id)
+
+    def final_answer() -> answers.Answer:
+        try:
+            register(source, payload, credentials, services, deadline)
+        except RefusedError as refusal:
+            return answers.refused(refusal, source)
+        return answers.created()
+
+    return services.deduplicator.once(source.name, delivery_id, final_answer)
 
 
-def register(source: Source, payload: Mapping[str, Any], credentials: Credentials, services: Services) -> None:
+def register(
+    source: Source, payload: Mapping[str, Any], credentials: Credentials, services: Services, deadline: float
+) -> None:
     """Create the owner; raises RefusedError (final) or TransientError (the sender should retry)."""
     written = source.find_phone(payload)
     if written is None:
         raise MissingPhoneError("the payload has no phone field")
     phone = to_e164(written, services.settings.default_phone_region)
     logger.append_keys(phone=mask(phone))
-    result = _create_owner(phone, credentials, services)
-    logger.append_keys(gateway_status=result.http_status or str(result.status), gateway_latency_ms=result.latency_ms)
+    result = _create_owner(phone, credentials, services, deadline)
+    logger.append_keys(
+        gateway_status=result.http_status or str(result.status),
+        gateway_latency_ms=result.latency_ms,
+        gateway_attempts=result.attempts,
+    )
     match result.status:
         case GatewayStatus.CREATED:
             return
@@ -74,13 +90,14 @@ def register(source: Source, payload: Mapping[str, Any], credentials: Credential
         case GatewayStatus.UNAUTHORIZED | GatewayStatus.FORBIDDEN:
             raise UpstreamAuthError("the payment gateway refused the API key; it has been fetched fresh")
         case GatewayStatus.AMBIGUOUS:
+            # The owner may exist now: a retry may create a second one, but dropping the signup is worse.
             raise UpstreamAmbiguousError("the payment gateway did not answer in time; retry")
         case _:
             raise UpstreamUnavailableError("the payment gateway is unavailable; retry", retry_after=result.retry_after)
 
 
-def _create_owner(phone: str, credentials: Credentials, services: Services) -> GatewayResult:
-    result = services.gateway.create_owner(phone, credentials.api_key)
+def _create_owner(phone: str, credentials: Credentials, services: Services, deadline: float) -> GatewayResult:
+    result = services.gateway.create_owner(phone, credentials.api_key, deadline)
     if result.status not in (GatewayStatus.UNAUTHORIZED, GatewayStatus.FORBIDDEN):
         return result
     # The key may have been rotated since it was cached: fetch it fresh once, and send again only if it
@@ -88,9 +105,9 @@ def _create_owner(phone: str, credentials: Credentials, services: Services) -> G
     fresh = services.credentials.load(fresh=True)
     if fresh.api_key == credentials.api_key:
         return result
-    retried = services.gateway.create_owner(phone, fresh.api_key)
-    return GatewayResult(
-        retried.status, retried.http_status, retried.retry_after, result.latency_ms + retried.latency_ms
+    retried = services.gateway.create_owner(phone, fresh.api_key, deadline)
+    return replace(
+        retried, latency_ms=result.latency_ms + retried.latency_ms, attempts=result.attempts + retried.attempts
     )
 
 

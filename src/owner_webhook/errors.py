@@ -52,6 +52,14 @@ class RouteNotFoundError(WebhookError):
     status = 404
 
 
+class InProgressError(WebhookError):
+    """The same delivery is being handled right now (a sender retried before the first answer)."""
+
+    code = "in_progress"
+    status = 409
+    retry_after = 10
+
+
 # The submission can never succeed: final, answered 422 or (form tools) 200 with success false.
 class RefusedError(WebhookError):
     status = 422
@@ -104,6 +112,12 @@ class UpstreamAuthError(TransientError):
 
 class SecretStoreUnavailableError(TransientError):
     code = "secret_store_unavailable"
+
+
+class DeduplicationUnavailableError(TransientError):
+    """The idempotency table could not be read or written: better a retry than an unprotected forward."""
+
+    code = "deduplication_unavailable"
 
 
 class ConfigurationError(TransientError):

@@ -6,6 +6,8 @@ import json
 import time
 from dataclasses import dataclass
 from enum import StrEnum
+from types import TracebackType
+from typing import Any, Self
 
 import urllib3
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, MaxRetryError, NewConnectionError, ProxyError, SSLError
@@ -40,6 +42,40 @@ class GatewayResult:
     http_status: int | None = None
     retry_after: int | None = None
     latency_ms: float = 0.0
+    attempts: int = 1
+
+
+class BudgetRetry(Retry):
+    """urllib3's Retry, allowed to try again only while the attempt still fits before `deadline`.
+
+    Retried: what surely never reached the gateway (refused, DNS, connect timeout), and a 429/503
+    whose Retry-After leaves time for one more whole attempt. Never a request that may have arrived
+    (read timeout, dropped connection): the gateway would create a second owner.
+    """
+
+    def __init__(self, *args: Any, deadline: float = float("inf"), attempt_seconds: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deadline = deadline
+        self.attempt_seconds = attempt_seconds
+
+    def new(self, **kw: Any) -> Self:
+        return super().new(deadline=self.deadline, attempt_seconds=self.attempt_seconds, **kw)
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: urllib3.BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> Self:
+        wait = (self.get_retry_after(response) or 0.0) if response is not None else self.get_backoff_time()
+        if time.monotonic() + wait + self.attempt_seconds > self.deadline:
+            if error is not None:
+                raise MaxRetryError(_pool, url or "", error)
+            raise MaxRetryError(_pool, url or "", None)  # with raise_on_status off: the response stands
+        return super().increment(method, url, response, error, _pool, _stacktrace)
 
 
 class GatewayClient:
@@ -47,15 +83,31 @@ class GatewayClient:
 
     def __init__(self, owner_url: str, connect_timeout: float, read_timeout: float) -> None:
         self._owner_url = owner_url
-        self._timeout = Timeout(connect=connect_timeout, read=read_timeout)
-        # Retry only what surely never reached the gateway (refused, DNS, connect timeout): a POST
-        # that may have arrived is never repeated here, because the gateway would create a second owner.
-        self._retries = Retry(total=2, connect=2, read=0, status=0, other=0, redirect=False, backoff_factor=0.1)
-        self._pool = urllib3.PoolManager(num_pools=2, maxsize=4, retries=self._retries, timeout=self._timeout)
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._pool = urllib3.PoolManager(num_pools=2, maxsize=4)
 
-    def create_owner(self, phone: str, api_key: str) -> GatewayResult:
-        """POST {"phone": phone} with the Bearer key and classify the outcome."""
+    def create_owner(self, phone: str, api_key: str, deadline: float) -> GatewayResult:
+        """POST {"phone": phone} with the Bearer key, retrying only within `deadline` (monotonic)."""
         started = time.perf_counter()
+        remaining = deadline - time.monotonic()
+        timeout = Timeout(
+            connect=max(0.05, min(self._connect_timeout, remaining)),
+            read=max(0.05, min(self._read_timeout, remaining - self._connect_timeout)),
+        )
+        retries = BudgetRetry(
+            total=4,
+            connect=2,
+            read=0,
+            other=0,
+            status=1,
+            redirect=False,
+            allowed_methods=None,  # POST: read=0 still forbids repeating a request that may have arrived
+            backoff_factor=0.1,
+            raise_on_status=False,
+            deadline=deadline,
+            attempt_seconds=self._connect_timeout + self._read_timeout,
+        )
         try:
             response = self._pool.request(
                 "POST",
@@ -66,6 +118,8 @@ class GatewayClient:
                     "Content-Type": "application/json",
                     "Accept": "application/json",
                 },
+                timeout=timeout,
+                retries=retries,
             )
         except MaxRetryError as exc:
             return GatewayResult(_classify_error(exc.reason), latency_ms=_since(started))
@@ -75,8 +129,9 @@ class GatewayClient:
         return GatewayResult(
             status,
             http_status=response.status,
-            retry_after=_retry_after(self._retries, response),
+            retry_after=_retry_after(response),
             latency_ms=_since(started),
+            attempts=len(response.retries.history) + 1 if response.retries else 1,
         )
 
 
@@ -84,10 +139,10 @@ def _classify_error(error: Exception | None) -> GatewayStatus:
     return GatewayStatus.UNREACHABLE if isinstance(error, _NOT_SENT) else GatewayStatus.AMBIGUOUS
 
 
-def _retry_after(retries: Retry, response: urllib3.BaseHTTPResponse) -> int | None:
+def _retry_after(response: urllib3.BaseHTTPResponse) -> int | None:
     if response.status not in (429, 503):
         return None
-    seconds = retries.get_retry_after(response)
+    seconds = Retry(retry_after_max=86_400).get_retry_after(response)
     return None if seconds is None else max(1, round(seconds))
 
 

@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from owner_webhook import answers, delivery
 from owner_webhook.credentials import CredentialStore
+from owner_webhook.deduplication import Deduplicator, DynamoDBDeduplication, NoDeduplication
 from owner_webhook.errors import (
     ConfigurationError,
     InternalError,
@@ -24,11 +25,13 @@ from owner_webhook.errors import (
     WebhookError,
 )
 from owner_webhook.gateway import GatewayClient
-from owner_webhook.observability import logger
+from owner_webhook.observability import count_outcome, logger, metrics
 from owner_webhook.settings import load_settings
 from owner_webhook.sources import registry
 
 ROUTE = "/webhooks/<source>"
+# Time kept back from the Lambda timeout to store the answer and reply after the forward.
+FINISH_SECONDS = 1.0
 
 
 @functools.cache
@@ -40,18 +43,35 @@ def services() -> delivery.Services:
         credentials=CredentialStore(settings.api_key_secret_id, settings.secret_max_age),
         gateway=GatewayClient(settings.owner_url, settings.gateway_connect_timeout, settings.gateway_read_timeout),
         sources=registry(settings),
+        deduplicator=_deduplicator(settings.idempotency_table, settings.idempotency_ttl),
     )
 
 
+def _deduplicator(table: str | None, ttl: int) -> Deduplicator:
+    return DynamoDBDeduplication(table, ttl) if table else NoDeduplication()
+
+
+def _deadline(context: LambdaContext, budget: float) -> float:
+    """When the forward must be over: within its budget and within the Lambda's remaining time."""
+    remaining = context.get_remaining_time_in_millis() / 1000 - FINISH_SECONDS
+    return time.monotonic() + max(0.1, min(budget, remaining))
+
+
 def _answer(answer: answers.Answer) -> Response[str]:
-    logger.append_keys(outcome=answer.code)
+    if answer.replayed:
+        logger.append_keys(outcome="duplicate_replayed", replayed_outcome=answer.code)
+    else:
+        logger.append_keys(outcome=answer.code)
     return answers.to_response(answer)
 
 
 def _build(app: ApiGatewayResolver) -> ApiGatewayResolver:
     @app.post(ROUTE)
     def receive(source: str) -> Response[str]:
-        return _answer(delivery.receive(source, app.current_event, services()))
+        ready = services()
+        ready.deduplicator.register(app.lambda_context)
+        deadline = _deadline(app.lambda_context, ready.settings.forward_budget)
+        return _answer(delivery.receive(source, app.current_event, ready, deadline))
 
     @app.route(ROUTE, method=["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
     def wrong_method(source: str) -> Response[str]:
@@ -86,11 +106,14 @@ _V2 = _build(APIGatewayHttpResolver())
 _V1 = _build(APIGatewayRestResolver())
 
 
+@metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     started = time.perf_counter()
     app = _V2 if event.get("version") == "2.0" else _V1
     response = app.resolve(event, context)
+    keys = logger.get_current_keys()
+    count_outcome(str(keys.get("outcome", "internal_error")), str(keys.get("source", "unknown")))
     status = response.get("statusCode", 0)
     log: Callable[..., None] = logger.info if status < 400 else logger.warning if status < 500 else logger.error
     log("webhook answered", status=status, total_ms=round((time.perf_counter() - started) * 1000, 2))

@@ -19,9 +19,13 @@ class Settings:
     default_phone_region: str = "TR"
     secret_max_age: int = 300
     max_body_bytes: int = 256 * 1024
-    gateway_connect_timeout: float = 2.0
+    # Worst case without a Retry-After: three connect attempts (1 s each) and one read (5 s) = 8 s.
+    gateway_connect_timeout: float = 1.0
     gateway_read_timeout: float = 5.0
+    forward_budget: float = 8.0  # Tally gives up after 10 s
     typeform_phone_ref: str | None = None
+    idempotency_table: str | None = None
+    idempotency_ttl: int = 72 * 3600  # longer than Tally's 31 h and Typeform's 10 h of retries
 
     @property
     def owner_url(self) -> str:
@@ -42,7 +46,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_body_bytes=int(_number(env, "MAX_BODY_BYTES", Settings.max_body_bytes, 1, 6 * 1024 * 1024)),
         gateway_connect_timeout=_number(env, "GATEWAY_CONNECT_TIMEOUT", Settings.gateway_connect_timeout, 0.05, 10),
         gateway_read_timeout=_number(env, "GATEWAY_READ_TIMEOUT", Settings.gateway_read_timeout, 0.05, 25),
+        forward_budget=_number(env, "FORWARD_BUDGET_SECONDS", Settings.forward_budget, 0.5, 25),
         typeform_phone_ref=env.get("TYPEFORM_PHONE_REF", "").strip() or None,
+        idempotency_table=env.get("IDEMPOTENCY_TABLE", "").strip() or None,
+        idempotency_ttl=int(_number(env, "IDEMPOTENCY_TTL_SECONDS", Settings.idempotency_ttl, 60, 366 * 86_400)),
     )
 
 

@@ -42,13 +42,14 @@ def _clean_sandbox(sandbox: Sandbox) -> None:
     sandbox.gateway.reset()
     sandbox.gateway.accepted_keys = {API_KEY}
     sandbox.aws.put_secret(LOCAL_SECRET)
+    sandbox.aws.clear_table()
 
 
-def invoke_event(event: dict[str, Any]) -> Answer:
-    """Call the handler as Lambda would and check the answer's shape every time."""
+def invoke_event(event: dict[str, Any], timeout: float = 10.0) -> Answer:
+    """Call the handler as Lambda would (with `timeout` seconds left) and check the answer's shape."""
     from owner_webhook.handler import lambda_handler
 
-    result = lambda_handler(event, LocalContext())
+    result = lambda_handler(event, LocalContext(timeout_seconds=timeout))
     headers = dict(result.get("headers") or {})
     for name, values in (result.get("multiValueHeaders") or {}).items():
         headers[name] = values[-1]

@@ -1,0 +1,105 @@
+"""The forward to the gateway: retried only when safe, within its budget, across key rotations."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from sandbox import senders
+from sandbox.aws import LOCAL_SECRET
+from sandbox.events import http_api_event
+from sandbox.gateway import Fault, SandboxGateway
+from sandbox.stack import Sandbox
+from tests.integration.conftest import Answer, invoke_event
+
+Logs = Callable[[], list[dict[str, Any]]]
+
+
+def send(source: str = "zapier", phone: str = "0555 123 45 67", timeout: float = 10.0) -> tuple[Answer, float]:
+    started = time.monotonic()
+    answer = invoke_event(http_api_event(senders.request(source, phone)), timeout=timeout)
+    return answer, time.monotonic() - started
+
+
+def test_a_429_whose_retry_after_fits_the_budget_is_retried_in_the_request(sandbox: Sandbox, logs: Logs) -> None:
+    sandbox.gateway.inject(Fault(status=429, retry_after=1))
+    answer, took = send()
+    assert answer.status == 200
+    assert [r.status for r in sandbox.gateway.received] == [429, 200]
+    assert 1.0 <= took < 3
+    assert logs()[0]["gateway_attempts"] == 2
+
+
+def test_a_503_whose_retry_after_does_not_fit_is_answered_at_once(sandbox: Sandbox) -> None:
+    sandbox.gateway.inject(Fault(status=503, retry_after=30))
+    answer, took = send()
+    assert (answer.status, answer.headers["Retry-After"]) == (503, "30")
+    assert took < 1
+    assert len(sandbox.gateway.received) == 1
+
+
+def test_a_5xx_without_retry_after_is_not_retried(sandbox: Sandbox) -> None:
+    sandbox.gateway.inject(Fault(status=500))
+    assert send()[0].status == 503
+    assert len(sandbox.gateway.received) == 1
+
+
+@pytest.fixture
+def late_gateway(closed_port: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[SandboxGateway]]:
+    """A gateway that starts listening 50 ms after the test starts: the first connection is refused."""
+    monkeypatch.setenv("GATEWAY_BASE_URL", f"http://127.0.0.1:{closed_port}")
+    started: list[SandboxGateway] = []
+
+    def start() -> None:
+        time.sleep(0.05)
+        started.append(SandboxGateway(LOCAL_SECRET["api_key"], port=closed_port).start())
+
+    thread = threading.Thread(target=start)
+    thread.start()
+    yield started
+    thread.join()
+    for gateway in started:
+        gateway.stop()
+
+
+def test_a_refused_connection_is_retried_because_nothing_was_sent(late_gateway: list[SandboxGateway]) -> None:
+    answer, _ = send()
+    assert answer.status == 200
+    assert late_gateway[0].owners == ["+905551234567"]
+
+
+def test_a_slow_gateway_is_answered_503_within_the_budget(sandbox: Sandbox) -> None:
+    sandbox.gateway.inject(Fault(delay=12))
+    answer, took = send()
+    assert (answer.status, answer.code) == (503, "upstream_ambiguous")
+    assert took < 8  # the forward budget; Tally gives up at 10 s
+    assert took >= 5  # the read timeout: a slow but working gateway gets its chance
+
+
+@pytest.mark.parametrize(("setting", "lambda_timeout", "limit"), [("2", 10.0, 2.0), ("8", 3.0, 2.0)])
+def test_the_budget_is_a_setting_and_never_outlasts_the_lambda(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, setting: str, lambda_timeout: float, limit: float
+) -> None:
+    monkeypatch.setenv("FORWARD_BUDGET_SECONDS", setting)
+    sandbox.gateway.inject(Fault(delay=12))
+    answer, took = send(timeout=lambda_timeout)
+    assert answer.code == "upstream_ambiguous"
+    assert took < limit + 0.3
+
+
+def test_key_rotation_mid_stream_fails_no_delivery(sandbox: Sandbox) -> None:
+    statuses = []
+    for i in range(30):
+        if i and i % 10 == 0:  # rotate: the new key in the secret, and the gateway accepts only it
+            key = f"rotated-key-{i}"
+            sandbox.aws.put_secret({**LOCAL_SECRET, "api_key": key})
+            sandbox.gateway.accepted_keys = {key}
+        source = senders.SOURCES[i % len(senders.SOURCES)]
+        statuses.append(send(source, f"0555 123 45 {i:02d}")[0].status)
+    assert statuses == [200] * 30
+    assert len(sandbox.gateway.owners) == 30
+    assert [r.status for r in sandbox.gateway.received].count(401) == 2  # one per rotation, then fetched fresh
