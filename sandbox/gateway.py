@@ -3,7 +3,10 @@
 POST /owner with `Authorization: Bearer <key>` and `{"phone": "+905551234567"}`:
 200 {"success": true} and a new owner; 400 for a phone that is not E.164 (or is in `rejected_phones`);
 401 for a wrong key; 403 for a key in `denied_keys`. Every request is recorded. Faults can be queued
-for the next requests (`inject`) to play an outage, a slow answer or a dropped connection.
+for the next requests (`inject`) to play an outage, a slow answer or a dropped connection, or drawn
+at random (`chaos`). Over HTTP, for `make serve`: `POST /sandbox/faults` with a JSON list of faults
+(`[{"status": 503, "retry_after": 30}, {"reset": true}, {"delay": 6}, {"create_first": true}]`), and
+`GET /sandbox/owners` lists the owners created.
 """
 
 from __future__ import annotations
@@ -152,8 +155,37 @@ def _handler_for(gateway: SandboxGateway) -> type[BaseHTTPRequestHandler]:
             finally:
                 gateway._end()
 
+        def do_GET(self) -> None:
+            if self.path != "/sandbox/owners":
+                self._reply(404, {"message": "Not Found"})
+                return
+            with gateway._lock:
+                self._reply(200, {"owners": list(gateway.owners)})
+
+        def _control(self, body: bytes) -> None:
+            try:
+                faults = [Fault(**spec) for spec in json.loads(body)]
+            except (ValueError, TypeError) as exc:
+                self._reply(400, {"message": f"expected a JSON list of faults: {exc}"})
+                return
+            gateway.inject(*faults)
+            self._reply(200, {"queued": len(faults)})
+
+        def _reply(self, status: int, answer: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+            payload = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
         def _owner(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.path == "/sandbox/faults":
+                self._control(body)
+                return
             authorization = self.headers.get("Authorization", "")
             phone = _phone_of(body)
             if self.path != "/owner":
@@ -187,14 +219,7 @@ def _handler_for(gateway: SandboxGateway) -> type[BaseHTTPRequestHandler]:
             headers: dict[str, str] | None = None,
         ) -> None:
             gateway._record(Received(self.path, authorization, body, phone, status))
-            payload = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
+            self._reply(status, answer, headers)
 
         def _reset(self) -> None:
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

@@ -103,3 +103,15 @@ def test_key_rotation_mid_stream_fails_no_delivery(sandbox: Sandbox) -> None:
     assert statuses == [200] * 30
     assert len(sandbox.gateway.owners) == 30
     assert [r.status for r in sandbox.gateway.received].count(401) == 2  # one per rotation, then fetched fresh
+
+
+def test_faults_can_be_queued_over_http_for_make_serve(sandbox: Sandbox) -> None:
+    import urllib3
+
+    http = urllib3.PoolManager()
+    queued = http.request("POST", f"{sandbox.gateway.url}/sandbox/faults", json=[{"status": 503, "retry_after": 30}])
+    assert queued.status == 200
+    assert send()[0].status == 503
+    assert send("zapier", "05551234568")[0].status == 200
+    assert http.request("GET", f"{sandbox.gateway.url}/sandbox/owners").json() == {"owners": ["+905551234568"]}
+    assert http.request("POST", f"{sandbox.gateway.url}/sandbox/faults", body=b"{").status == 400
