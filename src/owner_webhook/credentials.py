@@ -16,6 +16,7 @@ from owner_webhook.errors import (
     SecretNotFoundError,
     SecretStoreUnavailableError,
 )
+from owner_webhook.observability import subsegment
 
 # Secrets Manager answers in milliseconds; a store that does not answer within a few seconds is down,
 # and the sender is better served by a quick 503 than by botocore's default of 60 s and 4 retries.
@@ -44,7 +45,8 @@ class CredentialStore:
     def load(self, *, fresh: bool = False) -> Credentials:
         """The current credentials; raises SecretStoreUnavailableError or a ConfigurationError."""
         try:
-            value = self._provider.get(self._secret_id, max_age=self._max_age, force_fetch=fresh)
+            with subsegment("secret"):
+                value = self._provider.get(self._secret_id, max_age=self._max_age, force_fetch=fresh)
         except GetParameterError as exc:
             # Powertools re-raises inside its except block, so the boto error is the context.
             cause = exc.__context__

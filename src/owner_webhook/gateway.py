@@ -13,6 +13,8 @@ import urllib3
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, MaxRetryError, NewConnectionError, ProxyError, SSLError
 from urllib3.util import Retry, Timeout
 
+from owner_webhook.observability import subsegment
+
 
 class GatewayStatus(StrEnum):
     CREATED = "created"  # 200: the owner exists now
@@ -109,18 +111,19 @@ class GatewayClient:
             attempt_seconds=self._connect_timeout + self._read_timeout,
         )
         try:
-            response = self._pool.request(
-                "POST",
-                self._owner_url,
-                body=json.dumps({"phone": phone}).encode(),
-                headers={
-                    "Authorization": f"Bearer {api_key}",
-                    "Content-Type": "application/json",
-                    "Accept": "application/json",
-                },
-                timeout=timeout,
-                retries=retries,
-            )
+            with subsegment("gateway"):
+                response = self._pool.request(
+                    "POST",
+                    self._owner_url,
+                    body=json.dumps({"phone": phone}).encode(),
+                    headers={
+                        "Authorization": f"Bearer {api_key}",
+                        "Content-Type": "application/json",
+                        "Accept": "application/json",
+                    },
+                    timeout=timeout,
+                    retries=retries,
+                )
         except MaxRetryError as exc:
             return GatewayResult(_classify_error(exc.reason), latency_ms=_since(started))
         except HTTPError as exc:

@@ -25,7 +25,7 @@ from owner_webhook.errors import (
     WebhookError,
 )
 from owner_webhook.gateway import GatewayClient
-from owner_webhook.observability import count_outcome, logger, metrics
+from owner_webhook.observability import count_outcome, logger, metrics, traced_handler
 from owner_webhook.settings import load_settings
 from owner_webhook.sources import registry
 
@@ -106,6 +106,7 @@ _V2 = _build(APIGatewayHttpResolver())
 _V1 = _build(APIGatewayRestResolver())
 
 
+@traced_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
