@@ -47,6 +47,13 @@ class MethodNotAllowedError(WebhookError):
     status = 405
 
 
+class UnsupportedEventError(WebhookError):
+    """The invocation is not an API Gateway or Function URL request (a test event, another trigger)."""
+
+    code = "unsupported_event"
+    status = 400
+
+
 class RouteNotFoundError(WebhookError):
     code = "not_found"
     status = 404

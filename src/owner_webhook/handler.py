@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +23,7 @@ from owner_webhook.errors import (
     MethodNotAllowedError,
     RouteNotFoundError,
     TransientError,
+    UnsupportedEventError,
     WebhookError,
 )
 from owner_webhook.gateway import GatewayClient
@@ -111,8 +113,18 @@ _V1 = _build(APIGatewayRestResolver())
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     started = time.perf_counter()
-    app = _V2 if event.get("version") == "2.0" else _V1
-    response = app.resolve(event, context)
+    try:
+        app = _V2 if event.get("version") == "2.0" else _V1
+        response = app.resolve(event, context)
+    except (KeyError, TypeError, AttributeError, ValueError):
+        # Raised while reading the event, before any route ran: not a request this function can serve.
+        answer = answers.failed(UnsupportedEventError("expected an API Gateway or Function URL request event"))
+        logger.append_keys(outcome=answer.code)
+        response = {
+            "statusCode": answer.status,
+            "headers": {"Content-Type": "application/json"},
+            "body": json.dumps(answer.body),
+        }
     keys = logger.get_current_keys()
     count_outcome(str(keys.get("outcome", "internal_error")), str(keys.get("source", "unknown")))
     status = response.get("statusCode", 0)

@@ -34,6 +34,7 @@ METRIC_BY_OUTCOME = {
     "unknown_source": "MalformedRequest",
     "method_not_allowed": "MalformedRequest",
     "not_found": "MalformedRequest",
+    "unsupported_event": "MalformedRequest",
     "upstream_unavailable": "UpstreamFailure",
     "upstream_auth": "UpstreamFailure",
     "upstream_ambiguous": "AmbiguousForward",

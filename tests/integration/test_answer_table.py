@@ -180,3 +180,17 @@ def _secret() -> dict[str, object]:
     from sandbox.aws import LOCAL_SECRET
 
     return dict(LOCAL_SECRET)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [{}, {"version": "2.0"}, {"httpMethod": "POST"}, {"version": "2.0", "requestContext": {}}, {"Records": []}],
+)
+def test_an_event_that_is_not_a_request_is_400(sandbox: Sandbox, event: dict[str, object]) -> None:
+    from owner_webhook.handler import lambda_handler
+    from sandbox.events import LocalContext
+
+    result = lambda_handler(event, LocalContext())
+    assert result["statusCode"] == 400
+    assert json.loads(result["body"])["error"]["code"] == "unsupported_event"
+    assert sandbox.gateway.received == []
