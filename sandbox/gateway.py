@@ -57,6 +57,7 @@ class SandboxGateway:
         self._chaos: tuple[float, list[Fault], random.Random] | None = None
         self._lock = threading.Condition()
         self._in_flight = 0
+        self._generation = 0  # bumped by reset(): a request delayed across a reset is dropped, not recorded
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._server.block_on_close = False
@@ -94,6 +95,7 @@ class SandboxGateway:
 
     def reset(self) -> None:
         with self._lock:
+            self._generation += 1
             self._chaos = None
             self.received.clear()
             self.owners.clear()
@@ -193,7 +195,11 @@ def _handler_for(gateway: SandboxGateway) -> type[BaseHTTPRequestHandler]:
                 return
             fault = gateway._next_fault()
             if fault and fault.delay:
+                generation = gateway._generation
                 time.sleep(fault.delay)
+                if generation != gateway._generation:  # the test that asked for the delay is over
+                    self.close_connection = True
+                    return
             if fault and (fault.reset or fault.create_first):
                 if fault.create_first:
                     gateway._decide(authorization, phone)

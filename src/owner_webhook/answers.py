@@ -6,8 +6,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response, content_types
-
 from owner_webhook.errors import InProgressError, RefusedError, TransientError, WebhookError
 from owner_webhook.sources.base import Source
 
@@ -46,13 +44,14 @@ def failed(error: WebhookError) -> Answer:
     return Answer(error.status, error.code, _failure_body(error), headers)
 
 
-def to_response(answer: Answer) -> Response[str]:
-    return Response(
-        status_code=answer.status,
-        content_type=content_types.APPLICATION_JSON,
-        body=json.dumps(answer.body, separators=(",", ":")),
-        headers=answer.headers,
-    )
+def to_lambda(answer: Answer) -> dict[str, Any]:
+    """The proxy-integration response; the same form serves REST API, HTTP API and Function URLs."""
+    return {
+        "statusCode": answer.status,
+        "headers": {"Content-Type": "application/json", **answer.headers},
+        "body": json.dumps(answer.body, separators=(",", ":")),
+        "isBase64Encoded": False,
+    }
 
 
 def _failure_body(error: WebhookError) -> dict[str, Any]:

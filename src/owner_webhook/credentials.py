@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+import boto3
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.config import Config
@@ -37,10 +38,11 @@ class Credentials:
 class CredentialStore:
     """Reads the secret through Powertools parameters, cached for `max_age` seconds per warm function."""
 
-    def __init__(self, secret_id: str, max_age: int, provider: SecretsProvider | None = None) -> None:
+    def __init__(self, secret_id: str, max_age: int, session: boto3.session.Session | None = None) -> None:
         self._secret_id = secret_id
         self._max_age = max_age
-        self._provider = provider or SecretsProvider(boto_config=_BOTO_CONFIG)
+        self._provider = SecretsProvider(boto_config=_BOTO_CONFIG, boto3_session=session)
+        self._parsed: tuple[object, Credentials] | None = None  # the last value and its parse
 
     def load(self, *, fresh: bool = False) -> Credentials:
         """The current credentials; raises SecretStoreUnavailableError or a ConfigurationError."""
@@ -58,7 +60,9 @@ class CredentialStore:
             raise SecretStoreUnavailableError("Secrets Manager could not be reached") from exc
         if value is None:
             raise SecretNotFoundError("API_KEY_SECRET_ID names a secret that has no value")
-        return parse_secret(value)
+        if self._parsed is None or self._parsed[0] != value:  # parse once per value, not per request
+            self._parsed = (value, parse_secret(value))
+        return self._parsed[1]
 
 
 def parse_secret(value: object) -> Credentials:

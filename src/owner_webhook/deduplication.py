@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any, Protocol
 
+import boto3
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -54,13 +55,15 @@ class NoDeduplication:
 
 
 class DynamoDBDeduplication:
-    def __init__(self, table_name: str, expires_after_seconds: int) -> None:
+    def __init__(
+        self, table_name: str, expires_after_seconds: int, session: boto3.session.Session | None = None
+    ) -> None:
         self._config = IdempotencyConfig(
             expires_after_seconds=expires_after_seconds,
             raise_on_no_idempotency_key=True,
             response_hook=_mark_replayed,
         )
-        layer = DynamoDBPersistenceLayer(table_name=table_name, boto_config=_BOTO_CONFIG)
+        layer = DynamoDBPersistenceLayer(table_name=table_name, boto_config=_BOTO_CONFIG, boto3_session=session)
         # A fixed key prefix keeps the keys stable when this module is renamed or moved.
         self._run_once = idempotent_function(
             data_keyword_argument="delivery", persistence_store=layer, config=self._config, key_prefix="owner-webhook"

@@ -75,9 +75,9 @@ def register(
     if written is None:
         raise MissingPhoneError("the payload has no phone field")
     phone = to_e164(written, services.settings.default_phone_region)
-    logger.append_keys(phone=mask(phone))
     result = _create_owner(phone, credentials, services, deadline)
     logger.append_keys(
+        phone=mask(phone),
         gateway_status=result.http_status or str(result.status),
         gateway_latency_ms=result.latency_ms,
         gateway_attempts=result.attempts,

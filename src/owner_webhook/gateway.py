@@ -87,16 +87,19 @@ class GatewayClient:
         self._owner_url = owner_url
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
+        self._timeout = Timeout(connect=connect_timeout, read=read_timeout)
         self._pool = urllib3.PoolManager(num_pools=2, maxsize=4)
 
     def create_owner(self, phone: str, api_key: str, deadline: float) -> GatewayResult:
         """POST {"phone": phone} with the Bearer key, retrying only within `deadline` (monotonic)."""
         started = time.perf_counter()
         remaining = deadline - time.monotonic()
-        timeout = Timeout(
-            connect=max(0.05, min(self._connect_timeout, remaining)),
-            read=max(0.05, min(self._read_timeout, remaining - self._connect_timeout)),
-        )
+        timeout = self._timeout
+        if remaining < self._connect_timeout + self._read_timeout:  # shorten the waits to fit
+            timeout = Timeout(
+                connect=max(0.05, min(self._connect_timeout, remaining)),
+                read=max(0.05, min(self._read_timeout, remaining - self._connect_timeout)),
+            )
         retries = BudgetRetry(
             total=4,
             connect=2,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -56,6 +56,7 @@ def count_outcome(outcome: str, source: str) -> None:
     metrics.add_metric(name=METRIC_BY_OUTCOME.get(outcome, "InternalError"), unit=MetricUnit.Count, value=1)
 
 
+@functools.cache
 def tracing_enabled() -> bool:
     """TRACER_ENABLED=true (template parameter EnableTracer). Read at import, before any settings:
     the X-Ray SDK costs about 100 ms of cold start, so it is not even imported when this is off."""
@@ -77,11 +78,11 @@ def traced_handler(handler: Callable[..., Any]) -> Callable[..., Any]:
     return tracer().capture_lambda_handler(handler, capture_response=False, capture_error=False)
 
 
-@contextlib.contextmanager
-def subsegment(name: str) -> Iterator[None]:
+def subsegment(name: str) -> contextlib.AbstractContextManager[Any]:
     """An X-Ray subsegment around a call (the secret fetch, the gateway call) when tracing is on."""
     if not tracing_enabled():
-        yield
-        return
-    with tracer().provider.in_subsegment(name):
-        yield
+        return _NOTHING
+    return tracer().provider.in_subsegment(name)
+
+
+_NOTHING = contextlib.nullcontext()

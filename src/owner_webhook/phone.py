@@ -24,7 +24,7 @@ _MAX_CHARS = 64
 
 def to_e164(raw: str, region: str) -> str:
     """Normalize a written phone number to E.164; raises InvalidPhoneError if it is not a valid number."""
-    text = _ascii_digits(unicodedata.normalize("NFKC", raw)).strip()
+    text = (raw if raw.isascii() else _ascii_digits(unicodedata.normalize("NFKC", raw))).strip()
     if len(text) > _MAX_CHARS or not _WRITTEN_PHONE.match(text):
         raise InvalidPhoneError("the phone field does not hold a phone number")
     number = _parse(text, region)

@@ -79,8 +79,8 @@ def test_retry_after_passes_on_what_the_gateway_asked_for() -> None:
 
 
 def test_response_is_json_with_the_headers() -> None:
-    response = answers.to_response(answers.failed(errors.UpstreamUnavailableError("down", retry_after=3)))
-    assert response.status_code == 503
-    assert json.loads(str(response.body))["error"]["code"] == "upstream_unavailable"
-    assert response.headers["Retry-After"] == "3"
-    assert response.headers["Content-Type"] == "application/json"
+    response = answers.to_lambda(answers.failed(errors.UpstreamUnavailableError("down", retry_after=3)))
+    assert response["statusCode"] == 503
+    assert json.loads(response["body"])["error"]["code"] == "upstream_unavailable"
+    assert response["headers"] == {"Content-Type": "application/json", "Retry-After": "3"}
+    assert response["isBase64Encoded"] is False

@@ -1,0 +1,103 @@
+"""One measurement in a fresh interpreter: `cold KIND EVENT_FILE` or `warm KIND EVENTS_FILE`.
+
+KIND is `adapter` (owner_webhook.handler), `peer` (bench.peer_handler) or, for warm, `floor` (a bare
+urllib3 POST of the same body to the same gateway). Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+from typing import Any
+
+
+class Context:
+    function_name = "owner-webhook-bench"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:eu-central-1:123456789012:function:owner-webhook-bench"
+    aws_request_id = "bench"
+    log_group_name = "/aws/lambda/owner-webhook-bench"
+    log_stream_name = "bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+def _handler(kind: str) -> Any:
+    if kind == "adapter":
+        from owner_webhook.handler import lambda_handler
+
+        return lambda_handler
+    if kind == "peer":
+        from bench.peer_handler import lambda_handler as peer
+
+        return peer
+    import urllib3  # the floor: the same POST with nothing around it
+
+    http = urllib3.PoolManager()
+    url = os.environ["GATEWAY_BASE_URL"] + "/owner"
+    headers = {"Authorization": "Bearer local-gateway-key", "Content-Type": "application/json"}
+
+    def floor(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        response = http.request("POST", url, body=b'{"phone": "+905551234567"}', headers=headers, timeout=5)
+        return {"statusCode": response.status}
+
+    return floor
+
+
+def cold(kind: str, event: dict[str, Any]) -> dict[str, Any]:
+    started = time.perf_counter()
+    handler = _handler(kind)
+    imported = time.perf_counter()
+    result = handler(event, Context())
+    done = time.perf_counter()
+    return {
+        "ms": (done - started) * 1000,
+        "import_ms": (imported - started) * 1000,
+        "status": result["statusCode"],
+        "pydantic": any(name.split(".")[0] == "pydantic" for name in sys.modules),
+        "xray": "aws_xray_sdk" in sys.modules,
+    }
+
+
+def warm(kind: str, events: list[dict[str, Any]], warm_up: int = 50) -> dict[str, Any]:
+    handler = _handler(kind)
+    context = Context()
+    statuses: dict[int, int] = {}
+    times = []
+    for number, event in enumerate(events):
+        started = time.perf_counter()
+        result = handler(event, context)
+        elapsed = time.perf_counter() - started
+        if number >= warm_up:
+            times.append(elapsed * 1000)
+            statuses[result["statusCode"]] = statuses.get(result["statusCode"], 0) + 1
+    return {
+        "times_ms": times,
+        "statuses": statuses,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def main() -> None:
+    mode, kind, path = sys.argv[1:4]
+    with open(path) as file:  # noqa: PTH123 - pathlib would add to the measured imports
+        data = json.load(file)
+    if mode == "cold":
+        # Keep the function's log lines out of the measurement's output.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115, PTH123
+        result = cold(kind, data)
+        sys.stdout = sys.__stdout__
+    else:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115, PTH123
+        result = warm(kind, data)
+        sys.stdout = sys.__stdout__
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,247 @@
+"""`make bench`: measure the adapter against the floor and a hand-written peer, in one run, and say
+which targets are met. Prints a table and one JSON line.
+
+Everything runs on this machine: the stand-ins (moto server, sandbox gateway) in their own process,
+each measurement in a fresh interpreter. Medians and ratios from the same run, since shared machines
+are noisy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import urllib3
+
+from sandbox import senders
+from sandbox.events import http_api_event
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACT = ROOT / ".aws-sam" / "build" / "WebhookFunction"
+COLD_RUNS = 9
+WARM_REQUESTS = 2000
+WARM_UP = 50
+
+
+@contextmanager
+def standins() -> Iterator[dict[str, str]]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sandbox.standins"], cwd=ROOT, stdout=subprocess.PIPE, text=True, env=_env({})
+    )
+    assert process.stdout is not None
+    try:
+        yield json.loads(process.stdout.readline())
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _env(extra: dict[str, str], *, artifact: bool = False) -> dict[str, str]:
+    path = [str(ARTIFACT)] if artifact else [str(ROOT / "src")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([*path, str(ROOT)]), "PYTHONDONTWRITEBYTECODE": "1", **extra}
+
+
+def _probe(mode: str, kind: str, data: Any, env: dict[str, str], artifact: bool) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
+        json.dump(data, file)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.probe", mode, kind, file.name],
+            cwd=ROOT,
+            env=_env(env, artifact=artifact),
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+    finally:
+        Path(file.name).unlink()
+    if done.returncode != 0:
+        raise SystemExit(f"bench.probe {mode} {kind} failed:\n{done.stderr}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+_counter = iter(range(10_000_000))
+
+
+def _event() -> dict[str, Any]:
+    n = next(_counter)
+    request = senders.request("zapier", f"0555 {1_000_000 + n % 9_000_000}", delivery_id=f"bench-{time.time_ns()}-{n}")
+    return http_api_event(request)
+
+
+def cold(kind: str, env: dict[str, str], *, artifact: bool = False) -> dict[str, Any]:
+    runs = [_probe("cold", kind, _event(), env, artifact) for _ in range(COLD_RUNS)]
+    assert all(run["status"] == 200 for run in runs), runs
+    return {
+        "median_ms": statistics.median(run["ms"] for run in runs),
+        "import_median_ms": statistics.median(run["import_ms"] for run in runs),
+        "pydantic": any(run["pydantic"] for run in runs),
+        "xray": any(run["xray"] for run in runs),
+    }
+
+
+def warm(kind: str, env: dict[str, str], *, artifact: bool = False) -> dict[str, Any]:
+    result = _probe("warm", kind, [_event() for _ in range(WARM_REQUESTS + WARM_UP)], env, artifact)
+    assert set(result["statuses"]) == {"200"}, result["statuses"]
+    times = sorted(result["times_ms"])
+    return {
+        "p50_ms": statistics.median(times),
+        "p99_ms": times[int(len(times) * 0.99) - 1],
+        "requests": len(times),
+        "peak_mb": result["peak_mb"],
+    }
+
+
+def round_trips(env: dict[str, str]) -> dict[str, int]:
+    """DynamoDB calls for one new delivery and for one repeat, counted by the moto server."""
+    sys.path[:0] = [str(ROOT / "src")]
+    os.environ.update(env)
+    from owner_webhook import handler
+    from sandbox.events import LocalContext
+
+    handler.services.cache_clear()
+    http = urllib3.PoolManager()
+
+    def calls() -> int:
+        counts = http.request("GET", env["AWS_ENDPOINT_URL"] + "/_sandbox/calls").json()
+        return sum(n for target, n in counts.items() if target.startswith("DynamoDB_"))
+
+    with contextlib.redirect_stdout(io.StringIO()):  # the function's log lines
+        from owner_webhook import handler
+
+        handler.lambda_handler(_event(), LocalContext())  # warm: clients built
+        event = _event()
+        before = calls()
+        handler.lambda_handler(event, LocalContext())
+        new = calls() - before
+        handler.lambda_handler(event, LocalContext())
+    return {"new": new, "repeat": calls() - before - new}
+
+
+def import_breakdown(env: dict[str, str]) -> list[tuple[str, float]]:
+    """Self import time by top-level package, the ten heaviest (python -X importtime)."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import owner_webhook.handler"],
+        cwd=ROOT,
+        env=_env(env, artifact=True),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    by_package: dict[str, float] = {}
+    for line in done.stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        own, _, name = (part.strip() for part in line.removeprefix("import time:").split("|"))
+        package = name.split(".")[0]
+        by_package[package] = by_package.get(package, 0) + int(own) / 1000
+    return sorted(by_package.items(), key=lambda item: -item[1])[:10]
+
+
+def artifact_size() -> dict[str, float]:
+    files = [p for p in ARTIFACT.rglob("*") if p.is_file()]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in files:
+            archive.write(path, path.relative_to(ARTIFACT))
+    return {"unzipped_mb": sum(p.stat().st_size for p in files) / 1e6, "zipped_mb": buffer.tell() / 1e6}
+
+
+def main() -> None:
+    if not (ARTIFACT / "owner_webhook" / "handler.py").is_file():
+        raise SystemExit("no sam build artifact: run `make build` (make bench does)")
+    started = time.monotonic()
+    with standins() as env:
+        without_dedup = {**env, "IDEMPOTENCY_TABLE": ""}
+        floor_before = warm("floor", env)
+        figures: dict[str, Any] = {
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+            "peer_warm": warm("peer", env),
+            "adapter_warm": warm("adapter", without_dedup, artifact=True),
+            "adapter_warm_dedup": warm("adapter", env, artifact=True),
+            "peer_cold": cold("peer", env),
+            "adapter_cold": cold("adapter", env, artifact=True),
+            "adapter_cold_no_dedup": cold("adapter", without_dedup, artifact=True),
+            "adapter_cold_tracer": cold("adapter", {**env, "TRACER_ENABLED": "true"}, artifact=True),
+            "dynamodb_round_trips": round_trips(env),
+            "imports": import_breakdown(env),
+            "artifact": artifact_size(),
+        }
+        # The floor is measured first and last; the faster of the two is the one compared against.
+        figures["floor_warm"] = min(floor_before, warm("floor", env), key=lambda run: run["p50_ms"])
+    figures["seconds"] = round(time.monotonic() - started, 1)
+    report(figures)
+
+
+def report(f: dict[str, Any]) -> None:
+    floor, peer_w, warm_, dedup = f["floor_warm"], f["peer_warm"], f["adapter_warm"], f["adapter_warm_dedup"]
+    peer_c, cold_, cold_nd, tracer = (
+        f["peer_cold"],
+        f["adapter_cold"],
+        f["adapter_cold_no_dedup"],
+        f["adapter_cold_tracer"],
+    )
+    trips = f["dynamodb_round_trips"]
+    warm_ratio = warm_["p50_ms"] / floor["p50_ms"]
+    cold_ratio = cold_["median_ms"] / peer_c["median_ms"]
+    peak = max(warm_["peak_mb"], dedup["peak_mb"])
+    targets = [
+        ("warm p50, no dedup, vs the floor", f"{warm_ratio:.2f}x", "<= 2x", warm_ratio <= 2),
+        ("DynamoDB round trips: new / repeat", f"{trips['new']} / {trips['repeat']}", "<= 2 / 1",
+         trips["new"] <= 2 and trips["repeat"] <= 1),
+        ("cold vs the peer's cold", f"{cold_ratio:.2f}x", "<= 1.5x", cold_ratio <= 1.5),
+        ("peak memory after the warm run", f"{peak:.0f} MB", "<= 100 MB", peak <= 100),
+        ("artifact, unzipped", f"{f['artifact']['unzipped_mb']:.1f} MB", "<= 16 MB", f["artifact"]["unzipped_mb"] <= 16),
+        ("pydantic on the import path", "yes" if cold_["pydantic"] else "no", "no", not cold_["pydantic"]),
+        ("X-Ray SDK imported with the Tracer off", "yes" if cold_["xray"] else "no", "no", not cold_["xray"]),
+    ]  # fmt: skip
+    print(f"owner-webhook benchmark ({f['machine']}; {f['seconds']} s)\n")
+    rows = [
+        ("measure", "p50 / median", "p99", "note"),
+        ("floor: bare urllib3 POST, warm", f"{floor['p50_ms']:.2f} ms", f"{floor['p99_ms']:.2f} ms", f"{floor['requests']} requests"),
+        ("peer: hand-written Lambda, warm", f"{peer_w['p50_ms']:.2f} ms", f"{peer_w['p99_ms']:.2f} ms", "get_secret_value each call"),
+        ("adapter, warm, no dedup", f"{warm_['p50_ms']:.2f} ms", f"{warm_['p99_ms']:.2f} ms", f"{warm_ratio:.2f}x the floor"),
+        ("adapter, warm, dedup (moto DynamoDB)", f"{dedup['p50_ms']:.2f} ms", f"{dedup['p99_ms']:.2f} ms",
+         f"{dedup['p50_ms'] / floor['p50_ms']:.2f}x the floor"),
+        ("peer, cold", f"{peer_c['median_ms']:.0f} ms", "", f"import {peer_c['import_median_ms']:.0f} ms, median of {COLD_RUNS}"),
+        ("adapter, cold, dedup", f"{cold_['median_ms']:.0f} ms", "", f"import {cold_['import_median_ms']:.0f} ms, {cold_ratio:.2f}x the peer"),
+        ("adapter, cold, no dedup", f"{cold_nd['median_ms']:.0f} ms", "", f"import {cold_nd['import_median_ms']:.0f} ms"),
+        ("adapter, cold, Tracer on", f"{tracer['median_ms']:.0f} ms", "",
+         f"+{tracer['median_ms'] - cold_['median_ms']:.0f} ms for the X-Ray SDK"),
+        ("artifact", f"{f['artifact']['unzipped_mb']:.1f} MB", "", f"{f['artifact']['zipped_mb']:.1f} MB zipped"),
+    ]  # fmt: skip
+    _table(rows)
+    print("\nheaviest imports of the handler (self time by package):")
+    print("  " + ", ".join(f"{name} {ms:.0f} ms" for name, ms in f["imports"]))
+    print()
+    _table([("target", "measured", "target", "met"), *[(n, m, t, "yes" if ok else "NO") for n, m, t, ok in targets]])
+    f["targets_met"] = all(ok for *_, ok in targets)
+    f["targets"] = {name: ok for name, _, _, ok in targets}
+    print("\n" + json.dumps(f, default=lambda x: round(x, 3) if isinstance(x, float) else str(x)))
+
+
+def _table(rows: Sequence[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for i, row in enumerate(rows):
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        if i == 0:
+            print("  ".join("-" * width for width in widths))
+
+
+if __name__ == "__main__":
+    main()
