@@ -12,7 +12,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 events: $(STAMP)  ## sign the timestamped events again, for sam local invoke (valid 5 minutes)
 	$(BIN)/python -m sandbox.resign
 
-.PHONY: demo serve events bench test lint typecheck cfn-lint pytest build artifact-test clean
+.PHONY: demo serve events redrive bench test lint typecheck cfn-lint pytest build artifact-test clean
 
 $(STAMP): requirements-dev.txt src/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ demo: $(STAMP)  ## run every event in events/ through the local stack and show w
 
 serve: $(STAMP)  ## the local stack in the foreground on http://127.0.0.1:3000, for curl
 	$(BIN)/python -m sandbox.serve $(SERVE_ARGS)
+
+redrive: $(STAMP)  ## move dead letters back to the retry queue, on the stand-ins of a running make serve
+	$(BIN)/python -m sandbox.redrive
 
 bench: build  ## cold start, warm overhead, memory and size against the floor and a hand-written peer
 	$(BIN)/python -m bench.run

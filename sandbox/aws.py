@@ -17,6 +17,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 REGION = "eu-central-1"
 SECRET_ID = "owner-webhook/local"
 IDEMPOTENCY_TABLE = "owner-webhook-idempotency"
+RETRY_QUEUE = "owner-webhook-retry"
 # Local-only values, documented in the README and used by events/: never use them anywhere real.
 LOCAL_SECRET: dict[str, Any] = {
     "api_key": "local-gateway-key",
@@ -130,6 +131,23 @@ class LocalAws:
         client.update_time_to_live(
             TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
         )
+
+    def create_retry_queues(self, max_receive_count: int, name: str = RETRY_QUEUE) -> tuple[str, str]:
+        """The queue and its dead-letter queue, as the template declares them; their URLs."""
+        sqs = self.client("sqs")
+        dead_letters = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dead_letters, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count})
+        queue = sqs.create_queue(QueueName=name, Attributes={"RedrivePolicy": policy, "VisibilityTimeout": "60"})
+        return str(queue["QueueUrl"]), str(dead_letters)
+
+    def empty_queues(self, max_receive_count: int, name: str = RETRY_QUEUE) -> tuple[str, str]:
+        """Delete and create again both queues (in flight messages too, and no purge rate limit)."""
+        sqs = self.client("sqs")
+        for queue_name in (name, f"{name}-dlq"):
+            url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+            sqs.delete_queue(QueueUrl=url)
+        return self.create_retry_queues(max_receive_count, name)
 
     def clear_table(self, name: str = IDEMPOTENCY_TABLE) -> None:
         client = self.client("dynamodb")

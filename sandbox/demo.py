@@ -1,8 +1,9 @@
 """`make demo`: the whole local path on every event in events/, over real HTTP, as a table.
 
-Starts the moto server (Secrets Manager), the sandbox gateway and a local endpoint in front of the
-handler; sends each event's request (signed again where the signature has a timestamp); checks each
-answer against events/expected.json; stops it all.
+Starts the moto server (Secrets Manager, DynamoDB, SQS), the sandbox gateway and a local endpoint in
+front of the handler; sends each event's request (signed again where the signature has a timestamp);
+checks each answer against events/expected.json; then plays one gateway outage absorbed by the retry
+queue and its worker; stops it all.
 Exits 1 if any answer differs from what is expected.
 """
 
@@ -18,6 +19,7 @@ import urllib3
 
 from sandbox import catalog
 from sandbox.aws import SECRETS
+from sandbox.gateway import Fault
 from sandbox.stack import Sandbox
 
 LOG_FILE = Path(__file__).resolve().parent.parent / ".demo" / "function.log"
@@ -32,14 +34,18 @@ class Row:
     expected: bool
 
 
+def mask(phone: str) -> str:
+    from owner_webhook.phone import mask as masked
+
+    return masked(phone)
+
+
 def send_events(endpoint_url: str, sandbox: Sandbox) -> list[Row]:
     """Send each event's HTTP request to the endpoint and compare with events/expected.json.
 
     The function must read the secret on every request (SECRET_CACHE_SECONDS=0), since some events
     need the Standard Webhooks variant of the local secret.
     """
-    from owner_webhook.phone import mask
-
     http = urllib3.PoolManager()
     rows = []
     current = ""
@@ -63,6 +69,32 @@ def send_events(endpoint_url: str, sandbox: Sandbox) -> list[Row]:
     return rows
 
 
+def outage(endpoint_url: str, sandbox: Sandbox) -> list[str]:
+    """One gateway outage absorbed by the retry queue: queued, waits while down, drained once it is up."""
+    from owner_webhook.worker import lambda_handler as worker
+    from sandbox import queue, senders
+
+    steps = []
+    sandbox.gateway.chaos(1.0, [Fault(status=503, retry_after=120)], seed=0)
+    request = senders.request("jotform", "0555 765 43 21", delivery_id="6084250982513019999")
+    response = urllib3.request("POST", f"{endpoint_url}{request.path}?{request.query}", body=request.body,
+                               headers=dict(request.headers))  # fmt: skip
+    steps.append(
+        f"gateway down; Jotform (which never retries) posts a signup: {response.status} {response.data.decode()}"
+    )
+    steps.append(f"retry queue: {queue.depth(sandbox.aws, sandbox.queue_url)} message")
+    handled, failed = queue.poll_once(sandbox.aws, sandbox.queue_url, worker)
+    steps.append(f"worker, gateway still down: {handled} message, {failed} back on the queue to wait")
+    sandbox.gateway.chaos(0, [], seed=0)
+    handled, failed = queue.poll_once(sandbox.aws, sandbox.queue_url, worker)
+    owners = [mask(phone) for phone in sandbox.gateway.owners if phone == "+905557654321"]
+    steps.append(f"gateway back; worker: {handled} message, {failed} failed; owners created: {', '.join(owners)}")
+    depths = queue.depth(sandbox.aws, sandbox.queue_url), queue.depth(sandbox.aws, sandbox.dead_letter_url)
+    steps.append(f"retry queue: {depths[0]} messages, dead-letter queue: {depths[1]}")
+    ok = response.status == 200 and len(owners) == 1 and depths == (0, 0)
+    return [*steps, "as expected" if ok else "NOT as expected"]
+
+
 def print_table(rows: list[Row]) -> None:
     cells = [("event", "status", "answer", "gateway received", "as expected")]
     cells += [
@@ -82,15 +114,18 @@ def main() -> int:
     started = time.perf_counter()
     LOG_FILE.parent.mkdir(exist_ok=True)
     environment = {"SECRET_CACHE_SECONDS": "0"}
-    with LOG_FILE.open("w") as log, Sandbox(handler=lambda_handler, environment=environment) as sandbox:
+    with LOG_FILE.open("w") as log, Sandbox(handler=lambda_handler, environment=environment, queue=True) as sandbox:
         handler = logger.registered_handler
         if hasattr(handler, "setStream"):
             handler.setStream(log)  # the function's JSON log lines go to a file, the table to the terminal
         assert sandbox.endpoint is not None
         rows = send_events(sandbox.endpoint.url, sandbox)
+        absorbed = outage(sandbox.endpoint.url, sandbox)
     print_table(rows)
+    print("\nAn outage absorbed by the retry queue:")
+    print("\n".join(f"  {step}" for step in absorbed))
     print(f"\n{len(rows)} events in {time.perf_counter() - started:.1f} s; the function's log lines: {LOG_FILE}")
-    failures = sum(not r.expected for r in rows)
+    failures = sum(not r.expected for r in rows) + (absorbed[-1] != "as expected")
     if failures:
         print(f"{failures} answer(s) differ from events/expected.json", file=sys.stderr)
     return 1 if failures else 0

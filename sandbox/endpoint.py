@@ -37,6 +37,10 @@ class LocalEndpoint:
         self._server.shutdown()
         self._server.server_close()
 
+    def instance(self) -> threading.Lock:
+        """Held while something else uses this process's function state (the worker of make serve)."""
+        return self._instance
+
     def invoke(self, request: HttpRequest, source_ip: str) -> dict[str, Any]:
         event = http_api_event(request, source_ip)
         with self._instance:

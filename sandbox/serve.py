@@ -7,6 +7,7 @@ import json
 import time
 
 from sandbox.aws import LOCAL_SECRET, SECRETS
+from sandbox.queue import poll_once
 from sandbox.stack import Sandbox
 
 
@@ -23,7 +24,7 @@ def main() -> None:
     from owner_webhook.handler import lambda_handler
 
     ports = (args.port, args.aws_port, args.gateway_port)
-    with Sandbox(handler=lambda_handler, host=args.host, ports=ports) as sandbox:
+    with Sandbox(handler=lambda_handler, host=args.host, ports=ports, queue=True) as sandbox:
         assert sandbox.endpoint is not None
         sandbox.aws.put_secret(SECRETS[args.secret])
         url = sandbox.endpoint.url
@@ -35,10 +36,14 @@ def main() -> None:
         print("try:")
         print(f"  curl -s -X POST {url}/webhooks/zapier -H 'Authorization: Bearer {token}' \\")
         print(f"       -H 'Content-Type: application/json' -d '{body}'")
-        print("Ctrl-C stops everything.", flush=True)
+        print("The retry worker polls the queue every 2 s. Ctrl-C stops everything.", flush=True)
+        from owner_webhook.worker import lambda_handler as worker
+
         try:
             while True:
-                time.sleep(1)
+                time.sleep(2)
+                with sandbox.endpoint.instance():  # the worker is its own function; one process here
+                    poll_once(sandbox.aws, sandbox.queue_url, worker)
         except KeyboardInterrupt:
             print()
 

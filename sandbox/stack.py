@@ -9,11 +9,14 @@ from sandbox.aws import IDEMPOTENCY_TABLE, LOCAL_SECRET, SECRET_ID, LocalAws
 from sandbox.endpoint import Handler, LocalEndpoint
 from sandbox.gateway import SandboxGateway
 
+LOCAL_MAX_RECEIVE_COUNT = 4
+
 
 class Sandbox:
     """Starts the stand-ins and points the function at them through its ordinary environment.
 
-    As deployed, deduplication is on (IDEMPOTENCY_TABLE names a table on the moto server).
+    As deployed, deduplication is on (IDEMPOTENCY_TABLE names a table on the moto server). The retry
+    queue and its dead-letter queue exist; the function uses them with `queue=True` (RETRY_QUEUE_URL).
     """
 
     def __init__(
@@ -23,10 +26,13 @@ class Sandbox:
         environment: dict[str, str] | None = None,
         host: str = "127.0.0.1",
         ports: tuple[int, int, int] = (0, 0, 0),  # endpoint, moto server, gateway; 0 picks a free one
+        queue: bool = False,
     ) -> None:
         self.aws = LocalAws(host, ports[1])
         self.gateway = SandboxGateway(api_key=LOCAL_SECRET["api_key"], host=host, port=ports[2])
         self._host, self._endpoint_port = host, ports[0]
+        self._queue = queue
+        self.queue_url = self.dead_letter_url = ""
         self._extra = environment or {}
         self._handler = handler
         self.endpoint: LocalEndpoint | None = None
@@ -41,6 +47,10 @@ class Sandbox:
             "POWERTOOLS_SERVICE_NAME": "owner-webhook",
             "POWERTOOLS_METRICS_NAMESPACE": "OwnerWebhook",
             "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
+            # Locally the worker retries at once and gives up after 4 receives (deployed: 60 s doubling, 16).
+            "RETRY_DELAY_SECONDS": "0",
+            "MAX_RECEIVE_COUNT": str(LOCAL_MAX_RECEIVE_COUNT),
+            **({"RETRY_QUEUE_URL": self.queue_url} if self._queue else {}),
             **self._extra,
         }
 
@@ -48,6 +58,7 @@ class Sandbox:
         self.aws.start()
         self.aws.put_secret(LOCAL_SECRET)
         self.aws.create_idempotency_table()
+        self.queue_url, self.dead_letter_url = self.aws.create_retry_queues(LOCAL_MAX_RECEIVE_COUNT)
         self.gateway.start()
         for name, value in self.environment().items():
             self._saved[name] = os.environ.get(name)

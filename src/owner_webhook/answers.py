@@ -10,6 +10,7 @@ from owner_webhook.errors import InProgressError, RefusedError, TransientError, 
 from owner_webhook.sources.base import Source
 
 CREATED = "owner_created"
+QUEUED = "queued"
 # Typeform retries a 503 every 2-3 minutes whatever this says; others honour it. One minute lets a
 # short gateway blip pass without hammering it.
 DEFAULT_RETRY_AFTER = 60
@@ -26,6 +27,11 @@ class Answer:
 
 def created() -> Answer:
     return Answer(200, CREATED, {"success": True})
+
+
+def queued() -> Answer:
+    """The gateway failed for now and the delivery waits in the retry queue: the sender is done."""
+    return Answer(200, QUEUED, {"success": True, "queued": True})
 
 
 def refused(error: RefusedError, source: Source) -> Answer:

@@ -37,9 +37,11 @@ class Deduplicator(Protocol):
     def register(self, context: LambdaContext) -> None:
         """Tell the store how long this invocation may run (an in-flight record expires with it)."""
 
-    def once(self, source: str, delivery_id: str, work: Work) -> Answer:
-        """The answer of `work`, run at most once per (source, delivery id) while the record lives.
+    def once(self, source: str, delivery_id: str, work: Work, scope: str = "webhook") -> Answer:
+        """The answer of `work`, run at most once per (scope, source, delivery id) while the record lives.
 
+        The webhook and the queue's worker each have a scope: the webhook stores the answer it gave
+        the sender ("queued"), the worker whether it created the owner since.
         Raises InProgressError or DeduplicationUnavailableError, and whatever `work` raises.
         """
 
@@ -50,7 +52,7 @@ class NoDeduplication:
     def register(self, context: LambdaContext) -> None:
         pass
 
-    def once(self, source: str, delivery_id: str, work: Work) -> Answer:
+    def once(self, source: str, delivery_id: str, work: Work, scope: str = "webhook") -> Answer:
         return work()
 
 
@@ -64,17 +66,20 @@ class DynamoDBDeduplication:
             response_hook=_mark_replayed,
         )
         layer = DynamoDBPersistenceLayer(table_name=table_name, boto_config=_BOTO_CONFIG, boto3_session=session)
-        # A fixed key prefix keeps the keys stable when this module is renamed or moved.
-        self._run_once = idempotent_function(
-            data_keyword_argument="delivery", persistence_store=layer, config=self._config, key_prefix="owner-webhook"
-        )(_run)
+        # Fixed key prefixes keep the keys stable when this module is renamed or moved.
+        self._run_once = {
+            scope: idempotent_function(
+                data_keyword_argument="delivery", persistence_store=layer, config=self._config, key_prefix=prefix
+            )(_run)
+            for scope, prefix in (("webhook", "owner-webhook"), ("queue", "owner-webhook-queue"))
+        }
 
     def register(self, context: LambdaContext) -> None:
         self._config.register_lambda_context(context)
 
-    def once(self, source: str, delivery_id: str, work: Work) -> Answer:
+    def once(self, source: str, delivery_id: str, work: Work, scope: str = "webhook") -> Answer:
         try:
-            stored = self._run_once(delivery={"source": source, "delivery_id": delivery_id}, work=work)
+            stored = self._run_once[scope](delivery={"source": source, "delivery_id": delivery_id}, work=work)
         except IdempotencyAlreadyInProgressError:
             raise InProgressError("this delivery is being handled right now; retry shortly") from None
         except (IdempotencyPersistenceLayerError, IdempotencyInconsistentStateError) as exc:

@@ -16,6 +16,7 @@ from owner_webhook.errors import (
     MissingPhoneError,
     RefusedError,
     RejectedPhoneError,
+    TransientError,
     UnauthenticatedError,
     UpstreamAmbiguousError,
     UpstreamAuthError,
@@ -25,6 +26,7 @@ from owner_webhook.gateway import GatewayClient, GatewayResult, GatewayStatus
 from owner_webhook.observability import logger
 from owner_webhook.phone import mask, to_e164
 from owner_webhook.request import WebhookRequest
+from owner_webhook.retry_queue import QueuedDelivery, RetryQueue, received_now
 from owner_webhook.settings import Settings
 from owner_webhook.sources import Source, get_source
 
@@ -38,6 +40,7 @@ class Services:
     gateway: GatewayClient
     sources: Mapping[str, Source]
     deduplicator: Deduplicator
+    queue: RetryQueue | None = None
 
 
 def receive(source_name: str, event: BaseProxyEvent, services: Services, deadline: float) -> answers.Answer:
@@ -59,22 +62,42 @@ def receive(source_name: str, event: BaseProxyEvent, services: Services, deadlin
 
     def final_answer() -> answers.Answer:
         try:
-            register(source, payload, credentials, services, deadline)
+            return register(source, payload, delivery_id, credentials, services, deadline)
         except RefusedError as refusal:
             return answers.refused(refusal, source)
-        return answers.created()
 
     return services.deduplicator.once(source.name, delivery_id, final_answer)
 
 
 def register(
-    source: Source, payload: Mapping[str, Any], credentials: Credentials, services: Services, deadline: float
-) -> None:
-    """Create the owner; raises RefusedError (final) or TransientError (the sender should retry)."""
+    source: Source,
+    payload: Mapping[str, Any],
+    delivery_id: str,
+    credentials: Credentials,
+    services: Services,
+    deadline: float,
+) -> answers.Answer:
+    """Create the owner, or queue it when the gateway fails for now.
+
+    Raises RefusedError (final) or TransientError (neither forwarded nor queued: the sender retries).
+    """
     written = source.find_phone(payload)
     if written is None:
         raise MissingPhoneError("the payload has no phone field")
     phone = to_e164(written, services.settings.default_phone_region)
+    try:
+        forward(phone, credentials, services, deadline)
+    except TransientError as failure:
+        if services.queue is None or not services.queue.takes(source.name):
+            raise
+        services.queue.put(QueuedDelivery(source.name, delivery_id, phone, received_now()), failure)
+        logger.append_keys(problem=failure.message, queued_because=failure.code)
+        return answers.queued()
+    return answers.created()
+
+
+def forward(phone: str, credentials: Credentials, services: Services, deadline: float) -> None:
+    """POST the owner; raises RejectedPhoneError (final) or a TransientError."""
     result = _create_owner(phone, credentials, services, deadline)
     logger.append_keys(
         phone=mask(phone),

@@ -54,6 +54,13 @@ class UnsupportedEventError(WebhookError):
     status = 400
 
 
+class MalformedMessageError(WebhookError):
+    """A retry-queue message this function did not write; dropped, not retried."""
+
+    code = "malformed_message"
+    status = 400
+
+
 class RouteNotFoundError(WebhookError):
     code = "not_found"
     status = 404

@@ -34,6 +34,7 @@ from owner_webhook.errors import (
 )
 from owner_webhook.gateway import GatewayClient
 from owner_webhook.observability import count_outcome, logger, metrics, traced_handler
+from owner_webhook.retry_queue import RetryQueue
 from owner_webhook.settings import load_settings
 from owner_webhook.sources import registry
 
@@ -53,6 +54,9 @@ def services() -> delivery.Services:
         gateway=GatewayClient(settings.owner_url, settings.gateway_connect_timeout, settings.gateway_read_timeout),
         sources=registry(settings),
         deduplicator=_deduplicator(settings.idempotency_table, settings.idempotency_ttl, session),
+        queue=RetryQueue(settings.retry_queue_url, settings.queue_sources, session)
+        if settings.retry_queue_url
+        else None,
     )
 
 
@@ -60,7 +64,7 @@ def _deduplicator(table: str | None, ttl: int, session: boto3.session.Session) -
     return DynamoDBDeduplication(table, ttl, session) if table else NoDeduplication()
 
 
-def _deadline(context: LambdaContext, budget: float) -> float:
+def deadline_for(context: LambdaContext, budget: float) -> float:
     """When the forward must be over: within its budget and within the Lambda's remaining time."""
     remaining = context.get_remaining_time_in_millis() / 1000 - FINISH_SECONDS
     return time.monotonic() + max(0.1, min(budget, remaining))
@@ -91,7 +95,7 @@ def receive(event: dict[str, Any], context: LambdaContext) -> answers.Answer:
         raise MethodNotAllowedError("webhooks are delivered with POST")
     ready = services()
     ready.deduplicator.register(context)
-    deadline = _deadline(context, ready.settings.forward_budget)
+    deadline = deadline_for(context, ready.settings.forward_budget)
     return delivery.receive(route["source"], proxy, ready, deadline)
 
 

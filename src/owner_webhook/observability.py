@@ -22,6 +22,11 @@ metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "O
 # One metric per outcome, so that an alarm or a dashboard needs no log query.
 METRIC_BY_OUTCOME = {
     "owner_created": "OwnerCreated",
+    "queued": "Queued",
+    "drained": "Drained",
+    "dead_lettered": "DeadLettered",
+    "retry_later": "RetryLater",
+    "malformed_message": "MalformedRequest",
     "duplicate_replayed": "DuplicateReplayed",
     "in_progress": "DuplicateInProgress",
     "missing_phone": "PhoneRefused",

@@ -26,6 +26,10 @@ class Settings:
     typeform_phone_ref: str | None = None
     idempotency_table: str | None = None
     idempotency_ttl: int = 72 * 3600  # longer than Tally's 31 h and Typeform's 10 h of retries
+    retry_queue_url: str | None = None
+    queue_sources: frozenset[str] | None = None  # None: every source
+    retry_delay: int = 60  # the worker's first wait; it doubles up to 15 minutes
+    max_receive_count: int = 16  # as the queue's redrive policy: then the dead-letter queue
 
     @property
     def owner_url(self) -> str:
@@ -50,6 +54,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         typeform_phone_ref=env.get("TYPEFORM_PHONE_REF", "").strip() or None,
         idempotency_table=env.get("IDEMPOTENCY_TABLE", "").strip() or None,
         idempotency_ttl=int(_number(env, "IDEMPOTENCY_TTL_SECONDS", Settings.idempotency_ttl, 60, 366 * 86_400)),
+        retry_queue_url=_optional_url(env, "RETRY_QUEUE_URL"),
+        queue_sources=_sources(env, "QUEUE_SOURCES"),
+        retry_delay=int(_number(env, "RETRY_DELAY_SECONDS", Settings.retry_delay, 0, 900)),
+        max_receive_count=int(_number(env, "MAX_RECEIVE_COUNT", Settings.max_receive_count, 1, 1000)),
     )
 
 
@@ -59,6 +67,28 @@ def _url(env: Mapping[str, str], name: str, default: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
         raise SettingError(f"{name} must be an http(s) base URL such as https://pgw.example.com, got {value!r}")
     return value
+
+
+def _optional_url(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return _url(env, name, value) if value else None
+
+
+def _sources(env: Mapping[str, str], name: str) -> frozenset[str] | None:
+    from owner_webhook.sources import NAMES  # here: the sources import these settings
+
+    value = env.get(name, "").strip().lower()
+    if value in ("", "all", "*"):
+        return None
+    if value == "none":
+        return frozenset()
+    chosen = frozenset(part.strip() for part in value.split(",") if part.strip())
+    unknown = chosen - set(NAMES)
+    if unknown:
+        raise SettingError(
+            f"{name} names unknown sources {sorted(unknown)}; use all, none or some of {', '.join(NAMES)}"
+        )
+    return chosen
 
 
 def _region(env: Mapping[str, str], name: str, default: str) -> str:

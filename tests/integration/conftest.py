@@ -14,7 +14,7 @@ import pytest
 
 from sandbox.aws import LOCAL_SECRET
 from sandbox.events import HttpRequest, LocalContext, function_url_event, http_api_event, rest_api_event
-from sandbox.stack import Sandbox
+from sandbox.stack import LOCAL_MAX_RECEIVE_COUNT, Sandbox
 
 TOKENS = LOCAL_SECRET["webhook_secrets"]
 API_KEY = LOCAL_SECRET["api_key"]
@@ -28,7 +28,9 @@ class Answer:
 
     @property
     def code(self) -> str:
-        return str(self.body["error"]["code"]) if "error" in self.body else "owner_created"
+        if "error" in self.body:
+            return str(self.body["error"]["code"])
+        return "queued" if self.body.get("queued") else "owner_created"
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +45,7 @@ def _clean_sandbox(sandbox: Sandbox) -> None:
     sandbox.gateway.accepted_keys = {API_KEY}
     sandbox.aws.put_secret(LOCAL_SECRET)
     sandbox.aws.clear_table()
+    assert sandbox.aws.empty_queues(LOCAL_MAX_RECEIVE_COUNT) == (sandbox.queue_url, sandbox.dead_letter_url)
 
 
 def invoke_event(event: dict[str, Any], timeout: float = 10.0) -> Answer:

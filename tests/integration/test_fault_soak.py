@@ -10,7 +10,9 @@ import collections
 import json
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -111,4 +113,67 @@ def test_fault_soak(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     assert lost_with_retries_left == []  # nothing lost while its sender still had retries
     assert duplicates <= ambiguous  # the one documented path to a duplicate
     assert {d.phone for d in lost} <= {d.phone for d in deliveries if d.source in ("jotform", "zapier")}
+    assert elapsed < 120
+
+
+def test_fault_soak_with_the_retry_queue_and_senders_that_never_retry(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, logs: Callable[[], list[dict[str, Any]]]
+) -> None:
+    from owner_webhook.worker import lambda_handler as worker
+    from sandbox import queue
+
+    monkeypatch.setenv("GATEWAY_READ_TIMEOUT", "0.2")
+    monkeypatch.setenv("RETRY_QUEUE_URL", sandbox.queue_url)
+    sandbox.gateway.chaos(FAULT_RATE, FAULTS, seed=20261127)
+    deliveries = [
+        Delivery(source, f"+90555{2_000_000 + i * len(senders.SOURCES) + n:07d}")
+        for i in range(DELIVERIES_PER_SOURCE)
+        for n, source in enumerate(senders.SOURCES)
+    ]
+    random.Random(8).shuffle(deliveries)
+    started = time.monotonic()
+    statuses: collections.Counter[int] = collections.Counter()
+    for number, delivery in enumerate(deliveries):
+        answer = invoke_event(http_api_event(senders.request(delivery.source, delivery.phone, f"queued-{number}")))
+        statuses[answer.status] += 1  # one attempt only: these senders never retry
+        delivery.answered_2xx = 200 <= answer.status < 300
+        if number % 50 == 49:  # the worker runs meanwhile, against the same failing gateway
+            queue.poll_once(sandbox.aws, sandbox.queue_url, worker)
+    queue.drain(sandbox.aws, sandbox.queue_url, worker, rounds=200)  # still 30 % failures
+    dead_letters = queue.depth(sandbox.aws, sandbox.dead_letter_url)
+    sandbox.gateway.chaos(0, [], seed=0)  # the gateway recovers; the cause of the dead letters is fixed
+    redriven = queue.redrive(sandbox.aws, sandbox.dead_letter_url, sandbox.queue_url)
+    queue.drain(sandbox.aws, sandbox.queue_url, worker, rounds=200)
+    sandbox.gateway.settle()
+    elapsed = time.monotonic() - started
+
+    lines = logs()
+    webhook = [line for line in lines if line["message"] == "webhook answered"]
+    drained = [line for line in lines if line["message"] == "queued delivery handled"]
+    ambiguous = sum(line.get("queued_because") == "upstream_ambiguous" for line in webhook) + sum(
+        line.get("failure") == "upstream_ambiguous" for line in drained
+    )
+    owners = collections.Counter(sandbox.gateway.owners)
+    lost = [d for d in deliveries if owners[d.phone] == 0]
+    duplicates = sum(count - 1 for count in owners.values() if count > 1)
+    figures = {
+        "deliveries": len(deliveries),
+        "answers": dict(statuses),
+        "queued": sum(line["outcome"] == "queued" for line in webhook),
+        "worker_attempts": len(drained),
+        "drained": sum(line["outcome"] == "drained" for line in drained),
+        "dead_lettered_then_redriven": redriven,
+        "owners": sum(owners.values()),
+        "ambiguous_failures": ambiguous,
+        "duplicates": duplicates,
+        "lost": len(lost),
+        "seconds": round(elapsed, 1),
+    }
+    print("\nfault soak with the retry queue:", json.dumps(figures))
+
+    assert all(d.answered_2xx for d in deliveries)  # the queue answered for the gateway
+    assert lost == []  # nothing lost, although no sender retried
+    assert duplicates <= ambiguous
+    assert redriven == dead_letters
+    assert queue.depth(sandbox.aws, sandbox.queue_url) == queue.depth(sandbox.aws, sandbox.dead_letter_url) == 0
     assert elapsed < 120

@@ -1,0 +1,90 @@
+"""The retry queue: a delivery the gateway could not take now waits in SQS for the worker.
+
+A message holds the normalized delivery only (source, delivery id, E.164 phone, when it arrived): no
+webhook body and no secret.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Collection
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from owner_webhook.errors import MalformedMessageError, TransientError
+
+_BOTO_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"})
+# SQS allows at most 12 hours of visibility; a retry waits at most this long between attempts.
+MAX_DELAY_SECONDS = 900
+
+
+@dataclass(frozen=True)
+class QueuedDelivery:
+    source: str
+    delivery_id: str
+    phone: str
+    received_at: float
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, body: str) -> QueuedDelivery:
+        """Raises MalformedMessageError for anything this function did not put on the queue."""
+        try:
+            fields: dict[str, Any] = json.loads(body)
+            queued = cls(
+                str(fields["source"]), str(fields["delivery_id"]), str(fields["phone"]), float(fields["received_at"])
+            )
+        except (ValueError, KeyError, TypeError):
+            raise MalformedMessageError("the message is not a queued delivery") from None
+        if not queued.phone.startswith("+"):
+            raise MalformedMessageError("the message's phone is not E.164")
+        return queued
+
+
+def retry_delay(receive_count: int, base: int) -> int:
+    """Growing delays between attempts: base, 2x, 4x, ... up to MAX_DELAY_SECONDS."""
+    return int(min(MAX_DELAY_SECONDS, base * 2 ** max(0, receive_count - 1)))
+
+
+class RetryQueue:
+    def __init__(self, url: str, sources: Collection[str] | None, session: boto3.session.Session | None = None) -> None:
+        self.url = url
+        self._sources = sources  # None: every source
+        self._session = session or boto3.session.Session()
+        self._client: Any = None  # built on first use: a healthy gateway never needs it
+
+    def takes(self, source: str) -> bool:
+        return self._sources is None or source in self._sources
+
+    def put(self, delivery: QueuedDelivery, failure: TransientError) -> None:
+        """Queue the delivery; if SQS cannot take it, raise `failure` (the sender then retries)."""
+        try:
+            self._sqs().send_message(QueueUrl=self.url, MessageBody=delivery.to_json())
+        except (BotoCoreError, ClientError) as exc:
+            failure.message = f"{failure.message}; the retry queue is unavailable too"
+            raise failure from exc
+
+    def delay(self, receipt_handle: str, seconds: int) -> None:
+        """Make a received message visible again only after `seconds` (best effort)."""
+        # If this fails, the queue's own visibility timeout applies instead.
+        with contextlib.suppress(BotoCoreError, ClientError):
+            self._sqs().change_message_visibility(
+                QueueUrl=self.url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+            )
+
+    def _sqs(self) -> Any:
+        if self._client is None:
+            self._client = self._session.client("sqs", config=_BOTO_CONFIG)
+        return self._client
+
+
+def received_now() -> float:
+    return round(time.time(), 3)

@@ -1,0 +1,108 @@
+"""The retry queue's worker: a second Lambda handler, on the SQS queue, with partial batch failures.
+
+Each message is forwarded under the same deduplication key as its webhook (in the queue's scope), so
+a message SQS delivers twice, or a delivery its sender also retried, still creates one owner. A
+transient failure goes back to the queue with a growing delay; after MAX_RECEIVE_COUNT receives SQS
+moves it to the dead-letter queue. A phone the gateway refuses (400) is logged, counted and dropped.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from owner_webhook import answers, delivery
+from owner_webhook.errors import MalformedMessageError, RefusedError, WebhookError
+from owner_webhook.handler import deadline_for, services
+from owner_webhook.observability import count_outcome, logger, metrics, traced_handler
+from owner_webhook.phone import mask
+from owner_webhook.retry_queue import QueuedDelivery, retry_delay
+
+# A batch whose every message failed is still a partial batch response, not a function error: the
+# per-message delays apply, and the function-errors alarm stays for real errors.
+_processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+# What one message adds to the log line; removed before the next message of the batch.
+_RECORD_KEYS = ["source", "delivery_id", "phone", "gateway_status", "gateway_latency_ms", "gateway_attempts"]
+
+
+class RetryLaterError(Exception):
+    """A message that failed for now: the batch reports it, and SQS delivers it again later."""
+
+
+@dataclass(frozen=True)
+class Drained:
+    outcome: str
+    status: int
+    failure: WebhookError | None = None
+    waited_s: float | None = None
+
+
+def drain(record: SQSRecord, lambda_context: LambdaContext) -> None:
+    """Forward one queued delivery; raises RetryLaterError when it must wait for another attempt."""
+    started = time.perf_counter()
+    logger.remove_keys(_RECORD_KEYS)
+    receive_count = int(record.attributes.approximate_receive_count or 1)
+    result = _forward(record, lambda_context, receive_count)
+    count_outcome(result.outcome, str(logger.get_current_keys().get("source", "unknown")))
+    metrics.flush_metrics()  # one EMF record per message: the messages of a batch have different sources
+    log = logger.info if result.failure is None else logger.warning
+    log(
+        "queued delivery handled",
+        outcome=result.outcome,
+        status=result.status,
+        receive_count=receive_count,
+        waited_s=result.waited_s,
+        failure=result.failure.code if result.failure else None,
+        problem=result.failure.message if result.failure else None,
+        total_ms=round((time.perf_counter() - started) * 1000, 2),
+    )
+    if result.failure is not None:
+        raise RetryLaterError(result.failure.code)
+
+
+def _forward(record: SQSRecord, context: LambdaContext, receive_count: int) -> Drained:
+    try:
+        queued = QueuedDelivery.from_json(record.body)
+    except MalformedMessageError as error:
+        return Drained(error.code, error.status)  # not ours: dropped, never retried
+    logger.append_keys(source=queued.source, delivery_id=queued.delivery_id, phone=mask(queued.phone))
+    waited = round(time.time() - queued.received_at, 1)
+    try:
+        ready = services()
+        deadline = deadline_for(context, ready.settings.forward_budget)
+
+        def forward_once() -> answers.Answer:
+            try:
+                delivery.forward(queued.phone, ready.credentials.load(), ready, deadline)
+            except RefusedError as refusal:  # the gateway's 400: no retry can help
+                return answers.Answer(refusal.status, refusal.code, {"success": False})
+            return answers.created()
+
+        result = ready.deduplicator.once(queued.source, queued.delivery_id, forward_once, scope="queue")
+    except WebhookError as error:
+        settings = services().settings
+        queue = services().queue
+        if queue is not None:
+            queue.delay(record.receipt_handle, retry_delay(receive_count, settings.retry_delay))
+        # After its last receive, SQS moves the message to the dead-letter queue instead of delivering it.
+        outcome = "dead_lettered" if receive_count >= settings.max_receive_count else "retry_later"
+        return Drained(outcome, error.status, error, waited)
+    if result.replayed:
+        return Drained("duplicate_replayed", result.status, waited_s=waited)
+    return Drained("drained" if result.code == answers.CREATED else result.code, result.status, waited_s=waited)
+
+
+# No log_metrics decorator: each message's metric is flushed on its own (they have different sources),
+# which would leave the decorator an empty final flush.
+@traced_handler
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
+    """An SQS batch; returns the ids of the messages to retry (Lambda's partial batch response)."""
+    services().deduplicator.register(context)
+    return process_partial_response(event=event, record_handler=drain, processor=_processor, context=context)

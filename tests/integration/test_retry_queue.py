@@ -1,0 +1,153 @@
+"""The retry queue (SPEC section 7): outages absorbed, one owner each, dead letters and redrive."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from sandbox import queue, senders
+from sandbox.events import http_api_event
+from sandbox.gateway import Fault
+from sandbox.stack import LOCAL_MAX_RECEIVE_COUNT, Sandbox
+from tests.integration.conftest import Answer, invoke_event
+
+Logs = Callable[[], list[dict[str, Any]]]
+OUTAGE = [Fault(status=503, retry_after=30), Fault(status=500), Fault(reset=True), Fault(status=429, retry_after=30)]
+
+
+@pytest.fixture
+def queued(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    """The function with the retry queue configured, as the template deploys it."""
+    monkeypatch.setenv("RETRY_QUEUE_URL", sandbox.queue_url)
+    yield sandbox
+    sandbox.gateway.chaos(0, [], seed=0)
+
+
+def worker(event: dict[str, Any], context: Any) -> Any:
+    from owner_webhook.worker import lambda_handler
+
+    return lambda_handler(event, context)
+
+
+def send(source: str, phone: str = "0555 123 45 67", delivery_id: str | None = None) -> Answer:
+    return invoke_event(http_api_event(senders.request(source, phone, delivery_id=delivery_id)))
+
+
+def test_an_outage_is_absorbed_for_every_source(queued: Sandbox) -> None:
+    queued.gateway.chaos(1.0, OUTAGE, seed=1)
+    phones = {source: f"0555 123 45 {n:02d}" for n, source in enumerate(senders.SOURCES)}
+    answers = {source: send(source, phone) for source, phone in phones.items()}
+    assert {s: (a.status, a.body) for s, a in answers.items()} == {
+        s: (200, {"success": True, "queued": True}) for s in senders.SOURCES
+    }
+    assert queue.depth(queued.aws, queued.queue_url) == len(senders.SOURCES)
+    assert queue.poll_once(queued.aws, queued.queue_url, worker) == (6, 6)  # still down: every one waits
+    queued.gateway.chaos(0, [], seed=0)  # the gateway recovers
+    queue.drain(queued.aws, queued.queue_url, worker)
+    assert sorted(queued.gateway.owners) == sorted(f"+9055512345{n:02d}" for n in range(len(senders.SOURCES)))
+    assert queue.depth(queued.aws, queued.queue_url) == queue.depth(queued.aws, queued.dead_letter_url) == 0
+
+
+def test_the_message_holds_the_normalized_delivery_and_nothing_else(queued: Sandbox) -> None:
+    queued.gateway.inject(Fault(status=503, retry_after=30))
+    send("tally", "0555 123 45 67", delivery_id="evt-queued")
+    [message] = queued.aws.client("sqs").receive_message(QueueUrl=queued.queue_url)["Messages"]
+    body = json.loads(message["Body"])
+    assert set(body) == {"source", "delivery_id", "phone", "received_at"}
+    assert (body["source"], body["delivery_id"], body["phone"]) == ("tally", "evt-queued", "+905551234567")
+
+
+def test_a_message_delivered_twice_creates_one_owner(queued: Sandbox) -> None:
+    queued.gateway.inject(Fault(status=502))
+    send("zapier", delivery_id="twice")
+    sqs = queued.aws.client("sqs")
+    [message] = sqs.receive_message(QueueUrl=queued.queue_url, VisibilityTimeout=0)["Messages"]
+    sqs.send_message(QueueUrl=queued.queue_url, MessageBody=message["Body"])  # SQS's at-least-once
+    queue.drain(queued.aws, queued.queue_url, worker)
+    assert queued.gateway.owners == ["+905551234567"]
+    assert queue.depth(queued.aws, queued.queue_url) == 0
+
+
+def test_a_sender_retry_racing_the_worker_creates_one_owner(queued: Sandbox) -> None:
+    queued.gateway.inject(Fault(status=503, retry_after=30))
+    request = senders.request("typeform", delivery_id="race-worker")
+    assert invoke_event(http_api_event(request)).body == {"success": True, "queued": True}
+    # The sender did not see the answer and retries, before and after the worker drained the queue.
+    assert invoke_event(http_api_event(request)).body == {"success": True, "queued": True}
+    queue.drain(queued.aws, queued.queue_url, worker)
+    assert invoke_event(http_api_event(request)).body == {"success": True, "queued": True}
+    assert queued.gateway.owners == ["+905551234567"]
+
+
+def test_a_message_that_keeps_failing_is_dead_lettered_then_redriven_and_drained(queued: Sandbox, logs: Logs) -> None:
+    queued.gateway.chaos(1.0, [Fault(status=500)], seed=2)
+    send("jotform", delivery_id="dead-1")
+    for _ in range(LOCAL_MAX_RECEIVE_COUNT + 1):
+        queue.poll_once(queued.aws, queued.queue_url, worker)
+    assert queue.depth(queued.aws, queued.queue_url) == 0
+    assert queue.depth(queued.aws, queued.dead_letter_url) == 1
+    outcomes = [line["outcome"] for line in logs() if line["message"] == "queued delivery handled"]
+    assert outcomes == ["retry_later"] * (LOCAL_MAX_RECEIVE_COUNT - 1) + ["dead_lettered"]
+    queued.gateway.chaos(0, [], seed=0)  # the cause is fixed
+    assert queue.redrive(queued.aws, queued.dead_letter_url, queued.queue_url) == 1
+    queue.drain(queued.aws, queued.queue_url, worker)
+    assert queued.gateway.owners == ["+905551234567"]
+    assert queue.depth(queued.aws, queued.dead_letter_url) == queue.depth(queued.aws, queued.queue_url) == 0
+
+
+def test_a_phone_the_gateway_refuses_is_dropped_not_retried(queued: Sandbox, logs: Logs) -> None:
+    queued.gateway.inject(Fault(status=503, retry_after=30))
+    send("generic", delivery_id="refused-later")
+    queued.gateway.rejected_phones.add("+905551234567")
+    assert queue.poll_once(queued.aws, queued.queue_url, worker) == (1, 0)
+    assert queue.depth(queued.aws, queued.queue_url) == 0
+    assert [line["outcome"] for line in logs() if line["message"] == "queued delivery handled"] == ["rejected_phone"]
+    assert queued.gateway.owners == []
+
+
+def test_a_message_not_written_by_the_function_is_dropped(queued: Sandbox) -> None:
+    queued.aws.client("sqs").send_message(QueueUrl=queued.queue_url, MessageBody='{"phone": "0555"}')
+    assert queue.poll_once(queued.aws, queued.queue_url, worker) == (1, 0)
+    assert queued.gateway.received == []
+
+
+def test_the_queue_unreachable_is_503_and_never_success(
+    queued: Sandbox, monkeypatch: pytest.MonkeyPatch, closed_port: int
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", f"http://127.0.0.1:{closed_port}")
+    queued.gateway.inject(Fault(status=503, retry_after=30))
+    answer = send("jotform")
+    assert (answer.status, answer.code, answer.headers["Retry-After"]) == (503, "upstream_unavailable", "30")
+    assert "retry queue is unavailable" in answer.body["error"]["message"]
+    # Not stored as final: the sender's retry is forwarded (and succeeds now).
+    assert send("jotform").status == 200
+
+
+def test_queue_sources_chooses_who_is_queued(queued: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QUEUE_SOURCES", "jotform,zapier")
+    queued.gateway.chaos(1.0, [Fault(status=500)], seed=3)
+    assert send("zapier").code == "queued"
+    assert send("typeform").status == 503  # Typeform retries for 10 hours by itself
+    monkeypatch.setenv("QUEUE_SOURCES", "none")
+    from owner_webhook import handler
+
+    handler.services.cache_clear()
+    assert send("jotform", "05551234568").status == 503
+
+
+def test_without_a_queue_a_transient_failure_is_503(sandbox: Sandbox) -> None:
+    sandbox.gateway.inject(Fault(status=500))
+    assert send("jotform").status == 503
+    assert queue.depth(sandbox.aws, sandbox.queue_url) == 0
+
+
+def test_the_worker_event_in_events_is_drained(sandbox: Sandbox) -> None:
+    from sandbox.events import LocalContext
+    from tests.conftest import EVENTS
+
+    event = json.loads((EVENTS / "worker" / "retry-batch.json").read_text())
+    assert worker(event, LocalContext()) == {"batchItemFailures": []}
+    assert sandbox.gateway.owners == ["+905557654321"]
