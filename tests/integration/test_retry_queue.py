@@ -36,7 +36,7 @@ def send(source: str, phone: str = "0555 123 45 67", delivery_id: str | None = N
     return invoke_event(http_api_event(senders.request(source, phone, delivery_id=delivery_id)))
 
 
-def test_an_outage_is_absorbed_for_every_source(queued: Sandbox) -> None:
+def test_an_outage_is_absorbed_for_every_source(queued: Sandbox, logs: Logs) -> None:
     queued.gateway.chaos(1.0, OUTAGE, seed=1)
     phones = {source: f"0555 123 45 {n:02d}" for n, source in enumerate(senders.SOURCES)}
     answers = {source: send(source, phone) for source, phone in phones.items()}
@@ -49,6 +49,12 @@ def test_an_outage_is_absorbed_for_every_source(queued: Sandbox) -> None:
     queue.drain(queued.aws, queued.queue_url, worker)
     assert sorted(queued.gateway.owners) == sorted(f"+9055512345{n:02d}" for n in range(len(senders.SOURCES)))
     assert queue.depth(queued.aws, queued.queue_url) == queue.depth(queued.aws, queued.dead_letter_url) == 0
+    text = json.dumps(logs())
+    assert "5551234500" not in text  # the worker logs masked phones only, as the webhook does
+    assert {line["outcome"] for line in logs() if line["message"] == "queued delivery handled"} == {
+        "retry_later",
+        "drained",
+    }
 
 
 def test_the_message_holds_the_normalized_delivery_and_nothing_else(queued: Sandbox) -> None:
