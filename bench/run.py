@@ -109,27 +109,25 @@ def warm(kind: str, env: dict[str, str], *, artifact: bool = False) -> dict[str,
 
 def round_trips(env: dict[str, str]) -> dict[str, int]:
     """DynamoDB calls for one new delivery and for one repeat, counted by the moto server."""
-    sys.path[:0] = [str(ROOT / "src")]
+    sys.path[:0] = [str(ARTIFACT)]
     os.environ.update(env)
-    from owner_webhook import handler
     from sandbox.events import LocalContext
 
-    handler.services.cache_clear()
     http = urllib3.PoolManager()
 
     def calls() -> int:
         counts = http.request("GET", env["AWS_ENDPOINT_URL"] + "/_sandbox/calls").json()
         return sum(n for target, n in counts.items() if target.startswith("DynamoDB_"))
 
-    with contextlib.redirect_stdout(io.StringIO()):  # the function's log lines
-        from owner_webhook import handler
+    with contextlib.redirect_stdout(io.StringIO()):  # the function's log lines: imported in here
+        from owner_webhook.handler import lambda_handler
 
-        handler.lambda_handler(_event(), LocalContext())  # warm: clients built
+        lambda_handler(_event(), LocalContext())  # warm: clients built
         event = _event()
         before = calls()
-        handler.lambda_handler(event, LocalContext())
+        lambda_handler(event, LocalContext())
         new = calls() - before
-        handler.lambda_handler(event, LocalContext())
+        lambda_handler(event, LocalContext())
     return {"new": new, "repeat": calls() - before - new}
 
 

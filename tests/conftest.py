@@ -30,8 +30,8 @@ def pytest_report_header() -> str:
 @pytest.fixture(autouse=True)
 def _fresh_function() -> Iterator[None]:
     """Every test starts as a cold function: settings, secret cache and connection pool built anew."""
-    from owner_webhook import handler
+    from owner_webhook import wiring
 
-    handler.services.cache_clear()
+    wiring.services.cache_clear()
     yield
-    handler.services.cache_clear()
+    wiring.services.cache_clear()

@@ -135,7 +135,7 @@ def _create_owner(phone: str, credentials: Credentials, services: Services, dead
 
 
 def _bounded(delivery_id: str) -> str:
-    # Sender-chosen ids go into logs and (later) the deduplication key: keep them short and printable.
+    # Sender-chosen ids go into logs and the deduplication key: keep them short and printable.
     if len(delivery_id) <= _MAX_DELIVERY_ID and delivery_id.isprintable():
         return delivery_id
     return "sha256:" + hashlib.sha256(delivery_id.encode("utf-8", "surrogatepass")).hexdigest()

@@ -7,13 +7,11 @@ every resolver, AppSync and asyncio included) and a tenth of the warm overhead.
 
 from __future__ import annotations
 
-import functools
 import re
 import time
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.data_classes.api_gateway_proxy_event import (
     APIGatewayProxyEvent,
     APIGatewayProxyEventV2,
@@ -21,8 +19,6 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_proxy_event import
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from owner_webhook import answers, delivery
-from owner_webhook.credentials import CredentialStore
-from owner_webhook.deduplication import Deduplicator, DynamoDBDeduplication, NoDeduplication
 from owner_webhook.errors import (
     ConfigurationError,
     InternalError,
@@ -32,44 +28,10 @@ from owner_webhook.errors import (
     UnsupportedEventError,
     WebhookError,
 )
-from owner_webhook.gateway import GatewayClient
 from owner_webhook.observability import count_outcome, logger, metrics, traced_handler
-from owner_webhook.retry_queue import RetryQueue
-from owner_webhook.settings import load_settings
-from owner_webhook.sources import registry
+from owner_webhook.wiring import deadline_for, services
 
 ROUTE = re.compile(r"^/webhooks/(?P<source>[^/]+)/?$")
-# Time kept back from the Lambda timeout to store the answer and reply after the forward.
-FINISH_SECONDS = 1.0
-
-
-@functools.cache
-def services() -> delivery.Services:
-    """Built on first use and kept while the function is warm; raises SettingError."""
-    settings = load_settings()
-    session = boto3.session.Session()  # one session: the AWS endpoint data is loaded once, not per client
-    return delivery.Services(
-        settings=settings,
-        credentials=CredentialStore(settings.api_key_secret_id, settings.secret_max_age, session),
-        gateway=GatewayClient(settings.owner_url, settings.gateway_connect_timeout, settings.gateway_read_timeout),
-        sources=registry(settings),
-        deduplicator=_deduplicator(settings.idempotency_table, settings.idempotency_ttl, session),
-        queue=RetryQueue(settings.retry_queue_url, settings.queue_sources, session)
-        if settings.retry_queue_url
-        else None,
-    )
-
-
-def _deduplicator(table: str | None, ttl: int, session: boto3.session.Session) -> Deduplicator:
-    return DynamoDBDeduplication(table, ttl, session) if table else NoDeduplication()
-
-
-def deadline_for(context: LambdaContext, budget: float) -> float:
-    """When the forward must be over: within its budget and within the Lambda's remaining time."""
-    remaining = context.get_remaining_time_in_millis() / 1000 - FINISH_SECONDS
-    return time.monotonic() + max(0.1, min(budget, remaining))
-
-
 ProxyEvent = APIGatewayProxyEventV2 | APIGatewayProxyEvent
 
 

@@ -105,9 +105,9 @@ def test_the_window_is_72_hours_by_default_and_configurable(sandbox: Sandbox, mo
     assert item["status"]["S"] == "COMPLETED"
     sandbox.aws.clear_table()
     monkeypatch.setenv("IDEMPOTENCY_TTL_SECONDS", "3600")
-    from owner_webhook import handler
+    from owner_webhook import wiring
 
-    handler.services.cache_clear()
+    wiring.services.cache_clear()
     send(senders.request("zapier", delivery_id="window-2"))
     [item] = sandbox.aws.table_items()
     assert abs(int(item["expiration"]["N"]) - (time.time() + 3600)) < 60

@@ -138,9 +138,9 @@ def test_queue_sources_chooses_who_is_queued(queued: Sandbox, monkeypatch: pytes
     assert send("zapier").code == "queued"
     assert send("typeform").status == 503  # Typeform retries for 10 hours by itself
     monkeypatch.setenv("QUEUE_SOURCES", "none")
-    from owner_webhook import handler
+    from owner_webhook import wiring
 
-    handler.services.cache_clear()
+    wiring.services.cache_clear()
     assert send("jotform", "05551234568").status == 503
 
 

@@ -31,3 +31,18 @@ def as_text(value: Any) -> str | None:
     if isinstance(value, str) and value.strip():
         return value
     return None
+
+
+def at(document: Any, *keys: str) -> Any:
+    """The value at `keys` down nested objects, or None where a step is missing or not an object."""
+    for key in keys:
+        if not isinstance(document, Mapping):
+            return None
+        document = document.get(key)
+    return document
+
+
+def id_at(document: Any, *keys: str) -> str | None:
+    """A non-empty string id at `keys` (see `at`), or None."""
+    value = at(document, *keys)
+    return value if isinstance(value, str) and value else None

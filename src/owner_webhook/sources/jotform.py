@@ -10,7 +10,7 @@ from typing import Any
 from owner_webhook.errors import MalformedBodyError
 from owner_webhook.request import FORM, MULTIPART, WebhookRequest, read_fields
 from owner_webhook.sources import tokens
-from owner_webhook.sources.fields import as_text
+from owner_webhook.sources.fields import as_text, id_at
 
 # Answers are keyed q<N>_<name>; the other keys of rawRequest are Jotform's bookkeeping.
 _PHONE_ANSWER = re.compile(r"^q\d+_.*phone", re.IGNORECASE)
@@ -46,8 +46,7 @@ class Jotform:
         return None
 
     def delivery_id(self, request: WebhookRequest, payload: Mapping[str, Any]) -> str:
-        submission_id = payload.get("submissionID")
-        return submission_id if isinstance(submission_id, str) and submission_id else request.body_digest
+        return id_at(payload, "submissionID") or request.body_digest
 
 
 def _widget_text(value: Any) -> str | None:

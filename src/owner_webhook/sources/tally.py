@@ -7,7 +7,7 @@ from typing import Any
 
 from owner_webhook.request import JSON, WebhookRequest, read_fields
 from owner_webhook.sources import signatures
-from owner_webhook.sources.fields import as_text
+from owner_webhook.sources.fields import as_text, at, id_at
 
 
 class Tally:
@@ -22,8 +22,7 @@ class Tally:
         return read_fields(request, accept=(JSON,))
 
     def find_phone(self, payload: Mapping[str, Any]) -> str | None:
-        data = payload.get("data")
-        fields = data.get("fields") if isinstance(data, Mapping) else None
+        fields = at(payload, "data", "fields")
         for field in fields if isinstance(fields, list) else []:
             if isinstance(field, Mapping) and field.get("type") == "INPUT_PHONE_NUMBER":
                 written = as_text(field.get("value"))
@@ -32,5 +31,4 @@ class Tally:
         return None
 
     def delivery_id(self, request: WebhookRequest, payload: Mapping[str, Any]) -> str:
-        event_id = payload.get("eventId")
-        return event_id if isinstance(event_id, str) and event_id else request.body_digest
+        return id_at(payload, "eventId") or request.body_digest

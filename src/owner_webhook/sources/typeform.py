@@ -7,7 +7,7 @@ from typing import Any
 
 from owner_webhook.request import JSON, WebhookRequest, read_fields
 from owner_webhook.sources import signatures
-from owner_webhook.sources.fields import as_text
+from owner_webhook.sources.fields import as_text, at, id_at
 
 
 class Typeform:
@@ -26,18 +26,13 @@ class Typeform:
         return read_fields(request, accept=(JSON,))
 
     def find_phone(self, payload: Mapping[str, Any]) -> str | None:
-        response = payload.get("form_response")
-        answers = response.get("answers") if isinstance(response, Mapping) else None
+        answers = at(payload, "form_response", "answers")
         for answer in answers if isinstance(answers, list) else []:
             if not isinstance(answer, Mapping) or answer.get("type") != "phone_number":
                 continue
-            field = answer.get("field")
-            ref = field.get("ref") if isinstance(field, Mapping) else None
-            if self._phone_ref is None or ref == self._phone_ref:
+            if self._phone_ref is None or at(answer, "field", "ref") == self._phone_ref:
                 return as_text(answer.get("phone_number"))
         return None
 
     def delivery_id(self, request: WebhookRequest, payload: Mapping[str, Any]) -> str:
-        response = payload.get("form_response")
-        token = response.get("token") if isinstance(response, Mapping) else None
-        return token if isinstance(token, str) and token else request.body_digest
+        return id_at(payload, "form_response", "token") or request.body_digest

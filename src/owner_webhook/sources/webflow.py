@@ -26,11 +26,8 @@ class Webflow:
         return read_fields(request, accept=(JSON,))
 
     def find_phone(self, payload: Mapping[str, Any]) -> str | None:
-        submission = payload.get("payload")
-        data = submission.get("data") if isinstance(submission, Mapping) else None
+        data = fields.at(payload, "payload", "data")
         return fields.phone_like(data) if isinstance(data, Mapping) else None
 
     def delivery_id(self, request: WebhookRequest, payload: Mapping[str, Any]) -> str:
-        submission = payload.get("payload")
-        submission_id = submission.get("id") if isinstance(submission, Mapping) else None
-        return submission_id if isinstance(submission_id, str) and submission_id else request.body_digest
+        return fields.id_at(payload, "payload", "id") or request.body_digest
