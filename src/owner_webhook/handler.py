@@ -36,11 +36,15 @@ ProxyEvent = APIGatewayProxyEventV2 | APIGatewayProxyEvent
 
 
 def _request_event(event: dict[str, Any]) -> tuple[ProxyEvent, str, str]:
-    """The event as a Powertools data class, its method and its path; raises UnsupportedEventError."""
+    """The event as a Powertools data class, its method and its path (and the log's correlation id).
+
+    Raises UnsupportedEventError.
+    """
     try:
         proxy: ProxyEvent = (
             APIGatewayProxyEventV2(event) if event.get("version") == "2.0" else APIGatewayProxyEvent(event)
         )
+        logger.set_correlation_id(proxy.request_context.request_id)
         return proxy, proxy.http_method.upper(), proxy.path
     except (KeyError, TypeError, AttributeError):
         raise UnsupportedEventError("expected an API Gateway or Function URL request event") from None
@@ -49,7 +53,6 @@ def _request_event(event: dict[str, Any]) -> tuple[ProxyEvent, str, str]:
 def receive(event: dict[str, Any], context: LambdaContext) -> answers.Answer:
     """Route the request to the delivery; raises WebhookError for anything answered before or instead."""
     proxy, method, path = _request_event(event)
-    logger.set_correlation_id(proxy.request_context.request_id)
     route = ROUTE.match(path)
     if route is None:
         raise RouteNotFoundError("POST webhooks to /webhooks/{source}")

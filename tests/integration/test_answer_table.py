@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -193,4 +194,23 @@ def test_an_event_that_is_not_a_request_is_400(sandbox: Sandbox, event: dict[str
     result = lambda_handler(event, LocalContext())
     assert result["statusCode"] == 400
     assert json.loads(result["body"])["error"]["code"] == "unsupported_event"
+    assert sandbox.gateway.received == []
+
+
+def test_a_bug_is_answered_503_and_logged_by_type_and_place_only(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, logs: Any
+) -> None:
+    from owner_webhook.sources.zapier import Zapier
+
+    def broken(self: Zapier, payload: object) -> str:
+        raise RuntimeError("bug while reading +905551234567")
+
+    monkeypatch.setattr(Zapier, "find_phone", broken)
+    answer = webhook("zapier")
+    assert (answer.status, answer.code) == (503, "internal_error")
+    assert "Retry-After" in answer.headers
+    [line] = logs()
+    assert line["error_type"] == "RuntimeError"
+    assert line["error_place"].endswith("test_answer_table.py:" + line["error_place"].rsplit(":", 1)[1])
+    assert "905551234567" not in json.dumps(line) + json.dumps(answer.body)
     assert sandbox.gateway.received == []
