@@ -20,7 +20,10 @@ def test_the_function_comes_from_where_this_run_says() -> None:
         for name in BUNDLED:
             module = importlib.import_module(name)
             assert Path(str(module.__file__)).is_relative_to(where), name
-        assert not (Path(ARTIFACT) / "boto3").exists()  # the Lambda runtime provides boto3
+        for runtime_provided in ("boto3", "botocore"):  # the Lambda runtime provides them
+            assert not (Path(ARTIFACT) / runtime_provided).exists(), runtime_provided
+        # Byte code compiled ahead, for the read-only file system of Lambda.
+        assert list((Path(ARTIFACT) / "owner_webhook" / "__pycache__").glob("handler.cpython-313.pyc"))
 
 
 def test_runtime_requirements_are_pinned_and_leave_boto3_to_the_runtime() -> None:
