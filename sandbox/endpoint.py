@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -72,7 +71,3 @@ def _request_handler(endpoint: LocalEndpoint) -> type[BaseHTTPRequestHandler]:
             pass
 
     return RequestHandler
-
-
-def answer_json(result: dict[str, Any]) -> Any:
-    return json.loads(result.get("body") or "null")
