@@ -49,27 +49,40 @@ def test_a_5xx_without_retry_after_is_not_retried(sandbox: Sandbox) -> None:
 
 
 @pytest.fixture
-def late_gateway(closed_port: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[SandboxGateway]]:
-    """A gateway that starts listening 50 ms after the test starts: the first connection is refused."""
+def late_gateway(closed_port: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], list[SandboxGateway]]]:
+    """Call it to start a gateway on a refusing port 50 ms later: the first connections are refused."""
     monkeypatch.setenv("GATEWAY_BASE_URL", f"http://127.0.0.1:{closed_port}")
     started: list[SandboxGateway] = []
+    threads: list[threading.Thread] = []
 
-    def start() -> None:
-        time.sleep(0.05)
-        started.append(SandboxGateway(LOCAL_SECRET["api_key"], port=closed_port).start())
+    def start_soon() -> list[SandboxGateway]:
+        def start() -> None:
+            time.sleep(0.05)
+            started.append(SandboxGateway(LOCAL_SECRET["api_key"], port=closed_port).start())
 
-    thread = threading.Thread(target=start)
-    thread.start()
-    yield started
-    thread.join()
+        threads.append(threading.Thread(target=start))
+        threads[0].start()
+        return started
+
+    yield start_soon
+    for thread in threads:
+        thread.join()
     for gateway in started:
         gateway.stop()
 
 
-def test_a_refused_connection_is_retried_because_nothing_was_sent(late_gateway: list[SandboxGateway]) -> None:
+def test_a_refused_connection_is_retried_because_nothing_was_sent(
+    sandbox: Sandbox, late_gateway: Callable[[], list[SandboxGateway]], logs: Logs
+) -> None:
+    from owner_webhook import wiring
+
+    wiring.services().credentials.load()  # warm: the request reaches the port at once, before it listens
+    started = late_gateway()
     answer, _ = send()
     assert answer.status == 200
-    assert late_gateway[0].owners == ["+905551234567"]
+    assert started[0].owners == ["+905551234567"]
+    [line] = logs()
+    assert line["gateway_attempts"] >= 2  # refused first, then retried by urllib3
 
 
 def test_a_slow_gateway_is_answered_503_within_the_budget(sandbox: Sandbox) -> None:
