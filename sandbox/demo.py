@@ -17,6 +17,7 @@ from pathlib import Path
 
 import urllib3
 
+from owner_webhook.phone import mask
 from sandbox import catalog
 from sandbox.aws import SECRETS
 from sandbox.gateway import Fault
@@ -32,12 +33,6 @@ class Row:
     code: str
     received: list[str]  # what the gateway received: its answer and the masked phone
     expected: bool
-
-
-def mask(phone: str) -> str:
-    from owner_webhook.phone import mask as masked
-
-    return masked(phone)
 
 
 def send_events(endpoint_url: str, sandbox: Sandbox) -> list[Row]:

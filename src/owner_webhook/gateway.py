@@ -74,9 +74,8 @@ class BudgetRetry(Retry):
     ) -> Self:
         wait = (self.get_retry_after(response) or 0.0) if response is not None else self.get_backoff_time()
         if time.monotonic() + wait + self.attempt_seconds > self.deadline:
-            if error is not None:
-                raise MaxRetryError(_pool, url or "", error)
-            raise MaxRetryError(_pool, url or "", None)  # with raise_on_status off: the response stands
+            # For an error, urllib3 raises this; for a response (raise_on_status off), the response stands.
+            raise MaxRetryError(_pool, url or "", error)
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
 
