@@ -7,8 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
-
 from owner_webhook import answers
 from owner_webhook.credentials import Credentials, CredentialStore
 from owner_webhook.deduplication import Deduplicator
@@ -43,7 +41,7 @@ class Services:
     queue: RetryQueue | None = None
 
 
-def receive(source_name: str, event: BaseProxyEvent, services: Services, deadline: float) -> answers.Answer:
+def receive(source_name: str, event: Mapping[str, Any], services: Services, deadline: float) -> answers.Answer:
     """Handle one webhook request, forwarding before `deadline` (monotonic).
 
     Raises a WebhookError for anything that ends without a final answer.

@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
-
-from owner_webhook.errors import MalformedBodyError, PayloadTooLargeError, UnsupportedMediaTypeError
+from owner_webhook.errors import (
+    MalformedBodyError,
+    PayloadTooLargeError,
+    UnsupportedEventError,
+    UnsupportedMediaTypeError,
+)
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -27,13 +30,18 @@ class WebhookRequest:
     query: Mapping[str, str]
 
     @classmethod
-    def from_event(cls, event: BaseProxyEvent, max_body_bytes: int) -> WebhookRequest:
-        """Decode the event's body; raises PayloadTooLargeError or MalformedBodyError."""
-        text = event.body or ""
+    def from_event(cls, event: Mapping[str, Any], max_body_bytes: int) -> WebhookRequest:
+        """Decode the body of a request event (any of the three shapes: they agree on these fields).
+
+        Raises PayloadTooLargeError, MalformedBodyError or UnsupportedEventError.
+        """
+        text = event.get("body") or ""
+        if not isinstance(text, str):
+            raise UnsupportedEventError("the event's body must be a string")
         # Base64 is 4/3 of the bytes it carries: refuse an oversized body before decoding it.
         if len(text) > max_body_bytes * 4 // 3 + 4:
             raise PayloadTooLargeError(f"the body is larger than {max_body_bytes} bytes")
-        if event.is_base64_encoded:
+        if event.get("isBase64Encoded"):
             try:
                 body = base64.b64decode(text, validate=True)
             except (binascii.Error, ValueError):
@@ -42,8 +50,8 @@ class WebhookRequest:
             body = text.encode("utf-8", "surrogatepass")
         if len(body) > max_body_bytes:
             raise PayloadTooLargeError(f"the body is larger than {max_body_bytes} bytes")
-        headers = {str(k).lower(): str(v) for k, v in (event.raw_event.get("headers") or {}).items()}
-        query = {str(k): str(v) for k, v in (event.raw_event.get("queryStringParameters") or {}).items()}
+        headers = {str(k).lower(): str(v) for k, v in _mapping(event, "headers").items()}
+        query = {str(k): str(v) for k, v in _mapping(event, "queryStringParameters").items()}
         return cls(body=body, headers=headers, query=query)
 
     def header(self, name: str) -> str | None:
@@ -56,6 +64,13 @@ class WebhookRequest:
     @property
     def body_digest(self) -> str:
         return hashlib.sha256(self.body).hexdigest()
+
+
+def _mapping(event: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = event.get(key) or {}
+    if not isinstance(value, Mapping):
+        raise UnsupportedEventError(f"the event's {key} must be an object")
+    return value
 
 
 def read_fields(request: WebhookRequest, accept: Collection[str] = (JSON, FORM)) -> dict[str, Any]:

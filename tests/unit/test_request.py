@@ -6,9 +6,12 @@ import base64
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, APIGatewayProxyEventV2
-
-from owner_webhook.errors import MalformedBodyError, PayloadTooLargeError, UnsupportedMediaTypeError
+from owner_webhook.errors import (
+    MalformedBodyError,
+    PayloadTooLargeError,
+    UnsupportedEventError,
+    UnsupportedMediaTypeError,
+)
 from owner_webhook.request import WebhookRequest, read_fields
 
 
@@ -16,7 +19,7 @@ def _v2(body: bytes, content_type: str | None, *, b64: bool, headers: dict[str, 
     all_headers = {"content-type": content_type} if content_type else {}
     all_headers.update(headers or {})
     text = base64.b64encode(body).decode() if b64 else body.decode()
-    return APIGatewayProxyEventV2({"version": "2.0", "headers": all_headers, "body": text, "isBase64Encoded": b64})
+    return {"version": "2.0", "headers": all_headers, "body": text, "isBase64Encoded": b64}
 
 
 def _read(body: bytes, content_type: str | None, *, b64: bool = False) -> dict[str, Any]:
@@ -59,7 +62,7 @@ def test_unreadable_bodies(body: bytes, content_type: str, error: type[Exception
 
 
 def test_invalid_base64_is_malformed() -> None:
-    event = APIGatewayProxyEventV2({"version": "2.0", "headers": {}, "body": "***", "isBase64Encoded": True})
+    event = {"version": "2.0", "headers": {}, "body": "***", "isBase64Encoded": True}
     with pytest.raises(MalformedBodyError):
         WebhookRequest.from_event(event, 1024)
 
@@ -72,13 +75,22 @@ def test_body_over_the_limit(b64: bool) -> None:
 
 
 def test_headers_are_found_whatever_their_case() -> None:
-    event = APIGatewayProxyEvent({"httpMethod": "POST", "headers": {"X-Webhook-Token": "t", "Content-Type": "A/B"}})
+    event = {"httpMethod": "POST", "headers": {"X-Webhook-Token": "t", "Content-Type": "A/B"}}
     request = WebhookRequest.from_event(event, 1024)
     assert request.header("x-webhook-token") == request.header("X-WEBHOOK-TOKEN") == "t"
     assert request.media_type == "a/b"
 
 
 def test_missing_headers_query_and_body() -> None:
-    event = APIGatewayProxyEvent({"httpMethod": "POST", "headers": None, "queryStringParameters": None, "body": None})
+    event = {"httpMethod": "POST", "headers": None, "queryStringParameters": None, "body": None}
     request = WebhookRequest.from_event(event, 1024)
     assert (request.body, dict(request.headers), dict(request.query)) == (b"", {}, {})
+
+
+@pytest.mark.parametrize(
+    "event",
+    [{"body": {"phone": "+905551234567"}}, {"body": 12}, {"headers": ["content-type"]}, {"queryStringParameters": "a=1"}],
+)
+def test_events_of_the_wrong_shape_are_unsupported(event: dict[str, Any]) -> None:
+    with pytest.raises(UnsupportedEventError):
+        WebhookRequest.from_event(event, 1024)
