@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 SERVICE = "owner-webhook"
 # The log lines carry no thread, process or task names, so the standard library need not look them
 # up for every record (its documented optimization flags): about 15 us of the 0.2 ms per request.
-logging.logThreads = logging.logProcesses = logging.logMultiprocessing = logging.logAsyncioTasks = False
+logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
 logger = Logger(service=SERVICE)
 # The template sets POWERTOOLS_METRICS_NAMESPACE; without it, EMF would refuse to flush at all.
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "OwnerWebhook", service=SERVICE)
