@@ -35,7 +35,7 @@ ARTIFACT = ROOT / ".aws-sam" / "build" / "WebhookFunction"
 # else. The development environment also has awscrt and pyOpenSSL (from aws-sam-cli), which botocore
 # imports when present: 50 ms more on every cold start, the peer's as well as ours.
 RUNTIME = ROOT / ".bench" / "runtime"
-COLD_RUNS = 9
+COLD_RUNS = 11
 WARM_REQUESTS = 1000
 WARM_UP = 50
 
@@ -136,6 +136,7 @@ def warm(cases: list[Case], rounds: int = 1) -> dict[str, dict[str, Any]]:
                     "p50_ms": statistics.median(times),
                     "p99_ms": times[int(len(times) * 0.99) - 1],
                     "requests": len(times),
+                    "cpu_ms": result["cpu_ms"],
                     "peak_mb": result["peak_mb"],
                 }
             )
@@ -252,9 +253,11 @@ def report(f: dict[str, Any]) -> None:
     print(f"owner-webhook benchmark ({f['machine']}; {f['seconds']} s)\n")
     rows = [
         ("measure", "p50 / median", "p99", "note"),
-        ("floor: bare urllib3 POST, warm", f"{floor['p50_ms']:.2f} ms", f"{floor['p99_ms']:.2f} ms", f"{floor['requests']} requests"),
+        ("floor: bare urllib3 POST, warm", f"{floor['p50_ms']:.2f} ms", f"{floor['p99_ms']:.2f} ms",
+         f"{floor['requests']} requests; CPU {floor['cpu_ms'] * 1000:.0f} us each"),
         ("peer: hand-written Lambda, warm", f"{peer_w['p50_ms']:.2f} ms", f"{peer_w['p99_ms']:.2f} ms", "get_secret_value each call"),
-        ("adapter, warm, no dedup", f"{warm_['p50_ms']:.2f} ms", f"{warm_['p99_ms']:.2f} ms", f"{warm_ratio:.2f}x the floor"),
+        ("adapter, warm, no dedup", f"{warm_['p50_ms']:.2f} ms", f"{warm_['p99_ms']:.2f} ms",
+         f"{warm_ratio:.2f}x the floor; CPU {warm_['cpu_ms'] * 1000:.0f} us ({warm_['cpu_ms'] / floor['cpu_ms']:.2f}x)"),
         ("adapter, warm, dedup (moto DynamoDB)", f"{dedup['p50_ms']:.2f} ms", f"{dedup['p99_ms']:.2f} ms",
          f"{dedup['p50_ms'] / floor['p50_ms']:.2f}x the floor"),
         ("peer, cold", f"{peer_c['median_ms']:.0f} ms", "", f"import {peer_c['import_median_ms']:.0f} ms, median of {COLD_RUNS}"),

@@ -12,16 +12,19 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from owner_webhook import loading
 
-from owner_webhook import answers, delivery
-from owner_webhook.errors import MalformedMessageError, RefusedError, WebhookError
-from owner_webhook.observability import count_outcome, logger, metrics, traced_handler
-from owner_webhook.phone import mask
-from owner_webhook.retry_queue import QueuedDelivery, retry_delay
-from owner_webhook.wiring import deadline_for, services
+with loading():
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from owner_webhook import answers, delivery
+    from owner_webhook.errors import MalformedMessageError, RefusedError, WebhookError
+    from owner_webhook.observability import count_outcome, logger, metrics, traced_handler
+    from owner_webhook.phone import mask
+    from owner_webhook.retry_queue import QueuedDelivery, retry_delay
+    from owner_webhook.wiring import deadline_for, services
 
 # A batch whose every message failed is still a partial batch response, not a function error: the
 # per-message delays apply, and the function-errors alarm stays for real errors.

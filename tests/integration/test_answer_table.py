@@ -192,8 +192,12 @@ def _secret() -> dict[str, object]:
         {"version": "2.0", "requestContext": {}},
         {"Records": []},
         {"httpMethod": 5, "path": "/webhooks/zapier", "requestContext": {"requestId": "r"}},
-        {"version": "2.0", "rawPath": ["/webhooks/zapier"], "requestContext": {"requestId": "r", "http": {"method": "POST"}}},
-        {"httpMethod": "POST", "path": "/webhooks/zapier", "requestContext": {"requestId": "r"}, "body": {"phone": "1"}},
+        {
+            "version": "2.0",
+            "rawPath": ["/webhooks/zapier"],
+            "requestContext": {"requestId": "r", "http": {"method": "POST"}},
+        },
+        {"httpMethod": "POST", "path": "/webhooks/zapier", "requestContext": {"requestId": "r"}, "body": {"a": 1}},
     ],
 )
 def test_an_event_that_is_not_a_request_is_400(sandbox: Sandbox, event: dict[str, object]) -> None:

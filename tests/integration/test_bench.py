@@ -1,0 +1,62 @@
+"""`make bench` keeps working: its probes answer the benchmark's requests and its report says which
+targets are met. The figures themselves are not asserted: performance lives in the benchmark."""
+
+from __future__ import annotations
+
+import io
+import json
+from contextlib import redirect_stdout
+from typing import Any
+
+import pytest
+
+from sandbox.stack import Sandbox
+
+
+@pytest.mark.parametrize("kind", ["floor", "peer", "adapter"])
+def test_each_probe_answers_the_benchmark_requests(sandbox: Sandbox, kind: str) -> None:
+    from bench import probe, run
+
+    events = [run._event() for _ in range(5)]
+    with redirect_stdout(io.StringIO()):  # the function's log lines
+        result = probe.warm(kind, events, warm_up=1)
+    assert result["statuses"] == {200: 4}
+    assert len(result["times_ms"]) == 4
+    assert result["cpu_ms"] > 0
+    assert len(sandbox.gateway.owners) == 5
+
+
+def _figures(*, cold_ms: float) -> dict[str, Any]:
+    warm = {"p50_ms": 0.5, "p99_ms": 0.7, "requests": 1000, "cpu_ms": 0.15, "peak_mb": 71.0}
+    cold = {"median_ms": cold_ms, "import_median_ms": 150.0, "pydantic": False, "xray": False}
+    return {
+        "machine": "test",
+        "floor_warm": {**warm, "p50_ms": 0.26, "cpu_ms": 0.1},
+        "adapter_warm": warm,
+        "peer_warm": {**warm, "p50_ms": 7.0},
+        "adapter_warm_dedup": {**warm, "p50_ms": 9.0},
+        "peer_cold": {**cold, "median_ms": 170.0},
+        "adapter_cold": cold,
+        "adapter_cold_no_dedup": cold,
+        "adapter_cold_tracer": {**cold, "median_ms": cold_ms + 100, "xray": True},
+        "dynamodb_round_trips": {"new": 2, "repeat": 1},
+        "imports": {"modules": [("phonenumbers", 3.2)], "packages": [("botocore", 30.0)]},
+        "artifact": {"unzipped_mb": 11.5, "zipped_mb": 4.4},
+        "seconds": 1.0,
+    }
+
+
+@pytest.mark.parametrize(("cold_ms", "met"), [(230.0, True), (260.0, False)])
+def test_the_report_prints_each_target_and_whether_it_is_met(cold_ms: float, met: bool) -> None:
+    from bench.run import report
+
+    printed = io.StringIO()
+    with redirect_stdout(printed):
+        report(_figures(cold_ms=cold_ms))
+    lines = printed.getvalue().splitlines()
+    summary = json.loads(lines[-1])
+    assert summary["targets_met"] is met
+    assert summary["targets"]["cold (with dedup, as deployed) vs the peer's"] is met
+    [cold_line] = [line for line in lines if line.startswith("cold (with dedup")]
+    assert cold_line.split()[-1] == ("yes" if met else "NO")
+    assert "1.92x the floor; CPU 150 us (1.50x)" in printed.getvalue()
