@@ -1,7 +1,8 @@
 """One measurement in a fresh interpreter: `cold KIND EVENT_FILE` or `warm KIND EVENTS_FILE`.
 
 KIND is `adapter` (owner_webhook.handler), `peer` (bench.peer_handler) or, for warm, `floor` (a bare
-urllib3 POST of the same body to the same gateway). Prints one JSON line.
+urllib3 POST of the same body to the same gateway) or `floor-lean` (the same POST through the host's
+connection pool, as the adapter sends it). Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -38,12 +39,21 @@ def _handler(kind: str) -> Any:
         return peer
     import urllib3  # the floor: the same POST with nothing around it
 
-    http = urllib3.PoolManager()
     url = os.environ["GATEWAY_BASE_URL"] + "/owner"
+    body = b'{"phone": "+905551234567"}'
     headers = {"Authorization": "Bearer local-gateway-key", "Content-Type": "application/json"}
+    if kind == "floor-lean":  # the call the adapter makes: the host's own pool, no URL parse per request
+        pool = urllib3.connection_from_url(url)
+
+        def floor_lean(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            response = pool.urlopen("POST", "/owner", body=body, headers=headers, timeout=5)
+            return {"statusCode": response.status}
+
+        return floor_lean
+    http = urllib3.PoolManager()  # the usual urllib3 POST, as the peer makes it
 
     def floor(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        response = http.request("POST", url, body=b'{"phone": "+905551234567"}', headers=headers, timeout=5)
+        response = http.request("POST", url, body=body, headers=headers, timeout=5)
         return {"statusCode": response.status}
 
     return floor

@@ -228,7 +228,11 @@ def main() -> None:
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
             # The floor and the adapter alternate over WARM_ROUNDS rounds; the ratio is paired by round.
             **warm(
-                [("floor_warm", "floor", env, False), ("adapter_warm", "adapter", without_dedup, True)],
+                [
+                    ("floor_warm", "floor", env, False),
+                    ("floor_lean_warm", "floor-lean", env, False),
+                    ("adapter_warm", "adapter", without_dedup, True),
+                ],
                 rounds=WARM_ROUNDS,
             ),
             **warm([("peer_warm", "peer", env, False), ("adapter_warm_dedup", "adapter", env, True)]),
@@ -245,12 +249,14 @@ def main() -> None:
             "artifact": artifact_size(),
         }
     figures["warm_ratio"] = paired_ratio(figures, "adapter_warm", "floor_warm")
+    figures["warm_ratio_lean"] = paired_ratio(figures, "adapter_warm", "floor_lean_warm")
     figures["seconds"] = round(time.monotonic() - started, 1)
     report(figures)
 
 
 def report(f: dict[str, Any]) -> None:
     floor, peer_w, warm_, dedup = f["floor_warm"], f["peer_warm"], f["adapter_warm"], f["adapter_warm_dedup"]
+    lean = f["floor_lean_warm"]
     peer_c, cold_, cold_nd, tracer = (
         f["peer_cold"],
         f["adapter_cold"],
@@ -276,6 +282,8 @@ def report(f: dict[str, Any]) -> None:
         ("measure", "p50 / median", "p99", "note"),
         ("floor: bare urllib3 POST, warm", f"{floor['p50_ms']:.2f} ms", f"{floor['p99_ms']:.2f} ms",
          f"{floor['requests']} requests; CPU {floor['cpu_ms'] * 1000:.0f} us"),
+        ("floor, lean: the adapter's own call", f"{lean['p50_ms']:.2f} ms", f"{lean['p99_ms']:.2f} ms",
+         f"HTTPConnectionPool.urlopen; adapter {f['warm_ratio_lean']['median']:.2f}x this"),
         ("peer: hand-written Lambda, warm", f"{peer_w['p50_ms']:.2f} ms", f"{peer_w['p99_ms']:.2f} ms", "get_secret_value each call"),
         ("adapter, warm, no dedup", f"{warm_['p50_ms']:.2f} ms", f"{warm_['p99_ms']:.2f} ms",
          f"{warm_ratio:.2f}x the floor ({ratio_low:.2f}-{ratio_high:.2f}x by round); "

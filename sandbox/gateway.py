@@ -44,6 +44,7 @@ class Fault:
     delay: float = 0.0
     reset: bool = False  # close the connection with a TCP reset instead of answering
     create_first: bool = False  # create the owner, then reset: the ambiguous failure
+    location: str | None = None  # a Location header, with a 3xx status
 
 
 class SandboxGateway:
@@ -208,6 +209,8 @@ def _handler_for(gateway: SandboxGateway) -> type[BaseHTTPRequestHandler]:
                 return
             if fault and fault.status:
                 headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+                if fault.location is not None:
+                    headers["Location"] = fault.location
                 self._send(
                     fault.status, {"success": False, "message": "sandbox fault"}, body, authorization, phone, headers
                 )

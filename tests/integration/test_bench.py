@@ -13,7 +13,7 @@ import pytest
 from sandbox.stack import Sandbox
 
 
-@pytest.mark.parametrize("kind", ["floor", "peer", "adapter"])
+@pytest.mark.parametrize("kind", ["floor", "floor-lean", "peer", "adapter"])
 def test_each_probe_answers_the_benchmark_requests(sandbox: Sandbox, kind: str) -> None:
     from bench import probe, run
 
@@ -32,6 +32,7 @@ def _figures(*, cold_ms: float) -> dict[str, Any]:
     return {
         "machine": "test",
         "floor_warm": {**warm, "p50_ms": 0.26, "cpu_ms": 0.1},
+        "floor_lean_warm": {**warm, "p50_ms": 0.23, "cpu_ms": 0.08},
         "adapter_warm": warm,
         "peer_warm": {**warm, "p50_ms": 7.0},
         "adapter_warm_dedup": {**warm, "p50_ms": 9.0},
@@ -43,6 +44,7 @@ def _figures(*, cold_ms: float) -> dict[str, Any]:
         "imports": {"modules": [("phonenumbers", 3.2)], "packages": [("botocore", 30.0)]},
         "artifact": {"unzipped_mb": 11.5, "zipped_mb": 4.4},
         "warm_ratio": {"median": 1.9, "low": 1.8, "high": 2.1},
+        "warm_ratio_lean": {"median": 2.2, "low": 2.1, "high": 2.3},
         "seconds": 1.0,
     }
 
@@ -68,3 +70,4 @@ def test_the_report_prints_each_target_and_whether_it_is_met(cold_ms: float, met
     [cold_line] = [line for line in lines if line.startswith("cold (with dedup")]
     assert cold_line.split()[-1] == ("yes" if met else "NO")
     assert "1.90x the floor (1.80-2.10x by round); CPU +50 us" in printed.getvalue()
+    assert "HTTPConnectionPool.urlopen; adapter 2.20x this" in printed.getvalue()

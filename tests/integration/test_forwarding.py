@@ -48,6 +48,13 @@ def test_a_5xx_without_retry_after_is_not_retried(sandbox: Sandbox) -> None:
     assert len(sandbox.gateway.received) == 1
 
 
+def test_a_redirect_is_not_followed_so_the_phone_is_posted_once(sandbox: Sandbox) -> None:
+    sandbox.gateway.inject(Fault(status=307, location="/owner"))  # 307 keeps the method: a second POST
+    assert send()[0].status == 503
+    assert [(r.path, r.status) for r in sandbox.gateway.received] == [("/owner", 307)]
+    assert sandbox.gateway.owners == []
+
+
 @pytest.fixture
 def late_gateway(closed_port: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], list[SandboxGateway]]]:
     """Call it to start a gateway on a refusing port 50 ms later: the first connections are refused."""
