@@ -76,8 +76,8 @@ def _forward(record: SQSRecord, context: LambdaContext, receive_count: int) -> D
         return Drained(error.code, error.status)  # not ours: dropped, never retried
     logger.append_keys(source=queued.source, delivery_id=queued.delivery_id, phone=mask(queued.phone))
     waited = round(time.time() - queued.received_at, 1)
+    ready = services()  # built (or failed, failing the batch) before the first record
     try:
-        ready = services()
         deadline = deadline_for(context, ready.settings.forward_budget)
 
         def forward_once() -> answers.Answer:
@@ -89,12 +89,10 @@ def _forward(record: SQSRecord, context: LambdaContext, receive_count: int) -> D
 
         result = ready.deduplicator.once(queued.source, queued.delivery_id, forward_once, scope="queue")
     except WebhookError as error:
-        settings = services().settings
-        queue = services().queue
-        if queue is not None:
-            queue.delay(record.receipt_handle, retry_delay(receive_count, settings.retry_delay))
+        if ready.queue is not None:
+            ready.queue.delay(record.receipt_handle, retry_delay(receive_count, ready.settings.retry_delay))
         # After its last receive, SQS moves the message to the dead-letter queue instead of delivering it.
-        outcome = "dead_lettered" if receive_count >= settings.max_receive_count else "retry_later"
+        outcome = "dead_lettered" if receive_count >= ready.settings.max_receive_count else "retry_later"
         return Drained(outcome, error.status, error, waited)
     if result.replayed:
         return Drained("duplicate_replayed", result.status, waited_s=waited)
