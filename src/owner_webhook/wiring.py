@@ -8,7 +8,6 @@ import time
 import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from owner_webhook import loading
 from owner_webhook.credentials import CredentialStore
 from owner_webhook.deduplication import Deduplicator, DynamoDBDeduplication, NoDeduplication
 from owner_webhook.delivery import Services
@@ -25,18 +24,17 @@ FINISH_SECONDS = 1.0
 def services() -> Services:
     """Built on first use and kept while the function is warm; raises SettingError."""
     settings = load_settings()
-    with loading():  # the AWS clients load large service models: long-lived objects, no garbage
-        session = boto3.session.Session()  # one session: the AWS endpoint data is loaded once, not per client
-        return Services(
-            settings=settings,
-            credentials=CredentialStore(settings.api_key_secret_id, settings.secret_max_age, session),
-            gateway=GatewayClient(settings.owner_url, settings.gateway_connect_timeout, settings.gateway_read_timeout),
-            sources=registry(settings),
-            deduplicator=_deduplicator(settings.idempotency_table, settings.idempotency_ttl, session),
-            queue=RetryQueue(settings.retry_queue_url, settings.queue_sources, session)
-            if settings.retry_queue_url
-            else None,
-        )
+    session = boto3.session.Session()  # one session: the AWS endpoint data is loaded once, not per client
+    return Services(
+        settings=settings,
+        credentials=CredentialStore(settings.api_key_secret_id, settings.secret_max_age, session),
+        gateway=GatewayClient(settings.owner_url, settings.gateway_connect_timeout, settings.gateway_read_timeout),
+        sources=registry(settings),
+        deduplicator=_deduplicator(settings.idempotency_table, settings.idempotency_ttl, session),
+        queue=RetryQueue(settings.retry_queue_url, settings.queue_sources, session)
+        if settings.retry_queue_url
+        else None,
+    )
 
 
 def _deduplicator(table: str | None, ttl: int, session: boto3.session.Session) -> Deduplicator:
