@@ -15,7 +15,7 @@ from sandbox.stack import Sandbox
 def main() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with Sandbox() as sandbox:
+    with Sandbox(queue=True) as sandbox:  # as deployed: deduplication and the retry queue configured
         print(json.dumps(sandbox.environment()), flush=True)
         stop.wait()
 

@@ -29,7 +29,9 @@ with loading():
         WebhookError,
     )
     from owner_webhook.observability import count_outcome, logger, metrics, traced_handler
-    from owner_webhook.wiring import deadline_for, services
+    from owner_webhook.wiring import deadline_for, prepare, services
+
+    prepare()
 
 ROUTE = re.compile(r"^/webhooks/(?P<source>[^/]+)/?$")
 

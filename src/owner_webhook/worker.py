@@ -24,7 +24,9 @@ with loading():
     from owner_webhook.observability import count_outcome, logger, metrics, traced_handler
     from owner_webhook.phone import mask
     from owner_webhook.retry_queue import QueuedDelivery, retry_delay
-    from owner_webhook.wiring import deadline_for, services
+    from owner_webhook.wiring import deadline_for, prepare, services
+
+    prepare()
 
 # A batch whose every message failed is still a partial batch response, not a function error: the
 # per-message delays apply, and the function-errors alarm stays for real errors.

@@ -43,16 +43,42 @@ def test_a_collector_switched_off_before_stays_off(collector_on: None) -> None:
     assert not gc.isenabled()
 
 
-@pytest.mark.parametrize("module", ["owner_webhook.handler", "owner_webhook.worker"])
-def test_a_fresh_handler_import_leaves_the_collector_on_and_the_modules_frozen(module: str) -> None:
-    code = f"import gc, {module}; print(gc.isenabled(), gc.get_freeze_count() > 10_000)"
+def _fresh_import(module: str, then: str, environment: dict[str, str]) -> list[str]:
+    """Import `module` in a new interpreter with only `environment` configured; print `then`."""
     package_root = str(Path(owner_webhook.__file__).parent.parent)  # src/, or the built artifact
+    unconfigured = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "API_KEY", "GATEWAY", "IDEM"))}
     done = subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, "-c", f"import gc, {module}; from owner_webhook import wiring; print({then})"],
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, "PYTHONPATH": package_root},
+        env={**unconfigured, **environment, "PYTHONPATH": package_root, "AWS_CONFIG_FILE": os.devnull},
         timeout=60,
     )
-    assert done.stdout.split() == ["True", "True"]
+    return done.stdout.split()
+
+
+CONFIGURED = {
+    "API_KEY_SECRET_ID": "owner-webhook/test",
+    "GATEWAY_BASE_URL": "http://127.0.0.1:9",
+    "AWS_REGION": "eu-central-1",
+    "AWS_DEFAULT_REGION": "eu-central-1",  # Lambda sets both; botocore reads this one
+    "IDEMPOTENCY_TABLE": "owner-webhook-test",
+}
+
+
+@pytest.mark.parametrize("module", ["owner_webhook.handler", "owner_webhook.worker"])
+def test_a_fresh_handler_import_leaves_the_collector_on_and_the_modules_frozen(module: str) -> None:
+    assert _fresh_import(module, "gc.isenabled(), gc.get_freeze_count() > 10_000", CONFIGURED) == ["True", "True"]
+
+
+@pytest.mark.parametrize("module", ["owner_webhook.handler", "owner_webhook.worker"])
+def test_a_handler_builds_its_services_on_import_when_the_configuration_allows(module: str) -> None:
+    assert _fresh_import(module, "wiring.services.cache_info().currsize", CONFIGURED) == ["1"]
+
+
+@pytest.mark.parametrize("module", ["owner_webhook.handler", "owner_webhook.worker"])
+def test_a_configuration_problem_is_left_to_the_first_request(module: str) -> None:
+    # No secret named: the import still succeeds, builds nothing, and the first request answers why.
+    unconfigured = {k: v for k, v in CONFIGURED.items() if k != "API_KEY_SECRET_ID"}
+    assert _fresh_import(module, "wiring.services.cache_info().currsize", unconfigured) == ["0"]
