@@ -28,7 +28,7 @@ def test_each_probe_answers_the_benchmark_requests(sandbox: Sandbox, kind: str) 
 
 def _figures(*, cold_ms: float) -> dict[str, Any]:
     warm = {"p50_ms": 0.5, "p99_ms": 0.7, "requests": 1000, "cpu_ms": 0.15, "peak_mb": 71.0}
-    cold = {"median_ms": cold_ms, "import_median_ms": 150.0, "pydantic": False, "xray": False}
+    cold = {"median_ms": cold_ms, "init_median_ms": 150.0, "pydantic": False, "xray": False}
     return {
         "machine": "test",
         "floor_warm": {**warm, "p50_ms": 0.26, "cpu_ms": 0.1},
