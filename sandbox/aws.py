@@ -16,6 +16,9 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 REGION = "eu-central-1"
 SECRET_ID = "owner-webhook/local"
+# The key of the phones' HMAC in the deduplication table; deployed, the stack generates it.
+PHONE_KEY_SECRET_ID = "owner-webhook/local-phone-key"
+LOCAL_PHONE_KEY = "local-phone-key-for-the-hmac-of-phones-0123456789"
 IDEMPOTENCY_TABLE = "owner-webhook-idempotency"
 RETRY_QUEUE = "owner-webhook-retry"
 # Local-only values, documented in the README and used by events/: never use them anywhere real.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from sandbox.aws import IDEMPOTENCY_TABLE, LOCAL_SECRET, SECRET_ID, LocalAws
+from sandbox.aws import IDEMPOTENCY_TABLE, LOCAL_PHONE_KEY, LOCAL_SECRET, PHONE_KEY_SECRET_ID, SECRET_ID, LocalAws
 from sandbox.endpoint import Handler, LocalEndpoint
 from sandbox.gateway import SandboxGateway
 
@@ -47,6 +47,7 @@ class Sandbox:
             "POWERTOOLS_SERVICE_NAME": "owner-webhook",
             "POWERTOOLS_METRICS_NAMESPACE": "OwnerWebhook",
             "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
+            "PHONE_KEY_SECRET_ID": PHONE_KEY_SECRET_ID,
             # Locally the worker retries at once and gives up after 4 receives (deployed: 60 s doubling, 16).
             "RETRY_DELAY_SECONDS": "0",
             "MAX_RECEIVE_COUNT": str(LOCAL_MAX_RECEIVE_COUNT),
@@ -57,6 +58,7 @@ class Sandbox:
     def __enter__(self) -> Sandbox:
         self.aws.start()
         self.aws.put_secret(LOCAL_SECRET)
+        self.aws.put_secret(LOCAL_PHONE_KEY, PHONE_KEY_SECRET_ID)
         self.aws.create_idempotency_table()
         self.queue_url, self.dead_letter_url = self.aws.create_retry_queues(LOCAL_MAX_RECEIVE_COUNT)
         self.gateway.start()

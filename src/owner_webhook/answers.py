@@ -11,6 +11,9 @@ from owner_webhook.sources.base import Source
 
 CREATED = "owner_created"
 QUEUED = "queued"
+EXISTING = "phone_existing"
+# The owner was created but the deduplication table could not record it: a possible duplicate.
+CREATED_UNRECORDED = "owner_created_unrecorded"
 # Typeform retries a 503 every 2-3 minutes whatever this says; others honour it. One minute lets a
 # short gateway blip pass without hammering it.
 DEFAULT_RETRY_AFTER = 60
@@ -27,6 +30,11 @@ class Answer:
 
 def created() -> Answer:
     return Answer(200, CREATED, {"success": True})
+
+
+def existing() -> Answer:
+    """The phone's owner was created for an earlier delivery: nothing to do, and nothing for the sender to fix."""
+    return Answer(200, EXISTING, {"success": True, "existing": True})
 
 
 def queued() -> Answer:

@@ -8,20 +8,20 @@ from dataclasses import dataclass, field
 import boto3
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from owner_webhook.budget import AWS_CONFIG
 from owner_webhook.errors import (
     ApiKeyMissingError,
+    PhoneKeyError,
     SecretFormatError,
     SecretNotFoundError,
     SecretStoreUnavailableError,
 )
 from owner_webhook.observability import subsegment
 
-# Secrets Manager answers in milliseconds; a store that does not answer within a few seconds is down,
-# and the sender is better served by a quick 503 than by botocore's default of 60 s and 4 retries.
-_BOTO_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 2, "mode": "standard"})
+# An HMAC key should be long enough not to be guessed; the template generates 64 characters.
+_MIN_PHONE_KEY_CHARS = 32
 _NOT_FOUND = {"ResourceNotFoundException", "DecryptionFailure", "AccessDeniedException", "InvalidRequestException"}
 
 
@@ -38,31 +38,53 @@ class Credentials:
 class CredentialStore:
     """Reads the secret through Powertools parameters, cached for `max_age` seconds per warm function."""
 
-    def __init__(self, secret_id: str, max_age: int, session: boto3.session.Session | None = None) -> None:
+    def __init__(
+        self,
+        secret_id: str,
+        max_age: int,
+        session: boto3.session.Session | None = None,
+        phone_key_secret_id: str | None = None,
+    ) -> None:
         self._secret_id = secret_id
+        self._phone_key_secret_id = phone_key_secret_id
         self._max_age = max_age
-        self._provider = SecretsProvider(boto_config=_BOTO_CONFIG, boto3_session=session)
+        self._provider = SecretsProvider(boto_config=AWS_CONFIG, boto3_session=session)
         self._parsed: tuple[object, Credentials] | None = None  # the last value and its parse
 
     def load(self, *, fresh: bool = False) -> Credentials:
         """The current credentials; raises SecretStoreUnavailableError or a ConfigurationError."""
+        value = self._get(self._secret_id, "API_KEY_SECRET_ID", fresh=fresh)
+        if self._parsed is None or self._parsed[0] != value:  # parse once per value, not per request
+            self._parsed = (value, parse_secret(value))
+        return self._parsed[1]
+
+    def phone_key(self) -> bytes:
+        """The key of the phones' HMAC (PHONE_KEY_SECRET_ID); raises as `load` does."""
+        if self._phone_key_secret_id is None:
+            raise PhoneKeyError("PHONE_KEY_SECRET_ID is not set")
+        value = self._get(self._phone_key_secret_id, "PHONE_KEY_SECRET_ID")
+        if not isinstance(value, str) or len(value.strip()) < _MIN_PHONE_KEY_CHARS:
+            raise PhoneKeyError(
+                f"PHONE_KEY_SECRET_ID names a secret that is not a key of at least {_MIN_PHONE_KEY_CHARS} characters"
+            )
+        return value.strip().encode()
+
+    def _get(self, secret_id: str, variable: str, *, fresh: bool = False) -> object:
         try:
             with subsegment("secret"):
-                value = self._provider.get(self._secret_id, max_age=self._max_age, force_fetch=fresh)
+                value = self._provider.get(secret_id, max_age=self._max_age, force_fetch=fresh)
         except GetParameterError as exc:
             # Powertools re-raises inside its except block, so the boto error is the context.
             cause = exc.__context__
             if isinstance(cause, ClientError) and cause.response.get("Error", {}).get("Code") in _NOT_FOUND:
                 code = cause.response["Error"]["Code"]
                 raise SecretNotFoundError(
-                    f"API_KEY_SECRET_ID names a secret that cannot be read ({code}); check the name and the policy"
+                    f"{variable} names a secret that cannot be read ({code}); check the name and the policy"
                 ) from exc
             raise SecretStoreUnavailableError("Secrets Manager could not be reached") from exc
         if value is None:
-            raise SecretNotFoundError("API_KEY_SECRET_ID names a secret that has no value")
-        if self._parsed is None or self._parsed[0] != value:  # parse once per value, not per request
-            self._parsed = (value, parse_secret(value))
-        return self._parsed[1]
+            raise SecretNotFoundError(f"{variable} names a secret that has no value")
+        return value
 
 
 def parse_secret(value: object) -> Credentials:

@@ -1,13 +1,26 @@
-"""One owner per delivery: Powertools Idempotency on DynamoDB, keyed by the source and its delivery id.
+"""One owner per phone, one answer per delivery: Powertools Idempotency on DynamoDB (SPEC section 7).
 
-Final answers (created, and the phone refusals) are stored and replayed with the same status and body.
-A transient failure raises, so Powertools deletes the record and the sender's retry forwards again.
+A record's key is an HMAC of the E.164 phone under the deployment's own key (PHONE_KEY_SECRET_ID): the
+table never holds a phone, nor a hash of one that anybody could compute. With the phone memory on
+(PHONE_DEDUPLICATION_SECONDS), the key is the phone alone, kept that long, so any later delivery of the
+phone, from any source, finds its owner. With it off, the key is the phone with the source and the
+delivery id, kept IDEMPOTENCY_TTL_SECONDS. Either way a delivery id reused for another phone is another
+key: that phone is forwarded as the new signup it is, and a small record per delivery id tells that it
+happened.
+
+Stored with the answer (owner created, or the gateway's refusal) is which delivery gave it. The same
+delivery again gets that answer replayed; another delivery of a phone that has its owner is answered
+`existing`; another delivery of a refused phone is forwarded again (a refusal marks no owner). A
+transient failure, queued or not, raises inside Powertools, which deletes the record: no owner yet.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import boto3
@@ -21,28 +34,36 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyInconsistentStateError,
     IdempotencyPersistenceLayerError,
 )
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
+from owner_webhook import answers
 from owner_webhook.answers import Answer
+from owner_webhook.budget import AWS_CONFIG
 from owner_webhook.errors import DeduplicationUnavailableError, InProgressError
 
 Work = Callable[[], Answer]
-# A table that does not answer within a few seconds is down; a quick 503 serves the sender better.
-_BOTO_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"})
+# Fixed key prefixes keep the keys stable when this module is renamed or moved.
+_PHONE_PREFIX, _DELIVERY_PREFIX, _ID_PREFIX = "owner-webhook-phone", "owner-webhook-delivery", "owner-webhook-id"
+
+
+@dataclass
+class Outcome:
+    """What one call of `once` found out besides its answer: for the log line and the metrics."""
+
+    answer: Answer | None = None
+    reused_id: bool = False  # the delivery id came before with another phone
+    unrecorded: bool = False  # the work ended but its answer could not be stored
 
 
 class Deduplicator(Protocol):
     def register(self, context: LambdaContext) -> None:
         """Tell the store how long this invocation may run (an in-flight record expires with it)."""
 
-    def once(self, source: str, delivery_id: str, work: Work, scope: str = "webhook") -> Answer:
-        """The answer of `work`, run at most once per (scope, source, delivery id) while the record lives.
+    def once(self, source: str, delivery_id: str, phone: str, work: Work, outcome: Outcome) -> Answer:
+        """The answer of `work`, run at most once per phone (or per phone and delivery) while the record lives.
 
-        The webhook and the queue's worker each have a scope: the webhook stores the answer it gave
-        the sender ("queued"), the worker whether it created the owner since.
-        Raises InProgressError or DeduplicationUnavailableError, and whatever `work` raises.
+        Raises InProgressError, DeduplicationUnavailableError, and whatever `work` raises.
         """
 
 
@@ -52,44 +73,109 @@ class NoDeduplication:
     def register(self, context: LambdaContext) -> None:
         pass
 
-    def once(self, source: str, delivery_id: str, work: Work, scope: str = "webhook") -> Answer:
-        return work()
+    def once(self, source: str, delivery_id: str, phone: str, work: Work, outcome: Outcome) -> Answer:
+        outcome.answer = work()
+        return outcome.answer
+
+
+class _Unstored(Exception):  # noqa: N818 - a signal, not an error: the answer must not be kept
+    pass
 
 
 class DynamoDBDeduplication:
     def __init__(
-        self, table_name: str, expires_after_seconds: int, session: boto3.session.Session | None = None
+        self,
+        table_name: str,
+        *,
+        delivery_window: int,
+        phone_memory: int,
+        phone_key: Callable[[], bytes],
+        session: boto3.session.Session | None = None,
     ) -> None:
+        self._table = table_name
+        self._phone_key = phone_key
+        self._by_phone = phone_memory > 0
+        self._delivery_window = delivery_window
         self._config = IdempotencyConfig(
-            expires_after_seconds=expires_after_seconds,
+            expires_after_seconds=phone_memory if self._by_phone else delivery_window,
             raise_on_no_idempotency_key=True,
-            response_hook=_mark_replayed,
         )
-        layer = DynamoDBPersistenceLayer(table_name=table_name, boto_config=_BOTO_CONFIG, boto3_session=session)
-        # Fixed key prefixes keep the keys stable when this module is renamed or moved.
-        self._run_once = {
-            scope: idempotent_function(
-                data_keyword_argument="delivery", persistence_store=layer, config=self._config, key_prefix=prefix
-            )(_run)
-            for scope, prefix in (("webhook", "owner-webhook"), ("queue", "owner-webhook-queue"))
-        }
+        self._client = (session or boto3.session.Session()).client("dynamodb", config=AWS_CONFIG)
+        self._layer = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=self._client)
+        self._run_once = idempotent_function(
+            data_keyword_argument="key",
+            persistence_store=self._layer,
+            config=self._config,
+            key_prefix=_PHONE_PREFIX if self._by_phone else _DELIVERY_PREFIX,
+        )(_run)
 
     def register(self, context: LambdaContext) -> None:
         self._config.register_lambda_context(context)
 
-    def once(self, source: str, delivery_id: str, work: Work, scope: str = "webhook") -> Answer:
+    def once(self, source: str, delivery_id: str, phone: str, work: Work, outcome: Outcome) -> Answer:
+        phone_id = hmac.new(self._phone_key(), phone.encode(), hashlib.sha256).hexdigest()
+        delivery = hashlib.sha256(f"{source}\0{delivery_id}".encode()).hexdigest()
+        key = {"phone": phone_id} if self._by_phone else {"phone": phone_id, "delivery": delivery}
+
+        def noted_work() -> Answer:
+            outcome.reused_id = self._reused(delivery, phone_id)
+            return work()
+
+        for _ in range(2):  # a second time only after clearing another delivery's refusal
+            try:
+                stored = self._run_once(key=key, delivery=delivery, work=noted_work, outcome=outcome)
+            except _Unstored:
+                return outcome.answer  # type: ignore[return-value]  # set before raising
+            except IdempotencyAlreadyInProgressError:
+                raise InProgressError("this phone's owner is being created right now; retry shortly") from None
+            except (IdempotencyPersistenceLayerError, IdempotencyInconsistentStateError) as exc:
+                if outcome.answer is None:
+                    raise DeduplicationUnavailableError("the deduplication table is unavailable; retry") from exc
+                # The work is done (an owner may exist now): answer the truth, and say it was not recorded.
+                outcome.unrecorded = True
+                return outcome.answer
+            answer = Answer(stored["status"], stored["code"], stored["body"], stored.get("headers", {}))
+            if outcome.answer is not None:  # this call did the work
+                return answer
+            if stored["delivery"] == delivery:
+                return Answer(answer.status, answer.code, answer.body, answer.headers, replayed=True)
+            if answer.code == answers.CREATED:
+                return answers.existing()
+            self._forget(key)  # a refusal for another delivery marks no owner: forward this one
+        raise DeduplicationUnavailableError("the deduplication table keeps changing; retry")
+
+    def _reused(self, delivery: str, phone_id: str) -> bool:
+        """Record which phone this delivery id carries; whether it carried another one before (best effort)."""
+        now = int(time.time())
         try:
-            stored = self._run_once[scope](delivery={"source": source, "delivery_id": delivery_id}, work=work)
-        except IdempotencyAlreadyInProgressError:
-            raise InProgressError("this delivery is being handled right now; retry shortly") from None
-        except (IdempotencyPersistenceLayerError, IdempotencyInconsistentStateError) as exc:
+            old = self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "id": {"S": f"{_ID_PREFIX}#{delivery}"},
+                    "phone": {"S": phone_id[:32]},
+                    "expiration": {"N": str(now + self._delivery_window)},
+                },
+                ReturnValues="ALL_OLD",
+            ).get("Attributes", {})
+        except (BotoCoreError, ClientError):
+            return False  # only a metric depends on it; the forward does not
+        return bool(old) and old["phone"]["S"] != phone_id[:32] and int(old["expiration"]["N"]) > now
+
+    def _forget(self, key: dict[str, str]) -> None:
+        try:
+            self._layer.delete_record(data=key, exception=_Unstored("a refusal for another delivery"))
+        except (BotoCoreError, ClientError) as exc:
             raise DeduplicationUnavailableError("the deduplication table is unavailable; retry") from exc
-        return Answer(**stored)
 
 
-def _run(delivery: dict[str, str], work: Work) -> dict[str, Any]:
-    return asdict(work())
-
-
-def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
-    return {**response, "replayed": True} if isinstance(response, dict) else response
+def _run(key: dict[str, str], delivery: str, work: Work, outcome: Outcome) -> dict[str, Any]:
+    outcome.answer = answer = work()
+    if answer.code == answers.QUEUED:
+        raise _Unstored  # waiting in the retry queue is not an owner: Powertools deletes the record
+    return {
+        "status": answer.status,
+        "code": answer.code,
+        "body": answer.body,
+        "headers": answer.headers,
+        "delivery": delivery,
+    }

@@ -156,3 +156,9 @@ class SecretFormatError(ConfigurationError):
 
 class ApiKeyMissingError(ConfigurationError):
     code = "api_key_missing"
+
+
+class PhoneKeyError(ConfigurationError):
+    """The HMAC key of the phone memory (PHONE_KEY_SECRET_ID) is missing or too short."""
+
+    code = "phone_key_malformed"

@@ -25,6 +25,7 @@ class GatewayStatus(StrEnum):
     FAILED = "failed"  # 5xx or an answer outside the contract; nothing created
     UNREACHABLE = "unreachable"  # refused, DNS, connect timeout: the request surely did not arrive
     AMBIGUOUS = "ambiguous"  # read timeout or dropped connection: the owner may exist
+    NO_TIME = "no_time"  # not sent: too little time was left for an answer to come back
 
 
 _BY_HTTP_STATUS = {
@@ -34,6 +35,8 @@ _BY_HTTP_STATUS = {
     403: GatewayStatus.FORBIDDEN,
     429: GatewayStatus.THROTTLED,
 }
+# Under this, a request is not sent: a timeout that short would make an ambiguous failure of a healthy call.
+MIN_SEND_SECONDS = 0.5
 # Failures that happen before a byte of the request is sent.
 _NOT_SENT = (NewConnectionError, ConnectTimeoutError, SSLError, ProxyError)
 
@@ -97,12 +100,11 @@ class GatewayClient:
         """POST {"phone": phone} with the Bearer key, retrying only within `deadline` (monotonic)."""
         started = time.perf_counter()
         remaining = deadline - time.monotonic()
+        if remaining < MIN_SEND_SECONDS:
+            return GatewayResult(GatewayStatus.NO_TIME, attempts=0)
         timeout = self._timeout
-        if remaining < self._connect_timeout + self._read_timeout:  # shorten the waits to fit
-            timeout = Timeout(
-                connect=max(0.05, min(self._connect_timeout, remaining)),
-                read=max(0.05, min(self._read_timeout, remaining - self._connect_timeout)),
-            )
+        if remaining < self._connect_timeout + self._read_timeout:  # the whole attempt must end in time
+            timeout = Timeout(connect=self._connect_timeout, read=self._read_timeout, total=remaining)
         retries = BudgetRetry(
             total=4,
             connect=2,

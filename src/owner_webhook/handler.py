@@ -66,8 +66,7 @@ def receive(event: dict[str, Any], context: LambdaContext) -> answers.Answer:
         raise MethodNotAllowedError("webhooks are delivered with POST")
     ready = services()
     ready.deduplicator.register(context)
-    deadline = deadline_for(context, ready.settings.forward_budget)
-    return delivery.receive(route["source"], event, ready, deadline)
+    return delivery.receive(route["source"], event, ready, deadline_for(context, ready))
 
 
 def answer(event: dict[str, Any], context: LambdaContext) -> answers.Answer:
@@ -100,7 +99,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     started = time.perf_counter()
     result = answer(event, context)
     keys = logger.get_current_keys()
-    count_outcome(str(keys["outcome"]), str(keys.get("source", "unknown")))
+    count_outcome(str(keys["outcome"]), str(keys.get("source", "unknown")), reused_id="delivery_id_reused" in keys)
     log: Callable[..., None] = (
         logger.info if result.status < 400 else logger.warning if result.status < 500 else logger.error
     )

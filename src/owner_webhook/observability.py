@@ -32,6 +32,9 @@ METRIC_BY_OUTCOME = {
     "retry_later": "RetryLater",
     "malformed_message": "MalformedRequest",
     "duplicate_replayed": "DuplicateReplayed",
+    "phone_existing": "PhoneExisting",
+    # Counted with the ambiguous forwards: both are the possible duplicates.
+    "owner_created_unrecorded": "AmbiguousForward",
     "in_progress": "DuplicateInProgress",
     "missing_phone": "PhoneRefused",
     "invalid_phone": "PhoneRefused",
@@ -54,15 +57,22 @@ METRIC_BY_OUTCOME = {
     "secret_not_found": "ConfigurationError",
     "secret_malformed": "ConfigurationError",
     "api_key_missing": "ConfigurationError",
+    "phone_key_malformed": "ConfigurationError",
     "internal_error": "InternalError",
 }
 
 
-def count_outcome(outcome: str, source: str) -> None:
-    """Add this request's outcome metric, by source (or "unknown") and for all sources together."""
+def count_outcome(outcome: str, source: str, *, reused_id: bool = False) -> None:
+    """Add this request's outcome metric, by source (or "unknown") and for all sources together.
+
+    `reused_id`: the delivery id came before with another phone, which was forwarded all the same
+    (DeliveryIdReused, beside the outcome's metric).
+    """
     metrics.add_dimension(name="source", value=source)
     metrics.add_dimensions(service=SERVICE)  # the second dimension set: what the alarms watch
     metrics.add_metric(name=METRIC_BY_OUTCOME.get(outcome, "InternalError"), unit=MetricUnit.Count, value=1)
+    if reused_id:
+        metrics.add_metric(name="DeliveryIdReused", unit=MetricUnit.Count, value=1)
 
 
 @functools.cache

@@ -11,6 +11,9 @@ import phonenumbers
 
 from owner_webhook.errors import SettingError
 
+# The shortest memory that still stops a replay: Tally retries for 31 h, signatures allow 5 minutes.
+MIN_WINDOW = 31 * 3600 + 300
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -26,6 +29,8 @@ class Settings:
     typeform_phone_ref: str | None = None
     idempotency_table: str | None = None
     idempotency_ttl: int = 72 * 3600  # longer than Tally's 31 h and Typeform's 10 h of retries
+    phone_memory: int = 7 * 86_400  # 0: one owner per delivery only
+    phone_key_secret_id: str | None = None
     retry_queue_url: str | None = None
     queue_sources: frozenset[str] | None = None  # None: every source
     retry_delay: int = 60  # the worker's first wait; it doubles up to 15 minutes
@@ -42,6 +47,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     secret_id = env.get("API_KEY_SECRET_ID", "").strip()
     if not secret_id:
         raise SettingError("API_KEY_SECRET_ID is not set: name the Secrets Manager secret (name or ARN)")
+    table = env.get("IDEMPOTENCY_TABLE", "").strip() or None
+    idempotency_ttl = int(_number(env, "IDEMPOTENCY_TTL_SECONDS", Settings.idempotency_ttl, MIN_WINDOW, 366 * 86_400))
+    phone_memory = _phone_memory(env, table, idempotency_ttl)
+    phone_key_secret_id = env.get("PHONE_KEY_SECRET_ID", "").strip() or None
+    if table and phone_key_secret_id is None:
+        raise SettingError(
+            "PHONE_KEY_SECRET_ID is not set: with IDEMPOTENCY_TABLE, phones are stored only as an HMAC under the "
+            "key in that secret (the template generates it)"
+        )
     return Settings(
         api_key_secret_id=secret_id,
         gateway_base_url=_url(env, "GATEWAY_BASE_URL", Settings.gateway_base_url),
@@ -52,13 +66,32 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         gateway_read_timeout=_number(env, "GATEWAY_READ_TIMEOUT", Settings.gateway_read_timeout, 0.05, 25),
         forward_budget=_number(env, "FORWARD_BUDGET_SECONDS", Settings.forward_budget, 0.5, 25),
         typeform_phone_ref=env.get("TYPEFORM_PHONE_REF", "").strip() or None,
-        idempotency_table=env.get("IDEMPOTENCY_TABLE", "").strip() or None,
-        idempotency_ttl=int(_number(env, "IDEMPOTENCY_TTL_SECONDS", Settings.idempotency_ttl, 60, 366 * 86_400)),
+        idempotency_table=table,
+        idempotency_ttl=idempotency_ttl,
+        phone_memory=phone_memory,
+        phone_key_secret_id=phone_key_secret_id,
         retry_queue_url=_optional_url(env, "RETRY_QUEUE_URL"),
         queue_sources=_sources(env, "QUEUE_SOURCES"),
         retry_delay=int(_number(env, "RETRY_DELAY_SECONDS", Settings.retry_delay, 0, 900)),
         max_receive_count=int(_number(env, "MAX_RECEIVE_COUNT", Settings.max_receive_count, 1, 1000)),
     )
+
+
+def _phone_memory(env: Mapping[str, str], table: str | None, delivery_window: int) -> int:
+    raw = env.get("PHONE_DEDUPLICATION_SECONDS", "").strip()
+    seconds = int(_number(env, "PHONE_DEDUPLICATION_SECONDS", Settings.phone_memory, 0, 366 * 86_400))
+    if seconds == 0:
+        return 0
+    if table is None:
+        if raw:
+            raise SettingError("PHONE_DEDUPLICATION_SECONDS needs IDEMPOTENCY_TABLE (the phones are remembered there)")
+        return 0
+    if seconds < max(MIN_WINDOW, delivery_window):
+        raise SettingError(
+            f"PHONE_DEDUPLICATION_SECONDS must be 0 or at least IDEMPOTENCY_TTL_SECONDS ({delivery_window}) and "
+            f"{MIN_WINDOW} (Tally's 31 h of retries and the 5-minute signature tolerance), got {raw!r}"
+        )
+    return seconds
 
 
 def _url(env: Mapping[str, str], name: str, default: str) -> str:

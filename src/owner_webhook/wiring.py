@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import time
 
 import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from owner_webhook.budget import Deadline
 from owner_webhook.credentials import CredentialStore
 from owner_webhook.deduplication import Deduplicator, DynamoDBDeduplication, NoDeduplication
 from owner_webhook.delivery import Services
 from owner_webhook.gateway import GatewayClient
 from owner_webhook.retry_queue import RetryQueue
-from owner_webhook.settings import load_settings
+from owner_webhook.settings import Settings, load_settings
 from owner_webhook.sources import registry
-
-# Time kept back from the Lambda timeout to store the answer and reply after the forward.
-FINISH_SECONDS = 1.0
 
 
 @functools.cache
@@ -26,12 +23,15 @@ def services() -> Services:
     """Built on first use and kept while the function is warm; raises SettingError."""
     settings = load_settings()
     session = boto3.session.Session()  # one session: the AWS endpoint data is loaded once, not per client
+    credentials = CredentialStore(
+        settings.api_key_secret_id, settings.secret_max_age, session, settings.phone_key_secret_id
+    )
     return Services(
         settings=settings,
-        credentials=CredentialStore(settings.api_key_secret_id, settings.secret_max_age, session),
+        credentials=credentials,
         gateway=GatewayClient(settings.owner_url, settings.gateway_connect_timeout, settings.gateway_read_timeout),
         sources=registry(settings),
-        deduplicator=_deduplicator(settings.idempotency_table, settings.idempotency_ttl, session),
+        deduplicator=_deduplicator(settings, credentials, session),
         queue=RetryQueue(settings.retry_queue_url, settings.queue_sources, session)
         if settings.retry_queue_url
         else None,
@@ -49,11 +49,23 @@ def prepare() -> None:
         services()
 
 
-def _deduplicator(table: str | None, ttl: int, session: boto3.session.Session) -> Deduplicator:
-    return DynamoDBDeduplication(table, ttl, session) if table else NoDeduplication()
+def _deduplicator(settings: Settings, credentials: CredentialStore, session: boto3.session.Session) -> Deduplicator:
+    if settings.idempotency_table is None:
+        return NoDeduplication()
+    return DynamoDBDeduplication(
+        settings.idempotency_table,
+        delivery_window=settings.idempotency_ttl,
+        phone_memory=settings.phone_memory,
+        phone_key=credentials.phone_key,
+        session=session,
+    )
 
 
-def deadline_for(context: LambdaContext, budget: float) -> float:
-    """When the forward must be over: within its budget and within the Lambda's remaining time."""
-    remaining = context.get_remaining_time_in_millis() / 1000 - FINISH_SECONDS
-    return time.monotonic() + max(0.1, min(budget, remaining))
+def deadline_for(context: LambdaContext, ready: Services) -> Deadline:
+    """The request's deadline: the forward within its budget, and room after it to store the answer and
+    (with the retry queue) to queue the delivery, all before the function's timeout."""
+    return Deadline.start(
+        context.get_remaining_time_in_millis() / 1000,
+        ready.settings.forward_budget,
+        calls_after_forward=2 if ready.queue is not None else 1,
+    )

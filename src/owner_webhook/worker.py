@@ -1,7 +1,8 @@
 """The retry queue's worker: a second Lambda handler, on the SQS queue, with partial batch failures.
 
-Each message is forwarded under the same deduplication key as its webhook (in the queue's scope), so
-a message SQS delivers twice, or a delivery its sender also retried, still creates one owner. A
+Each message is forwarded under the same deduplication key as its webhook (the phone), so a message
+SQS delivers twice, a delivery its sender also retried, or another delivery of the same phone, still
+creates one owner. A
 transient failure goes back to the queue with a growing delay; after MAX_RECEIVE_COUNT receives SQS
 moves it to the dead-letter queue. A phone the gateway refuses (400) is logged, counted and dropped.
 """
@@ -24,6 +25,7 @@ with loading():
     from owner_webhook.observability import count_outcome, logger, metrics, traced_handler
     from owner_webhook.phone import mask
     from owner_webhook.retry_queue import QueuedDelivery, retry_delay
+    from owner_webhook.sources import get_source
     from owner_webhook.wiring import deadline_for, prepare, services
 
     prepare()
@@ -33,7 +35,15 @@ with loading():
 _processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 # What one message adds to the log line; removed before the next message of the batch.
-_RECORD_KEYS = ["source", "delivery_id", "phone", "gateway_status", "gateway_latency_ms", "gateway_attempts"]
+_RECORD_KEYS = [
+    "source",
+    "delivery_id",
+    "phone",
+    "gateway_status",
+    "gateway_latency_ms",
+    "gateway_attempts",
+    "delivery_id_reused",
+]
 
 
 class RetryLaterError(Exception):
@@ -54,7 +64,8 @@ def drain(record: SQSRecord, lambda_context: LambdaContext) -> None:
     logger.remove_keys(_RECORD_KEYS)
     receive_count = int(record.attributes.approximate_receive_count or 1)
     result = _forward(record, lambda_context, receive_count)
-    count_outcome(result.outcome, str(logger.get_current_keys().get("source", "unknown")))
+    keys = logger.get_current_keys()
+    count_outcome(result.outcome, str(keys.get("source", "unknown")), reused_id="delivery_id_reused" in keys)
     metrics.flush_metrics()  # one EMF record per message: the messages of a batch have different sources
     log = logger.info if result.failure is None else logger.warning
     log(
@@ -80,16 +91,19 @@ def _forward(record: SQSRecord, context: LambdaContext, receive_count: int) -> D
     waited = round(time.time() - queued.received_at, 1)
     ready = services()  # built (or failed, failing the batch) before the first record
     try:
-        deadline = deadline_for(context, ready.settings.forward_budget)
+        source = get_source(ready.sources, queued.source)
+        deadline = deadline_for(context, ready)
 
         def forward_once() -> answers.Answer:
             try:
-                delivery.forward(queued.phone, ready.credentials.load(), ready, deadline)
+                delivery.forward(queued.phone, delivery.load_credentials(ready.credentials, deadline), ready, deadline)
             except RefusedError as refusal:  # the gateway's 400: no retry can help
-                return answers.Answer(refusal.status, refusal.code, {"success": False})
+                return answers.refused(refusal, source)  # what the webhook would have answered
             return answers.created()
 
-        result = ready.deduplicator.once(queued.source, queued.delivery_id, forward_once, scope="queue")
+        result = delivery.once(
+            ready.deduplicator, queued.source, queued.delivery_id, queued.phone, forward_once, deadline
+        )
     except WebhookError as error:
         if ready.queue is not None:
             ready.queue.delay(record.receipt_handle, retry_delay(receive_count, ready.settings.retry_delay))

@@ -163,7 +163,8 @@ def test_a_key_the_gateway_refuses_even_fresh_is_503_upstream_auth(sandbox: Sand
     answer = webhook("generic")
     assert (answer.status, answer.code) == (503, "upstream_auth")
     assert [r.status for r in sandbox.gateway.received] == [status]  # the fresh key was the same: no resend
-    assert sandbox.aws.secret_reads() - reads == 2  # the cached read, then one forced fresh read
+    # The secret and the phone key (cold), then one forced fresh read of the secret.
+    assert sandbox.aws.secret_reads() - reads == 3
 
 
 def test_other_methods_are_405_and_other_paths_404(sandbox: Sandbox) -> None:

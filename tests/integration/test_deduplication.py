@@ -87,38 +87,69 @@ def test_an_ambiguous_failure_is_the_one_path_to_a_duplicate(sandbox: Sandbox, l
     assert logs()[0]["outcome"] == "upstream_ambiguous"
 
 
-def test_new_deliveries_cost_two_dynamodb_round_trips_and_repeats_one(sandbox: Sandbox) -> None:
-    send(senders.request("zapier", delivery_id="warm-up"))  # build the clients
+@pytest.mark.parametrize("phone_memory", ["on", "off"])
+def test_new_deliveries_cost_three_dynamodb_round_trips_and_repeats_one(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, phone_memory: str
+) -> None:
+    if phone_memory == "off":
+        monkeypatch.setenv("PHONE_DEDUPLICATION_SECONDS", "0")
+    send(senders.request("zapier", "05551234560", delivery_id="warm-up"))  # build the clients
     before = sandbox.aws.dynamodb_calls()
     request = senders.request("zapier", "05551234568", delivery_id="round-trips")
     send(request)
     new = sandbox.aws.dynamodb_calls() - before
     send(request)
     repeat = sandbox.aws.dynamodb_calls() - before - new
-    assert (new, repeat) == (2, 1)
+    # New: the phone's record in progress, the delivery id's phone, the answer. Repeat: the first put.
+    assert (new, repeat) == (3, 1)
 
 
-def test_the_window_is_72_hours_by_default_and_configurable(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+def _record(sandbox: Sandbox, prefix: str) -> dict[str, Any]:
+    [item] = [item for item in sandbox.aws.table_items() if item["id"]["S"].startswith(prefix)]
+    return item
+
+
+@pytest.mark.parametrize(
+    ("environment", "window"),
+    [
+        ({}, 7 * 86_400),  # the phone memory, on by default
+        ({"PHONE_DEDUPLICATION_SECONDS": "300000"}, 300_000),
+        ({"PHONE_DEDUPLICATION_SECONDS": "0"}, 72 * 3600),  # off: the delivery window
+        ({"PHONE_DEDUPLICATION_SECONDS": "0", "IDEMPOTENCY_TTL_SECONDS": "120000"}, 120_000),
+    ],
+)
+def test_how_long_an_answer_is_kept(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], window: int
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
     send(senders.request("zapier", delivery_id="window-1"))
-    [item] = sandbox.aws.table_items()
-    assert abs(int(item["expiration"]["N"]) - (time.time() + 72 * 3600)) < 60
+    prefix = "owner-webhook-delivery#" if environment.get("PHONE_DEDUPLICATION_SECONDS") == "0" else "owner-webhook-phone#"
+    item = _record(sandbox, prefix)
+    assert abs(int(item["expiration"]["N"]) - (time.time() + window)) < 60
     assert item["status"]["S"] == "COMPLETED"
-    sandbox.aws.clear_table()
-    monkeypatch.setenv("IDEMPOTENCY_TTL_SECONDS", "3600")
-    from owner_webhook import wiring
-
-    wiring.services.cache_clear()
-    send(senders.request("zapier", delivery_id="window-2"))
-    [item] = sandbox.aws.table_items()
-    assert abs(int(item["expiration"]["N"]) - (time.time() + 3600)) < 60
 
 
-def test_the_key_is_the_source_and_the_delivery_id(sandbox: Sandbox) -> None:
-    # The same id from two sources is two deliveries; the same id with a new body is the same one.
+def test_the_table_holds_no_phone_nor_a_hash_anybody_can_compute(sandbox: Sandbox) -> None:
+    import hashlib
+
+    send(senders.request("zapier", "0555 123 45 67", delivery_id="private-1"))
+    text = json.dumps(sandbox.aws.table_items())
+    for form in ("+905551234567", "905551234567", "5551234567"):
+        assert form not in text
+        for algorithm in ("md5", "sha1", "sha256", "sha512"):
+            assert hashlib.new(algorithm, form.encode()).hexdigest() not in text
+        # Powertools hashes the key data: not the phone, its HMAC under the stack's key.
+        for data in ({"phone": form}, form):
+            assert hashlib.md5(json.dumps(data, sort_keys=True).encode()).hexdigest() not in text  # noqa: S324
+
+
+def test_the_same_id_from_two_sources_is_two_deliveries(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PHONE_DEDUPLICATION_SECONDS", "0")  # one owner per delivery only
     assert send(senders.request("zapier", "05551234567", delivery_id="shared-id")).status == 200
-    assert send(senders.request("generic", "05551234568", delivery_id="shared-id")).status == 200
-    assert send(senders.request("zapier", "05551234569", delivery_id="shared-id")).status == 200
-    assert sandbox.gateway.owners == ["+905551234567", "+905551234568"]
+    assert send(senders.request("generic", "05551234567", delivery_id="shared-id")).status == 200
+    assert send(senders.request("zapier", "05551234567", delivery_id="shared-id")).status == 200
+    assert sandbox.gateway.owners == ["+905551234567", "+905551234567"]
 
 
 @pytest.mark.parametrize("broken", ["missing table", "unreachable"])

@@ -77,15 +77,18 @@ def test_a_message_delivered_twice_creates_one_owner(queued: Sandbox) -> None:
     assert queue.depth(queued.aws, queued.queue_url) == 0
 
 
-def test_a_sender_retry_racing_the_worker_creates_one_owner(queued: Sandbox) -> None:
-    queued.gateway.inject(Fault(status=503, retry_after=30))
+def test_a_sender_retry_racing_the_worker_creates_one_owner(queued: Sandbox, logs: Logs) -> None:
+    queued.gateway.inject(Fault(status=503, retry_after=30), Fault(status=503, retry_after=30))
     request = senders.request("typeform", delivery_id="race-worker")
     assert invoke_event(http_api_event(request)).body == {"success": True, "queued": True}
-    # The sender did not see the answer and retries, before and after the worker drained the queue.
+    # The sender did not see the answer and retries: still down (queued again), then up (forwarded).
     assert invoke_event(http_api_event(request)).body == {"success": True, "queued": True}
+    assert invoke_event(http_api_event(request)).body == {"success": True}
     queue.drain(queued.aws, queued.queue_url, worker)
-    assert invoke_event(http_api_event(request)).body == {"success": True, "queued": True}
+    assert invoke_event(http_api_event(request)).body == {"success": True}  # replayed
     assert queued.gateway.owners == ["+905551234567"]
+    handled = [line["outcome"] for line in logs() if line["message"] == "queued delivery handled"]
+    assert handled == ["duplicate_replayed", "duplicate_replayed"]  # both messages: the owner exists
 
 
 def test_a_message_that_keeps_failing_is_dead_lettered_then_redriven_and_drained(queued: Sandbox, logs: Logs) -> None:

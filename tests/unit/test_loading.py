@@ -64,6 +64,7 @@ CONFIGURED = {
     "AWS_REGION": "eu-central-1",
     "AWS_DEFAULT_REGION": "eu-central-1",  # Lambda sets both; botocore reads this one
     "IDEMPOTENCY_TABLE": "owner-webhook-test",
+    "PHONE_KEY_SECRET_ID": "owner-webhook/test-phone-key",
 }
 
 

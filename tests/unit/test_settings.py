@@ -36,6 +36,16 @@ def test_values_are_read_and_normalized() -> None:
     assert (settings.gateway_connect_timeout, settings.gateway_read_timeout) == (0.5, 3.0)
 
 
+TABLE = {"API_KEY_SECRET_ID": "s", "IDEMPOTENCY_TABLE": "t", "PHONE_KEY_SECRET_ID": "k"}
+
+
+def test_the_phone_memory_is_on_by_default_with_a_table_and_can_be_turned_off() -> None:
+    assert load_settings(TABLE).phone_memory == 7 * 86_400
+    assert load_settings({**TABLE, "PHONE_DEDUPLICATION_SECONDS": "0"}).phone_memory == 0
+    assert load_settings({"API_KEY_SECRET_ID": "s"}).phone_memory == 0  # no table: nowhere to remember
+    assert load_settings({**TABLE, "IDEMPOTENCY_TTL_SECONDS": "111900"}).idempotency_ttl == 111_900
+
+
 @pytest.mark.parametrize(
     ("environ", "variable"),
     [
@@ -52,6 +62,14 @@ def test_values_are_read_and_normalized() -> None:
         ({"API_KEY_SECRET_ID": "s", "MAX_BODY_BYTES": "99999999"}, "MAX_BODY_BYTES"),
         ({"API_KEY_SECRET_ID": "s", "GATEWAY_CONNECT_TIMEOUT": "0"}, "GATEWAY_CONNECT_TIMEOUT"),
         ({"API_KEY_SECRET_ID": "s", "GATEWAY_READ_TIMEOUT": "60"}, "GATEWAY_READ_TIMEOUT"),
+        # A replay of a captured delivery must find its record: not shorter than Tally's 31 h and 5 minutes.
+        ({**TABLE, "IDEMPOTENCY_TTL_SECONDS": "60"}, "IDEMPOTENCY_TTL_SECONDS"),
+        ({**TABLE, "IDEMPOTENCY_TTL_SECONDS": "111899"}, "IDEMPOTENCY_TTL_SECONDS"),
+        ({**TABLE, "PHONE_DEDUPLICATION_SECONDS": "111899"}, "PHONE_DEDUPLICATION_SECONDS"),
+        ({**TABLE, "PHONE_DEDUPLICATION_SECONDS": "259199"}, "PHONE_DEDUPLICATION_SECONDS"),  # < the 72 h
+        ({**TABLE, "PHONE_DEDUPLICATION_SECONDS": "week"}, "PHONE_DEDUPLICATION_SECONDS"),
+        ({"API_KEY_SECRET_ID": "s", "PHONE_DEDUPLICATION_SECONDS": "604800"}, "PHONE_DEDUPLICATION_SECONDS"),
+        ({"API_KEY_SECRET_ID": "s", "IDEMPOTENCY_TABLE": "t"}, "PHONE_KEY_SECRET_ID"),
     ],
 )
 def test_invalid_settings_name_the_variable(environ: dict[str, str], variable: str) -> None:
