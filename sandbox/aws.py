@@ -6,6 +6,7 @@ import functools
 import json
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -50,6 +51,8 @@ class LocalAws:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
         self.calls: Counter[str] = Counter()
+        self._failing: Counter[str] = Counter()  # X-Amz-Target: how many of the next calls fail
+        self._fail_after: dict[str, float] = {}  # X-Amz-Target: seconds to wait before failing
         self._lock = threading.Lock()
         self._server: BaseWSGIServer = make_server(
             host,
@@ -73,6 +76,14 @@ class LocalAws:
             if target:
                 with self._lock:
                     self.calls[target] += 1
+                    failing = self._failing[target] > 0
+                    self._failing[target] -= failing
+                    delay = self._fail_after.get(target, 0.0)
+                if failing:
+                    time.sleep(delay)  # longer than the client waits: a hang
+                    body = json.dumps({"__type": "InternalServerError", "message": "sandbox fault"}).encode()
+                    start_response("500 Internal Server Error", [("Content-Type", "application/x-amz-json-1.0")])
+                    return [body]
             return app(environ, start_response)
 
         return counted
@@ -80,6 +91,18 @@ class LocalAws:
     def start(self) -> LocalAws:
         self._thread.start()
         return self
+
+    def fail_next(self, target: str, times: int = 1, after: float = 0.0) -> None:
+        """Answer the next `times` calls of `target` (e.g. "DynamoDB_20120810.UpdateItem") with a 500,
+        `after` seconds (past the client's read timeout, a hang)."""
+        with self._lock:
+            self._failing[target] += times
+            self._fail_after[target] = after
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._failing.clear()
+            self._fail_after.clear()
 
     def stop(self) -> None:
         self._server.shutdown()

@@ -14,12 +14,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from owner_webhook.budget import AWS_CONFIG
 from owner_webhook.errors import MalformedMessageError, TransientError
 
-_BOTO_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"})
 # SQS allows at most 12 hours of visibility; a retry waits at most this long between attempts.
 MAX_DELAY_SECONDS = 900
 
@@ -82,7 +81,7 @@ class RetryQueue:
 
     def _sqs(self) -> Any:
         if self._client is None:
-            self._client = self._session.client("sqs", config=_BOTO_CONFIG)
+            self._client = self._session.client("sqs", config=AWS_CONFIG)
         return self._client
 
 

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+import urllib3
 
 from sandbox.aws import LOCAL_SECRET
 from sandbox.events import HttpRequest, LocalContext, function_url_event, http_api_event, rest_api_event
 from sandbox.stack import LOCAL_MAX_RECEIVE_COUNT, Sandbox
+from tests.conftest import ROOT
 
 TOKENS = LOCAL_SECRET["webhook_secrets"]
 API_KEY = LOCAL_SECRET["api_key"]
@@ -44,6 +49,7 @@ def _clean_sandbox(sandbox: Sandbox) -> None:
     sandbox.gateway.reset()
     sandbox.gateway.accepted_keys = {API_KEY}
     sandbox.aws.put_secret(LOCAL_SECRET)
+    sandbox.aws.clear_faults()
     sandbox.aws.clear_table()
     assert sandbox.aws.empty_queues(LOCAL_MAX_RECEIVE_COUNT) == (sandbox.queue_url, sandbox.dead_letter_url)
 
@@ -60,6 +66,18 @@ def invoke_event(event: dict[str, Any], timeout: float = 10.0) -> Answer:
     body = json.loads(result["body"])
     assert isinstance(body.get("success"), bool)
     return Answer(result["statusCode"], body, headers)
+
+
+_HTTP = urllib3.PoolManager()
+
+
+def deliver(request: HttpRequest, url: str | None = None) -> Answer:
+    """Send `request` to the function in this process (url None) or to another instance over HTTP."""
+    if url is None:
+        return invoke_event(http_api_event(request))
+    target = url + request.path + (f"?{request.query}" if request.query else "")
+    response = _HTTP.request("POST", target, body=request.body, headers=dict(request.headers))
+    return Answer(response.status, json.loads(response.data), dict(response.headers))
 
 
 Shape = Callable[[HttpRequest], dict[str, Any]]
@@ -108,3 +126,23 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def instances(sandbox: Sandbox) -> Iterator[list[str]]:
+    """Four more function instances, each in its own process, sharing the moto server and the gateway."""
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "sandbox.instance"], cwd=ROOT, env=environment, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    urls = []
+    for process in processes:
+        assert process.stdout is not None
+        urls.append(process.stdout.readline().strip())
+    yield urls
+    for process in processes:
+        process.terminate()
+        process.wait(10)

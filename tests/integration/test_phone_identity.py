@@ -1,0 +1,293 @@
+"""One owner per phone (SPEC section 7): any delivery, any source, any spelling, racing or queued; a
+reused delivery id never swallows a signup; a recording failure tells the truth and is counted."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from sandbox import queue, senders
+from sandbox.events import HttpRequest, LocalContext, http_api_event
+from sandbox.gateway import Fault
+from sandbox.stack import LOCAL_MAX_RECEIVE_COUNT, Sandbox
+from tests.integration.conftest import Answer, deliver, invoke_event
+
+Logs = Callable[[], list[dict[str, Any]]]
+EXISTING = {"success": True, "existing": True}
+UPDATE_ITEM = "DynamoDB_20120810.UpdateItem"
+
+
+def send(request: HttpRequest) -> Answer:
+    return invoke_event(http_api_event(request))
+
+
+def worker(event: dict[str, Any], context: Any) -> Any:
+    from owner_webhook.worker import lambda_handler
+
+    return lambda_handler(event, context)
+
+
+def _emf(out: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
+
+
+def _counted(out: str, metric: str) -> int:
+    """How many of `metric` the EMF records in `out` add up to (one record per request)."""
+    values = [record.get(metric, 0) for record in _emf(out)]
+    return sum(sum(value) if isinstance(value, list) else int(value) for value in values)
+
+
+@pytest.mark.parametrize("source", senders.SOURCES)
+@pytest.mark.parametrize("spelling", ["0555 123 45 67", "+90 555 123 45 67", "905551234567", "(0555) 123-4567"])
+def test_another_delivery_of_a_phone_with_an_owner_is_answered_existing(
+    sandbox: Sandbox, logs: Logs, capsys: pytest.CaptureFixture[str], source: str, spelling: str
+) -> None:
+    assert send(senders.request("zapier", "+905551234567", delivery_id="first")).status == 200
+    capsys.readouterr()
+    answer = send(senders.request(source, spelling, delivery_id="another"))
+    assert (answer.status, answer.body) == (200, EXISTING)
+    assert len(sandbox.gateway.received) == 1  # the gateway was not called again
+    assert logs()[-1]["outcome"] == "phone_existing"
+    assert logs()[-1]["phone"] == "+90555*****67"
+    assert _counted(capsys.readouterr().out, "PhoneExisting") == 1
+
+
+def test_the_same_delivery_again_is_a_replay_not_existing(sandbox: Sandbox, logs: Logs) -> None:
+    request = senders.request("typeform", delivery_id="same")
+    assert send(request).body == {"success": True}
+    assert send(request).body == {"success": True}
+    assert [line["outcome"] for line in logs()] == ["owner_created", "duplicate_replayed"]
+    assert sandbox.gateway.owners == ["+905551234567"]
+
+
+def test_without_phone_memory_each_delivery_is_its_own_owner(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PHONE_DEDUPLICATION_SECONDS", "0")
+    assert send(senders.request("zapier", delivery_id="a")).body == {"success": True}
+    assert send(senders.request("tally", delivery_id="b")).body == {"success": True}
+    assert sandbox.gateway.owners == ["+905551234567", "+905551234567"]
+
+
+def test_a_phone_the_gateway_refused_is_not_marked_as_having_an_owner(sandbox: Sandbox, logs: Logs) -> None:
+    sandbox.gateway.rejected_phones.add("+905551234567")
+    refused = senders.request("zapier", delivery_id="refused")
+    assert send(refused).code == "rejected_phone"
+    sandbox.gateway.rejected_phones.clear()
+    # The refused delivery again: its answer replayed, the gateway not asked.
+    assert send(refused).code == "rejected_phone"
+    assert len(sandbox.gateway.received) == 1
+    # Another delivery of the phone: forwarded, and its owner created.
+    assert send(senders.request("tally", delivery_id="later")).body == {"success": True}
+    assert sandbox.gateway.owners == ["+905551234567"]
+    # ... after which the refused delivery, sent again, learns that the phone has its owner now.
+    assert send(refused).body == EXISTING
+
+
+@pytest.mark.parametrize("fault", [Fault(status=502), Fault(reset=True), Fault(status=429, retry_after=30)])
+def test_a_transient_failure_does_not_mark_the_phone(sandbox: Sandbox, fault: Fault) -> None:
+    sandbox.gateway.inject(fault)
+    assert send(senders.request("zapier", delivery_id="failed")).status == 503
+    assert send(senders.request("webflow", delivery_id="other")).body == {"success": True}
+    assert sandbox.gateway.owners == ["+905551234567"]
+
+
+def test_ten_concurrent_deliveries_of_one_phone_create_one_owner(sandbox: Sandbox, instances: list[str]) -> None:
+    for n, url in enumerate([*instances, None]):  # every instance warm: the race is about the forward
+        assert deliver(senders.request("zapier", f"0555 000 00 0{n}", delivery_id=f"warm-{n}"), url).status == 200
+    sandbox.gateway.reset()
+    sandbox.gateway.inject(Fault(delay=0.5))  # the first forward is still in flight when the others arrive
+    sources = [senders.SOURCES[n % len(senders.SOURCES)] for n in range(10)]
+    requests = [senders.request(source, "0555 123 45 67", delivery_id=f"burst-{n}") for n, source in enumerate(sources)]
+    answers: list[Answer | None] = [None] * 10
+    targets = [*instances, None]
+
+    def race(n: int) -> None:
+        answers[n] = deliver(requests[n], targets[n % len(targets)])
+
+    # The in-process instance's deliveries go last, on this thread (its handler is not for threads).
+    threads = [threading.Thread(target=race, args=(n,)) for n in range(10) if targets[n % len(targets)]]
+    for thread in threads:
+        thread.start()
+    for n in range(10):
+        if targets[n % len(targets)] is None:
+            race(n)
+    for thread in threads:
+        thread.join(15)
+    sandbox.gateway.settle()
+    assert sandbox.gateway.owners == ["+905551234567"]
+    done = [answer for answer in answers if answer is not None]
+    assert len(done) == 10
+    assert [a.body for a in done].count({"success": True}) == 1
+    for answer in done:
+        if answer.status == 409:
+            assert answer.code == "in_progress"
+            assert int(answer.headers["Retry-After"]) > 0
+        else:
+            assert (answer.status, answer.body) in ((200, {"success": True}), (200, EXISTING))
+    # Every sender told to come back gets the existing answer when it does.
+    for n, answer in enumerate(answers):
+        if answer is not None and answer.status == 409:
+            assert (send(requests[n]).status, send(requests[n]).body) == (200, EXISTING)
+    assert sandbox.gateway.owners == ["+905551234567"]
+
+
+@pytest.fixture
+def queued(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    monkeypatch.setenv("RETRY_QUEUE_URL", sandbox.queue_url)
+    yield sandbox
+    sandbox.gateway.chaos(0, [], seed=0)
+
+
+def _handled(logs: Logs) -> list[str]:
+    return [line["outcome"] for line in logs() if line["message"] == "queued delivery handled"]
+
+
+def test_a_queued_phone_and_another_delivery_of_it_meanwhile_make_one_owner(queued: Sandbox, logs: Logs) -> None:
+    queued.gateway.chaos(1.0, [Fault(status=503, retry_after=30)], seed=1)
+    first = send(senders.request("jotform", delivery_id="queued-first"))
+    second = send(senders.request("zapier", "+90 555 123 45 67", delivery_id="queued-second"))
+    assert first.body == second.body == {"success": True, "queued": True}  # both queued: no owner yet
+    queued.gateway.chaos(0, [], seed=0)
+    queue.drain(queued.aws, queued.queue_url, worker)
+    assert queued.gateway.owners == ["+905551234567"]
+    assert sorted(_handled(logs)) == ["drained", "phone_existing"]
+    # And later deliveries of the phone know it.
+    assert send(senders.request("tally", delivery_id="after")).body == EXISTING
+
+
+def test_a_dead_lettered_phone_is_not_lost_and_its_redrive_creates_no_second_owner(queued: Sandbox, logs: Logs) -> None:
+    queued.gateway.chaos(1.0, [Fault(status=500)], seed=2)
+    assert send(senders.request("jotform", delivery_id="dead")).body == {"success": True, "queued": True}
+    for _ in range(LOCAL_MAX_RECEIVE_COUNT + 1):
+        queue.poll_once(queued.aws, queued.queue_url, worker)
+    assert queue.depth(queued.aws, queued.dead_letter_url) == 1
+    queued.gateway.chaos(0, [], seed=0)
+    # Meanwhile the person signs up again: the gateway is back, the phone had no owner, so it is created.
+    assert send(senders.request("typeform", delivery_id="again")).body == {"success": True}
+    # The operator redrives the dead letters: the message finds the owner and is dropped.
+    assert queue.redrive(queued.aws, queued.dead_letter_url, queued.queue_url) == 1
+    queue.drain(queued.aws, queued.queue_url, worker)
+    assert queued.gateway.owners == ["+905551234567"]
+    assert _handled(logs)[-1] == "phone_existing"
+    assert queue.depth(queued.aws, queued.queue_url) == queue.depth(queued.aws, queued.dead_letter_url) == 0
+
+
+def test_a_dead_lettered_phone_alone_is_created_when_redriven(queued: Sandbox) -> None:
+    queued.gateway.chaos(1.0, [Fault(status=500)], seed=3)
+    send(senders.request("zapier", delivery_id="alone"))
+    for _ in range(LOCAL_MAX_RECEIVE_COUNT + 1):
+        queue.poll_once(queued.aws, queued.queue_url, worker)
+    queued.gateway.chaos(0, [], seed=0)
+    assert queue.redrive(queued.aws, queued.dead_letter_url, queued.queue_url) == 1
+    queue.drain(queued.aws, queued.queue_url, worker)
+    assert queued.gateway.owners == ["+905551234567"]
+
+
+@pytest.mark.parametrize("source", senders.SOURCES)
+@pytest.mark.parametrize("phone_memory", ["on", "off"])
+def test_a_reused_delivery_id_never_swallows_a_signup(
+    sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    logs: Logs,
+    capsys: pytest.CaptureFixture[str],
+    source: str,
+    phone_memory: str,
+) -> None:
+    if phone_memory == "off":
+        monkeypatch.setenv("PHONE_DEDUPLICATION_SECONDS", "0")
+    assert send(senders.request(source, "0555 123 45 67", delivery_id="k1")).status == 200
+    capsys.readouterr()
+    answer = send(senders.request(source, "0555 765 43 21", delivery_id="k1"))
+    assert (answer.status, answer.body) == (200, {"success": True})
+    assert sandbox.gateway.owners == ["+905551234567", "+905557654321"]  # forwarded: the new signup it is
+    assert logs()[-1]["outcome"] == "owner_created"
+    assert logs()[-1]["delivery_id_reused"] is True
+    assert _counted(capsys.readouterr().out, "DeliveryIdReused") == 1
+    # The first phone under that id again is still its replay, and the second one's too.
+    assert send(senders.request(source, "0555 123 45 67", delivery_id="k1")).body == {"success": True}
+    assert send(senders.request(source, "0555 765 43 21", delivery_id="k1")).body == {"success": True}
+    assert len(sandbox.gateway.received) == 2
+
+
+def test_a_reused_delivery_id_is_counted_by_the_worker_too(queued: Sandbox, logs: Logs) -> None:
+    assert send(senders.request("zapier", "0555 123 45 67", delivery_id="k2")).status == 200
+    queued.gateway.inject(Fault(status=503, retry_after=30))
+    assert send(senders.request("zapier", "0555 765 43 21", delivery_id="k2")).body == {
+        "success": True,
+        "queued": True,
+    }
+    queue.drain(queued.aws, queued.queue_url, worker)
+    assert queued.gateway.owners == ["+905551234567", "+905557654321"]
+
+
+def test_a_recording_failure_after_the_gateways_200_tells_the_truth_and_is_counted(
+    sandbox: Sandbox, logs: Logs, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sandbox.aws.fail_next(UPDATE_ITEM)  # the write that stores the answer, after the gateway's 200
+    answer = send(senders.request("tally", delivery_id="unrecorded"))
+    assert (answer.status, answer.body) == (200, {"success": True})  # the owner exists
+    assert sandbox.gateway.owners == ["+905551234567"]
+    assert logs()[-1]["outcome"] == "owner_created_unrecorded"
+    assert _counted(capsys.readouterr().out, "AmbiguousForward") == 1  # with the possible duplicates
+
+
+def test_a_recording_failure_in_the_worker_drops_the_message_and_is_counted(
+    queued: Sandbox, logs: Logs, capsys: pytest.CaptureFixture[str]
+) -> None:
+    queued.gateway.inject(Fault(status=503, retry_after=30))
+    assert send(senders.request("jotform", delivery_id="worker-unrecorded")).body["queued"] is True
+    queued.aws.fail_next(UPDATE_ITEM)
+    capsys.readouterr()
+    assert queue.poll_once(queued.aws, queued.queue_url, worker) == (1, 0)  # not retried: the owner exists
+    assert queue.drain(queued.aws, queued.queue_url, worker) == 0
+    assert queued.gateway.owners == ["+905551234567"]
+    assert _handled(logs) == ["owner_created_unrecorded"]
+    assert _counted(capsys.readouterr().out, "AmbiguousForward") == 1
+
+
+SQS_SEND = "AmazonSQS.SendMessage"
+FAULTS: dict[str, tuple[Fault | None, list[str]]] = {
+    # name: (the gateway's fault, the AWS calls that hang)
+    "read timeout, then SQS hangs": (Fault(delay=12), [SQS_SEND]),
+    "read timeout, SQS and the record's delete hang": (Fault(delay=12), [SQS_SEND, "DynamoDB_20120810.DeleteItem"]),
+    "503, then SQS hangs": (Fault(status=503), [SQS_SEND]),
+    "200, then storing the answer hangs": (None, [UPDATE_ITEM]),
+    "Secrets Manager hangs": (None, ["secretsmanager.GetSecretValue"]),
+    "the deduplication table hangs": (None, ["DynamoDB_20120810.PutItem"]),
+}
+
+
+@pytest.mark.parametrize(
+    ("fault", "timeout"),
+    [(fault, 4.0) for fault in sorted(FAULTS)] + [("read timeout, then SQS hangs", 10.0)],  # 10: as deployed
+)
+def test_every_fault_combination_is_answered_before_the_function_times_out(
+    queued: Sandbox, monkeypatch: pytest.MonkeyPatch, fault: str, timeout: float
+) -> None:
+    gateway_fault, hanging = FAULTS[fault]
+    monkeypatch.setenv("SECRET_CACHE_SECONDS", "0")  # so that the secret is read inside the request
+    if gateway_fault:
+        queued.gateway.inject(gateway_fault)
+    for target in hanging:
+        queued.aws.fail_next(target, after=3)  # past every AWS client's read timeout
+    context = LocalContext(timeout_seconds=timeout)
+    from owner_webhook.handler import lambda_handler
+
+    result = lambda_handler(http_api_event(senders.request("zapier", delivery_id=f"budget-{timeout}")), context)
+    assert context.get_remaining_time_in_millis() > 0, "answered after the function's timeout"
+    assert result["statusCode"] in (200, 503)
+    assert len(queued.gateway.received) <= 1
+
+
+def test_a_gateway_call_that_cannot_finish_in_time_is_not_sent(sandbox: Sandbox, logs: Logs) -> None:
+    assert send(senders.request("zapier", "0555 000 00 00", delivery_id="warm-up")).status == 200
+    # 2.2 s left: after the time kept for storing the answer, too little for a safe forward.
+    answer = invoke_event(http_api_event(senders.request("zapier", delivery_id="no-time")), timeout=2.2)
+    assert (answer.status, answer.code) == (503, "upstream_unavailable")
+    assert "Retry-After" in answer.headers
+    assert len(sandbox.gateway.received) == 1  # the warm-up's only
+    assert logs()[-1]["gateway_status"] == "no_time"
+    assert invoke_event(http_api_event(senders.request("zapier", delivery_id="no-time"))).status == 200
