@@ -23,6 +23,14 @@ class Case:
     code: str
     owner: str | None  # the E.164 phone the gateway should receive and accept, if any
     secret: str  # which local secret (sandbox.aws.SECRETS) the function must be reading
+    after: str | None  # the event that must have been sent first (a repeated phone's first delivery)
+
+
+def answer_code(body: dict[str, Any]) -> str:
+    """The outcome an answer tells: its error code, or which success it is."""
+    if "error" in body:
+        return str(body["error"]["code"])
+    return "phone_existing" if body.get("existing") else "queued" if body.get("queued") else "owner_created"
 
 
 def files() -> list[Path]:
@@ -50,4 +58,4 @@ def _case(path: Path, want: dict[str, Any], now: float | None) -> Case:
         resigned = http_api_event(request)
         resigned["requestContext"]["requestId"] = event["requestContext"]["requestId"]
         event = resigned
-    return Case(path.name, event, request, want["status"], want["code"], want.get("owner"), secret)
+    return Case(path.name, event, request, want["status"], want["code"], want.get("owner"), secret, want.get("after"))

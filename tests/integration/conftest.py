@@ -17,6 +17,7 @@ import pytest
 import urllib3
 
 from sandbox.aws import LOCAL_SECRET
+from sandbox.catalog import answer_code
 from sandbox.events import HttpRequest, LocalContext, function_url_event, http_api_event, rest_api_event
 from sandbox.stack import LOCAL_MAX_RECEIVE_COUNT, Sandbox
 from tests.conftest import ROOT
@@ -33,9 +34,7 @@ class Answer:
 
     @property
     def code(self) -> str:
-        if "error" in self.body:
-            return str(self.body["error"]["code"])
-        return "queued" if self.body.get("queued") else "owner_created"
+        return answer_code(self.body)
 
 
 @pytest.fixture(scope="session")
