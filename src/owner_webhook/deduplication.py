@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -113,15 +114,17 @@ class DynamoDBDeduplication:
         self._config.register_lambda_context(context)
 
     def once(self, source: str, delivery_id: str, phone: str, work: Work, outcome: Outcome) -> Answer:
-        phone_id = hmac.new(self._phone_key(), phone.encode(), hashlib.sha256).hexdigest()
-        delivery = hashlib.sha256(f"{source}\0{delivery_id}".encode()).hexdigest()
+        phone_key = self._phone_key()
+        phone_id = hmac.new(phone_key, phone.encode(), hashlib.sha256).hexdigest()
+        # Keyed too: a delivery id may be the phone itself, or the hash of a body that is only the phone.
+        delivery = hmac.new(phone_key, f"{source}\0{delivery_id}".encode(), hashlib.sha256).hexdigest()
         key = {"phone": phone_id} if self._by_phone else {"phone": phone_id, "delivery": delivery}
 
         def noted_work() -> Answer:
             outcome.reused_id = self._reused(delivery, phone_id)
             return work()
 
-        for _ in range(2):  # a second time only after clearing another delivery's refusal
+        for _ in range(3):  # again only after clearing another delivery's refusal
             try:
                 stored = self._run_once(key=key, delivery=delivery, work=noted_work, outcome=outcome)
             except _Unstored:
@@ -141,8 +144,9 @@ class DynamoDBDeduplication:
                 return Answer(answer.status, answer.code, answer.body, answer.headers, replayed=True)
             if answer.code == answers.CREATED:
                 return answers.existing()
-            self._forget(key)  # a refusal for another delivery marks no owner: forward this one
-        raise DeduplicationUnavailableError("the deduplication table keeps changing; retry")
+            self._forget(key, stored)  # a refusal for another delivery marks no owner: forward this one
+        # Other deliveries of this phone keep changing its record: one of them is being handled.
+        raise InProgressError("this phone's owner is being created right now; retry shortly")
 
     def _reused(self, delivery: str, phone_id: str) -> bool:
         """Record which phone this delivery id carries; whether it carried another one before (best effort)."""
@@ -161,10 +165,23 @@ class DynamoDBDeduplication:
             return False  # only a metric depends on it; the forward does not
         return bool(old) and old["phone"]["S"] != phone_id[:32] and int(old["expiration"]["N"]) > now
 
-    def _forget(self, key: dict[str, str]) -> None:
+    def _forget(self, key: dict[str, str], stored: dict[str, Any]) -> None:
+        """Delete the record if it still holds `stored` (a concurrent delivery may have replaced it)."""
         try:
-            self._layer.delete_record(data=key, exception=_Unstored("a refusal for another delivery"))
-        except (BotoCoreError, ClientError) as exc:
+            self._client.delete_item(
+                TableName=self._table,
+                Key={"id": {"S": self._layer._get_hashed_idempotency_key(key)}},  # the layer's own key scheme
+                ConditionExpression="#status = :completed AND #data = :data",
+                ExpressionAttributeNames={"#status": "status", "#data": "data"},
+                ExpressionAttributeValues={
+                    ":completed": {"S": "COMPLETED"},
+                    ":data": {"S": json.dumps(stored, sort_keys=True)},  # as Powertools stored it
+                },
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise DeduplicationUnavailableError("the deduplication table is unavailable; retry") from exc
+        except BotoCoreError as exc:
             raise DeduplicationUnavailableError("the deduplication table is unavailable; retry") from exc
 
 

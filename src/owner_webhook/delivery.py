@@ -158,7 +158,9 @@ def _phone(source: Source, payload: Mapping[str, Any], region: str) -> str:
 
 def _create_owner(phone: str, credentials: Credentials, services: Services, deadline: Deadline) -> GatewayResult:
     result = services.gateway.create_owner(phone, credentials.api_key, deadline.forward_by)
-    if result.status not in (GatewayStatus.UNAUTHORIZED, GatewayStatus.FORBIDDEN) or not deadline.fits_aws_call():
+    if result.status not in (GatewayStatus.UNAUTHORIZED, GatewayStatus.FORBIDDEN):
+        return result
+    if not deadline.fits_aws_call(before_forward_ends=True):  # the calls after the forward have their time
         return result
     # The key may have been rotated since it was cached: fetch it fresh once, and send again only if it
     # changed (a 401 on the new key is a real configuration problem, not a rotation).

@@ -28,7 +28,7 @@ with loading():
         UnsupportedEventError,
         WebhookError,
     )
-    from owner_webhook.observability import count_outcome, logger, metrics, traced_handler
+    from owner_webhook.observability import also_counted, count_outcome, logger, metrics, traced_handler
     from owner_webhook.wiring import deadline_for, prepare, services
 
     prepare()
@@ -99,7 +99,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     started = time.perf_counter()
     result = answer(event, context)
     keys = logger.get_current_keys()
-    count_outcome(str(keys["outcome"]), str(keys.get("source", "unknown")), reused_id="delivery_id_reused" in keys)
+    count_outcome(str(keys["outcome"]), str(keys.get("source", "unknown")), also_counted(keys))
     log: Callable[..., None] = (
         logger.info if result.status < 400 else logger.warning if result.status < 500 else logger.error
     )

@@ -6,7 +6,7 @@ import contextlib
 import functools
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -62,17 +62,22 @@ METRIC_BY_OUTCOME = {
 }
 
 
-def count_outcome(outcome: str, source: str, *, reused_id: bool = False) -> None:
-    """Add this request's outcome metric, by source (or "unknown") and for all sources together.
-
-    `reused_id`: the delivery id came before with another phone, which was forwarded all the same
-    (DeliveryIdReused, beside the outcome's metric).
-    """
+def count_outcome(outcome: str, source: str, also: Iterable[str] = ()) -> None:
+    """Add this request's outcome metric, by source (or "unknown") and for all sources together, and the
+    metrics in `also` (what else happened: DeliveryIdReused, AmbiguousForward for a queued delivery)."""
     metrics.add_dimension(name="source", value=source)
     metrics.add_dimensions(service=SERVICE)  # the second dimension set: what the alarms watch
     metrics.add_metric(name=METRIC_BY_OUTCOME.get(outcome, "InternalError"), unit=MetricUnit.Count, value=1)
-    if reused_id:
-        metrics.add_metric(name="DeliveryIdReused", unit=MetricUnit.Count, value=1)
+    for name in also:
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+
+
+def also_counted(keys: Mapping[str, Any], failure: str | None = None) -> list[str]:
+    """The metrics that a request's log keys (and the worker's failure code) add to its outcome's."""
+    extra = ["DeliveryIdReused"] if keys.get("delivery_id_reused") else []
+    if keys.get("queued_because") == "upstream_ambiguous" or failure == "upstream_ambiguous":
+        extra.append("AmbiguousForward")  # queued or retried: a possible duplicate all the same
+    return extra
 
 
 @functools.cache

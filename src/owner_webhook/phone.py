@@ -20,11 +20,14 @@ _WRITTEN_PHONE = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 _MAX_CHARS = 64
+# "(+90) 555 ..." as some forms write the country code.
+_BRACKETED_COUNTRY_CODE = re.compile(r"^\(\s*\+\s*([0-9]{1,3})\s*\)")
 
 
 def to_e164(raw: str, region: str) -> str:
     """Normalize a written phone number to E.164; raises InvalidPhoneError if it is not a valid number."""
-    text = (raw if raw.isascii() else _ascii_digits(unicodedata.normalize("NFKC", raw))).strip()
+    text = (raw if raw.isascii() else _ascii(unicodedata.normalize("NFKC", raw))).strip()
+    text = _BRACKETED_COUNTRY_CODE.sub(r"+\1 ", text.replace("[", "(").replace("]", ")"))
     if len(text) > _MAX_CHARS or not _WRITTEN_PHONE.match(text):
         raise InvalidPhoneError("the phone field does not hold a phone number")
     number = _parse(text, region)
@@ -55,6 +58,17 @@ def _parse(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
     return number if phonenumbers.is_valid_number(number) else None
 
 
-def _ascii_digits(text: str) -> str:
-    # Arabic-Indic, Persian and other decimal digits survive NFKC; make them ASCII for the grammar check.
-    return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in text)
+def _ascii(text: str) -> str:
+    # Arabic-Indic, Persian and other decimal digits survive NFKC: made ASCII for the grammar check, as
+    # are dashes (en dash, non-breaking hyphen); invisible marks a copy and paste brings along (bidi
+    # embeddings, zero-width spaces: Unicode's format characters) are dropped.
+    kept = []
+    for ch in text:
+        category = unicodedata.category(ch)
+        if ch.isdecimal():
+            kept.append(str(unicodedata.decimal(ch)))
+        elif category == "Pd":
+            kept.append("-")
+        elif category != "Cf":
+            kept.append(ch)
+    return "".join(kept)

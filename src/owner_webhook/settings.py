@@ -79,9 +79,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
 def _phone_memory(env: Mapping[str, str], table: str | None, delivery_window: int) -> int:
     raw = env.get("PHONE_DEDUPLICATION_SECONDS", "").strip()
-    seconds = int(_number(env, "PHONE_DEDUPLICATION_SECONDS", Settings.phone_memory, 0, 366 * 86_400))
-    if seconds == 0:
+    value = _number(env, "PHONE_DEDUPLICATION_SECONDS", Settings.phone_memory, 0, 366 * 86_400)
+    if value == 0:
         return 0
+    seconds = int(value)
     if table is None:
         if raw:
             raise SettingError("PHONE_DEDUPLICATION_SECONDS needs IDEMPOTENCY_TABLE (the phones are remembered there)")

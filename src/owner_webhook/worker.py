@@ -22,7 +22,7 @@ with loading():
 
     from owner_webhook import answers, delivery
     from owner_webhook.errors import MalformedMessageError, RefusedError, WebhookError
-    from owner_webhook.observability import count_outcome, logger, metrics, traced_handler
+    from owner_webhook.observability import also_counted, count_outcome, logger, metrics, traced_handler
     from owner_webhook.phone import mask
     from owner_webhook.retry_queue import QueuedDelivery, retry_delay
     from owner_webhook.sources import get_source
@@ -65,7 +65,8 @@ def drain(record: SQSRecord, lambda_context: LambdaContext) -> None:
     receive_count = int(record.attributes.approximate_receive_count or 1)
     result = _forward(record, lambda_context, receive_count)
     keys = logger.get_current_keys()
-    count_outcome(result.outcome, str(keys.get("source", "unknown")), reused_id="delivery_id_reused" in keys)
+    failure = result.failure.code if result.failure else None
+    count_outcome(result.outcome, str(keys.get("source", "unknown")), also_counted(keys, failure))
     metrics.flush_metrics()  # one EMF record per message: the messages of a batch have different sources
     log = logger.info if result.failure is None else logger.warning
     log(

@@ -134,11 +134,19 @@ def test_the_table_holds_no_phone_nor_a_hash_anybody_can_compute(sandbox: Sandbo
     import hashlib
 
     send(senders.request("zapier", "0555 123 45 67", delivery_id="private-1"))
+    # A delivery id that is the phone itself (a Zap mapping the phone to Idempotency-Key), and one that
+    # is the hash of a body holding only the phone: both must be as unreadable as the phone.
+    send(senders.request("zapier", "0555 123 45 68", delivery_id="+905551234568"))
+    body = json.dumps({"phone": "+905551234569"}).encode()
+    headers = {"content-type": "application/json", "authorization": "Bearer local-zapier-token"}
+    send(HttpRequest("POST", "/webhooks/zapier", body, headers))  # no Idempotency-Key: the body's hash
     text = json.dumps(sandbox.aws.table_items())
-    for form in ("+905551234567", "905551234567", "5551234567"):
+    body_id = hashlib.sha256(body).hexdigest()
+    for form in ("+905551234567", "905551234567", "5551234567", "+905551234568", body_id):
         assert form not in text
         for algorithm in ("md5", "sha1", "sha256", "sha512"):
             assert hashlib.new(algorithm, form.encode()).hexdigest() not in text
+            assert hashlib.new(algorithm, f"zapier\0{form}".encode()).hexdigest() not in text
         # Powertools hashes the key data: not the phone, its HMAC under the stack's key.
         for data in ({"phone": form}, form):
             assert hashlib.md5(json.dumps(data, sort_keys=True).encode()).hexdigest() not in text  # noqa: S324

@@ -41,8 +41,11 @@ def _counted(out: str, metric: str) -> int:
     return sum(sum(value) if isinstance(value, list) else int(value) for value in values)
 
 
+SPELLINGS = ["0555 123 45 67", "+90 555 123 45 67", "905551234567", "(0555) 123-4567", "(+90) 555\u2013123\u200b4567"]
+
+
 @pytest.mark.parametrize("source", senders.SOURCES)
-@pytest.mark.parametrize("spelling", ["0555 123 45 67", "+90 555 123 45 67", "905551234567", "(0555) 123-4567"])
+@pytest.mark.parametrize("spelling", SPELLINGS)
 def test_another_delivery_of_a_phone_with_an_owner_is_answered_existing(
     sandbox: Sandbox, logs: Logs, capsys: pytest.CaptureFixture[str], source: str, spelling: str
 ) -> None:
@@ -84,6 +87,39 @@ def test_a_phone_the_gateway_refused_is_not_marked_as_having_an_owner(sandbox: S
     assert sandbox.gateway.owners == ["+905551234567"]
     # ... after which the refused delivery, sent again, learns that the phone has its owner now.
     assert send(refused).body == EXISTING
+
+
+def test_a_refusal_cleared_by_one_delivery_is_not_cleared_again_over_anothers_owner(sandbox: Sandbox) -> None:
+    # Two deliveries of a phone once refused read the refusal; the first clears it and creates the
+    # owner before the second clears it: the second must find that owner, not delete it and forward.
+    from owner_webhook import delivery, wiring
+    from owner_webhook.budget import Deadline
+
+    sandbox.gateway.rejected_phones.add("+905551234567")
+    assert send(senders.request("zapier", delivery_id="refused")).code == "rejected_phone"
+    sandbox.gateway.rejected_phones.clear()
+    ready = wiring.services()
+    deduplicator = ready.deduplicator
+    real_forget = deduplicator._forget  # type: ignore[attr-defined]
+    overtaken: list[Answer] = []
+
+    def overtaken_forget(*args: Any) -> None:
+        # The other delivery runs to its end (unheld) between this one's read of the refusal and its delete.
+        deduplicator._forget = real_forget  # type: ignore[attr-defined]
+        overtaken.append(send(senders.request("tally", delivery_id="fast")))
+        real_forget(*args)
+
+    credentials = ready.credentials.load()
+
+    def create() -> Any:
+        return delivery.create_or_queue("zapier", "slow", "+905551234567", credentials, ready, deadline)
+
+    deadline = Deadline.start(10, 8, 1)
+    deduplicator._forget = overtaken_forget  # type: ignore[attr-defined]
+    answer = delivery.once(deduplicator, "zapier", "slow", "+905551234567", create, deadline)
+    assert overtaken[0].body == {"success": True}
+    assert (answer.status, answer.body) == (200, EXISTING)
+    assert sandbox.gateway.owners == ["+905551234567"]
 
 
 @pytest.mark.parametrize("fault", [Fault(status=502), Fault(reset=True), Fault(status=429, retry_after=30)])
@@ -223,6 +259,20 @@ def test_a_reused_delivery_id_is_counted_by_the_worker_too(queued: Sandbox, logs
     assert queued.gateway.owners == ["+905551234567", "+905557654321"]
 
 
+@pytest.mark.parametrize("where", ["webhook", "worker"])
+def test_an_ambiguous_forward_that_is_queued_is_counted_as_a_possible_duplicate(
+    queued: Sandbox, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    queued.gateway.inject(Fault(create_first=True) if where == "webhook" else Fault(status=503, retry_after=30))
+    assert send(senders.request("jotform", delivery_id="maybe")).body == {"success": True, "queued": True}
+    if where == "worker":
+        queued.gateway.inject(Fault(create_first=True))
+    queue.drain(queued.aws, queued.queue_url, worker)
+    duplicates = len(queued.gateway.owners) - 1
+    assert duplicates == 1  # the gateway created the owner twice: once unanswered, once for the retry
+    assert _counted(capsys.readouterr().out, "AmbiguousForward") == duplicates
+
+
 def test_a_recording_failure_after_the_gateways_200_tells_the_truth_and_is_counted(
     sandbox: Sandbox, logs: Logs, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -280,6 +330,22 @@ def test_every_fault_combination_is_answered_before_the_function_times_out(
     assert context.get_remaining_time_in_millis() > 0, "answered after the function's timeout"
     assert result["statusCode"] in (200, 503)
     assert len(queued.gateway.received) <= 1
+
+
+def test_a_refused_key_near_the_end_of_the_forward_is_not_read_again_past_the_time(
+    queued: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert send(senders.request("zapier", "0555 000 00 00", delivery_id="warm-up")).status == 200  # key cached
+    queued.gateway.accepted_keys = {"rotated-key"}
+    queued.gateway.inject(Fault(status=401, delay=2.4))  # a 401 just before the forward's time is up
+    queued.aws.fail_next("secretsmanager.GetSecretValue", after=3)  # the fresh read would hang
+    queued.aws.fail_next("DynamoDB_20120810.DeleteItem", after=3)  # and so would the record's delete
+    context = LocalContext(timeout_seconds=6)
+    from owner_webhook.handler import lambda_handler
+
+    result = lambda_handler(http_api_event(senders.request("zapier", delivery_id="late-401")), context)
+    assert context.get_remaining_time_in_millis() > 0, "answered after the function's timeout"
+    assert result["statusCode"] in (200, 503)
 
 
 def test_a_gateway_call_that_cannot_finish_in_time_is_not_sent(sandbox: Sandbox, logs: Logs) -> None:
