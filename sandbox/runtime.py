@@ -85,7 +85,7 @@ class LambdaRuntime:
         handler: str,
         environment: dict[str, str],
         *,
-        timeout: float = 10,
+        timeout: int = 10,
         memory: int = 256,
         name: str = "owner-webhook-local",
     ) -> None:
