@@ -70,7 +70,8 @@ build: $(STAMP)  ## sam build: the deployable artifact in .aws-sam/build
 	ARCHITECTURE=$(ARCH) $(BIN)/sam build --template template.yaml --parameter-overrides Architecture=$(ARCH)
 
 artifact-test: build runtime  ## the integration tests again on the built artifact, and the artifact in the Lambda runtime
-	OWNER_WEBHOOK_ARTIFACT=$(abspath $(ARTIFACT)) $(BIN)/pytest tests/integration tests/runtime
+	OWNER_WEBHOOK_ARTIFACT=$(abspath $(ARTIFACT)) $(BIN)/pytest tests/integration
+	$(BIN)/pytest tests/runtime
 
 sam-local-check: $(STAMP)  ## with Docker: the README's sam local lines against make serve (not part of make test)
 	$(BIN)/python -m sandbox.sam_local

@@ -134,3 +134,15 @@ def test_the_forward_never_outlasts_the_timeout_the_runtime_sets(stack: Sandbox)
         invocation = send(runtime, "zapier")
         assert answer(invocation) == (503, "upstream_ambiguous")  # answered, not killed by the runtime
         assert 1000 < invocation.duration_ms < 3000
+
+
+def test_the_bench_takes_the_cold_start_from_the_runtime(stack: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import run
+
+    monkeypatch.setattr(run, "COLD_RUNS", 1)
+    figures = run.runtime_cold(stack.environment())
+    assert set(figures) == {"adapter_runtime_cold", "peer_runtime_cold"}
+    for case in figures.values():
+        assert case["init_median_ms"] > 0 and case["invoke_median_ms"] > 0
+        assert case["median_ms"] == case["init_median_ms"] + case["invoke_median_ms"]
+    assert len(stack.gateway.owners) == 2
