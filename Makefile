@@ -28,7 +28,7 @@ $(STAMP): requirements-dev.txt src/requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-$(RUNTIME_STAMP): requirements-runtime.txt $(STAMP)
+$(RUNTIME_STAMP): requirements-runtime.txt | $(STAMP)
 	rm -rf $(RUNTIME)
 	$(BIN)/python -m venv $(RUNTIME)
 	$(RUNTIME)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-runtime.txt
