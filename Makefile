@@ -3,7 +3,14 @@ PYTHON ?= python3.13
 VENV := .venv
 BIN := $(abspath $(VENV))/bin
 STAMP := $(VENV)/.installed
+# The runtime-like interpreter: what Lambda's python3.13 runtime provides (awslambdaric, boto3), nothing else.
+RUNTIME := .runtime
+RUNTIME_STAMP := $(RUNTIME)/.installed
 ARTIFACT := .aws-sam/build/WebhookFunction
+# The deployed functions are arm64; ARCH=x86_64 builds for sam local on an x86_64 machine (README).
+ARCH ?= arm64
+EVENT ?= events/zapier-success.json
+FUNCTION ?= WebhookFunction
 export PATH := $(BIN):$(PATH)
 export PYTHONPATH := src:.
 export SAM_CLI_TELEMETRY := 0
@@ -12,7 +19,8 @@ export PYTHONDONTWRITEBYTECODE := 1
 events: $(STAMP)  ## sign the timestamped events again, for sam local invoke (valid 5 minutes)
 	$(BIN)/python -m sandbox.resign
 
-.PHONY: demo serve events redrive bench test lint typecheck cfn-lint pytest build artifact-test clean
+.PHONY: demo serve events invoke redrive bench test lint typecheck cfn-lint pytest build runtime artifact-test \
+	sam-local-check clean
 
 $(STAMP): requirements-dev.txt src/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,16 +28,27 @@ $(STAMP): requirements-dev.txt src/requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
+$(RUNTIME_STAMP): requirements-runtime.txt | $(STAMP)
+	rm -rf $(RUNTIME)
+	$(BIN)/python -m venv $(RUNTIME)
+	$(RUNTIME)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-runtime.txt
+	touch $(RUNTIME_STAMP)
+
+runtime: $(RUNTIME_STAMP)  ## the runtime-like interpreter in .runtime (awslambdaric and boto3, pinned)
+
 demo: $(STAMP)  ## run every event in events/ through the local stack and show what happened
 	$(BIN)/python -m sandbox.demo
 
 serve: $(STAMP)  ## the local stack in the foreground on http://127.0.0.1:3000, for curl
 	$(BIN)/python -m sandbox.serve $(SERVE_ARGS)
 
+invoke: build runtime  ## EVENT=events/<file>.json [FUNCTION=RetryWorkerFunction]: the built artifact in the Lambda runtime
+	$(BIN)/python -m sandbox.invoke $(EVENT) --function $(FUNCTION)
+
 redrive: $(STAMP)  ## move dead letters back to the retry queue, on the stand-ins of a running make serve
 	$(BIN)/python -m sandbox.redrive
 
-bench: build  ## cold start, warm overhead, memory and size against the floor and a hand-written peer
+bench: build runtime  ## cold start, warm overhead, memory and size against the floor and a hand-written peer
 	$(BIN)/python -m bench.run
 
 test: lint typecheck cfn-lint pytest artifact-test  ## every check, as CI runs it
@@ -48,10 +67,14 @@ pytest: $(STAMP)  ## unit and integration tests on src/
 	$(BIN)/pytest
 
 build: $(STAMP)  ## sam build: the deployable artifact in .aws-sam/build
-	$(BIN)/sam build --template template.yaml
+	ARCHITECTURE=$(ARCH) $(BIN)/sam build --template template.yaml --parameter-overrides Architecture=$(ARCH)
 
-artifact-test: build  ## the integration tests again, on the built artifact instead of src/
+artifact-test: build runtime  ## the integration tests again on the built artifact, and the artifact in the Lambda runtime
 	OWNER_WEBHOOK_ARTIFACT=$(abspath $(ARTIFACT)) $(BIN)/pytest tests/integration
+	$(BIN)/pytest tests/runtime
+
+sam-local-check: $(STAMP)  ## with Docker: the README's sam local lines against make serve (not part of make test)
+	$(BIN)/python -m sandbox.sam_local
 
 clean:
-	rm -rf .aws-sam .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam .runtime .demo .pytest_cache .mypy_cache .ruff_cache
