@@ -22,10 +22,10 @@ def verify(request: WebhookRequest, secret: str) -> None:
     if not message_id:
         raise UnauthenticatedError("no webhook-id header (Standard Webhooks)")
     timestamp = signatures.require_fresh(request.header("webhook-timestamp"), "webhook-timestamp")
-    signed = f"{message_id}.{timestamp}.".encode() + request.body
+    signed = signatures.utf8(f"{message_id}.{timestamp}.") + request.body
     expected = signatures.b64(signatures.hmac_sha256(_key(secret), signed)).encode()
     presented = [
-        entry.partition(",")[2].encode()
+        signatures.utf8(entry.partition(",")[2])
         for entry in (request.header("webhook-signature") or "").split()
         if entry.startswith("v1,")
     ]
