@@ -156,3 +156,15 @@ class SecretFormatError(ConfigurationError):
 
 class ApiKeyMissingError(ConfigurationError):
     code = "api_key_missing"
+
+
+class ApiKeyInvalidError(ConfigurationError):
+    """The api_key has characters an HTTP header cannot carry (line breaks, controls, non-ASCII)."""
+
+    code = "api_key_invalid"
+
+
+class WebhookSecretInvalidError(ConfigurationError):
+    """A source's webhook secret would authenticate anyone (blank, or whsec_ without a key): it accepts nothing."""
+
+    code = "webhook_secret_invalid"

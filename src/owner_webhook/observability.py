@@ -54,6 +54,8 @@ METRIC_BY_OUTCOME = {
     "secret_not_found": "ConfigurationError",
     "secret_malformed": "ConfigurationError",
     "api_key_missing": "ConfigurationError",
+    "api_key_invalid": "ConfigurationError",
+    "webhook_secret_invalid": "ConfigurationError",
     "internal_error": "InternalError",
 }
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from owner_webhook.errors import SecretFormatError, UnauthenticatedError
+from owner_webhook.errors import UnauthenticatedError, WebhookSecretInvalidError
 from owner_webhook.request import WebhookRequest
 from owner_webhook.settings import Settings
 from owner_webhook.sources import registry
@@ -219,10 +219,11 @@ def test_a_bearer_token_does_not_pass_for_a_whsec_secret() -> None:
         _verify("generic", b"{}", {"Authorization": f"Bearer {SW_SECRET}"}, SW_SECRET)
 
 
-def test_a_whsec_secret_that_is_not_base64_is_a_configuration_error() -> None:
+@pytest.mark.parametrize("secret", ["whsec_***not base64***", "whsec_", "whsec_===="])
+def test_a_whsec_secret_without_a_key_is_a_configuration_error(secret: str) -> None:
     body = b"{}"
-    with pytest.raises(SecretFormatError):
-        _verify("generic", body, _standard(body), "whsec_***not base64***")
+    with pytest.raises(WebhookSecretInvalidError):
+        _verify("generic", body, _standard(body), secret)
 
 
 @pytest.mark.parametrize(
