@@ -138,7 +138,16 @@ def test_a_webhook_secret_that_would_let_anyone_in_accepts_nothing_and_says_so(
 
 @pytest.mark.parametrize(
     "api_key",
-    ["gw-7f3a\r\nX-Injected: 1", "gw-7f3a\nb", "gw-7f3a\x00", "gw-7f3aé", "gw-7f3aключ", "gw-7f3a\ud800", "gw-7f3a b", "gw-7f3a\x7f"],
+    [
+        "gw-7f3a\r\nX-Injected: 1",
+        "gw-7f3a\nb",
+        "gw-7f3a\x00",
+        "gw-7f3aé",
+        "gw-7f3aключ",
+        "gw-7f3a\ud800",
+        "gw-7f3a b",
+        "gw-7f3a\x7f",
+    ],
 )
 def test_an_api_key_no_header_can_carry_is_a_configuration_error(sandbox: Sandbox, logs: Logs, api_key: str) -> None:
     from sandbox.aws import LOCAL_SECRET

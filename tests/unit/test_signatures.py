@@ -228,7 +228,13 @@ def test_a_whsec_secret_without_a_key_is_a_configuration_error(secret: str) -> N
 
 @pytest.mark.parametrize(
     ("query", "ok"),
-    [({"token": "jt"}, True), ({"token": "jt2"}, False), ({}, False), ({"token": ""}, False), ({"token": "\ud800"}, False)],
+    [
+        ({"token": "jt"}, True),
+        ({"token": "jt2"}, False),
+        ({}, False),
+        ({"token": ""}, False),
+        ({"token": "\ud800"}, False),
+    ],
 )
 def test_jotform_token_in_the_query(query: dict[str, str], ok: bool) -> None:
     request = _request(b"", {}, query)
