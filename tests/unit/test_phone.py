@@ -6,6 +6,7 @@ import pytest
 
 from owner_webhook.errors import InvalidPhoneError
 from owner_webhook.phone import mask, to_e164
+from tests import numbering
 
 VALID = [
     # Turkey, the default region
@@ -86,8 +87,27 @@ def test_the_table_covers_enough_cases() -> None:
 
 @pytest.mark.parametrize(
     ("e164", "masked"),
-    [("+905551234567", "+90555*****67"), ("+12015550123", "+12015****23"), ("+4930123456", "+49301***56")],
+    [
+        ("+905551234567", "+90555*****67"),
+        ("+12015550123", "+1201*****23"),
+        ("+4930123456", "+4930****56"),
+        ("+29022158", "+2902***8"),  # St Helena: five digits, two shown
+        ("+6837012", "+6837**2"),  # Niue: four digits
+        ("not a number", "************"),
+    ],
 )
-def test_mask_keeps_only_the_prefix_and_last_two_digits(e164: str, masked: str) -> None:
+def test_mask_keeps_the_country_code_and_at_most_half_of_the_national_number(e164: str, masked: str) -> None:
     assert mask(e164) == masked
-    assert len(mask(e164)) == len(e164)
+
+
+@pytest.mark.parametrize(("where", "e164"), numbering.EXAMPLES, ids=[where for where, _ in numbering.EXAMPLES])
+def test_mask_for_every_numbering_plan(where: str, e164: str) -> None:
+    numbering.check_mask(e164, mask(e164))
+
+
+def test_every_plan_is_covered() -> None:
+    import phonenumbers
+
+    regions = {where.split()[0] for where, _ in numbering.EXAMPLES}
+    assert regions >= set(phonenumbers.SUPPORTED_REGIONS)
+    assert len(numbering.EXAMPLES) > 1000
