@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from owner_webhook import answers
 from owner_webhook.credentials import Credentials, CredentialStore
 from owner_webhook.deduplication import Deduplicator
+from owner_webhook.delivery_ids import bounded
 from owner_webhook.errors import (
     MissingPhoneError,
     RefusedError,
@@ -27,8 +27,6 @@ from owner_webhook.request import WebhookRequest
 from owner_webhook.retry_queue import QueuedDelivery, RetryQueue, received_now
 from owner_webhook.settings import Settings
 from owner_webhook.sources import Source, get_source
-
-_MAX_DELIVERY_ID = 128
 
 
 @dataclass(frozen=True)
@@ -55,7 +53,7 @@ def receive(source_name: str, event: Mapping[str, Any], services: Services, dead
         raise UnauthenticatedError(f"no webhook secret is configured for {source.name}: nothing is accepted unsigned")
     source.verify(request, secret)
     payload = source.read(request)
-    delivery_id = _bounded(source.delivery_id(request, payload))
+    delivery_id = bounded(source.delivery_id(request, payload))
     logger.append_keys(delivery_id=delivery_id)
 
     def final_answer() -> answers.Answer:
@@ -130,10 +128,3 @@ def _create_owner(phone: str, credentials: Credentials, services: Services, dead
     return replace(
         retried, latency_ms=result.latency_ms + retried.latency_ms, attempts=result.attempts + retried.attempts
     )
-
-
-def _bounded(delivery_id: str) -> str:
-    # Sender-chosen ids go into logs and the deduplication key: keep them short and printable.
-    if len(delivery_id) <= _MAX_DELIVERY_ID and delivery_id.isprintable():
-        return delivery_id
-    return "sha256:" + hashlib.sha256(delivery_id.encode("utf-8", "surrogatepass")).hexdigest()

@@ -112,3 +112,23 @@ def test_the_mask_hides_at_least_half_of_every_regions_numbers(sandbox: Sandbox,
         # hold a four-digit number by chance (and the ARN's made-up account id holds Malaysia's example).
         text = json.dumps({k: v for k, v in line.items() if k not in ASSIGNED})
         assert e164 not in text and numbering.national(e164) not in text, e164
+
+
+@pytest.mark.parametrize("source", senders.SOURCES)
+@pytest.mark.parametrize("delivery_id", ["+905551234567", "signup 0555 123 45 67", "+44 7911 123456", "+6834002"])
+def test_a_phone_inside_a_delivery_id_is_logged_hashed(
+    sandbox: Sandbox, logs: Logs, source: str, delivery_id: str
+) -> None:
+    # A Zap that maps the phone to Idempotency-Key, a form whose id field holds it: the id is the
+    # deduplication key still (hashed the same way every time), but never logged as it came.
+    request = senders.request(source, "0555 123 45 67", delivery_id=delivery_id)
+    assert invoke_event(http_api_event(request)).code == "owner_created"
+    assert invoke_event(http_api_event(request)).code == "owner_created"  # the retry: replayed, no new owner
+    assert len(sandbox.gateway.owners) == 1
+    first, retry = logs()
+    assert first["delivery_id"] == retry["delivery_id"] != delivery_id
+    assert first["delivery_id"].startswith("sha256:") and retry["outcome"] == "duplicate_replayed"
+    text = json.dumps([{k: v for k, v in line.items() if k not in ASSIGNED} for line in (first, retry)])
+    digits = "".join(ch for ch in delivery_id if ch.isdigit())
+    for private in (delivery_id, digits, digits[-7:]):
+        assert private not in text, private
