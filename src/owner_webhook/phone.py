@@ -20,6 +20,7 @@ _WRITTEN_PHONE = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 _MAX_CHARS = 64
+_E164 = re.compile(r"\+[1-9][0-9]{5,14}")
 
 
 def to_e164(raw: str, region: str) -> str:
@@ -38,6 +39,12 @@ def to_e164(raw: str, region: str) -> str:
     if number is None:
         raise InvalidPhoneError("the phone number is not valid")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def is_e164(text: str) -> bool:
+    """Whether `text` is a valid number written exactly as to_e164 writes it."""
+    number = _parse(text, None) if _E164.fullmatch(text) else None
+    return number is not None and phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) == text
 
 
 def mask(e164: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from owner_webhook.errors import InvalidPhoneError
-from owner_webhook.phone import mask, to_e164
+from owner_webhook.phone import is_e164, mask, to_e164
 from tests import numbering
 
 VALID = [
@@ -111,3 +111,21 @@ def test_every_plan_is_covered() -> None:
     regions = {where.split()[0] for where, _ in numbering.EXAMPLES}
     assert regions >= set(phonenumbers.SUPPORTED_REGIONS)
     assert len(numbering.EXAMPLES) > 1000
+
+
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        ("+905551234567", True),
+        ("+12015550123", True),
+        ("+90555", False),  # too short to be valid
+        ("905551234567", False),  # no +
+        ("+90 555 123 45 67", False),  # not written as E.164
+        ("+905551234567 ", False),
+        ("+٩٠٥٥٥١٢٣٤٥٦٧", False),
+        ("+0905551234567", False),
+        ("", False),
+    ],
+)
+def test_is_e164_takes_only_what_to_e164_writes(text: str, ok: bool) -> None:
+    assert is_e164(text) is ok
