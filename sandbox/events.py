@@ -147,3 +147,32 @@ def function_url_event(request: HttpRequest) -> dict[str, Any]:
     event["requestContext"]["domainName"] = "local.lambda-url.eu-central-1.on.aws"
     event.pop("pathParameters", None)
     return event
+
+
+def http_api_authorizer_event(request: HttpRequest) -> dict[str, Any]:
+    """What an HTTP API Lambda authorizer (payload 2.0, type REQUEST) receives for this request: the
+    request's method, path, headers and request id, with `type` and `routeArn`, and no body."""
+    event = http_api_event(request)
+    event.pop("body", None)
+    event.pop("isBase64Encoded", None)
+    route = f"{event['requestContext']['stage']}/{request.method}{request.path}"
+    return {
+        "version": "2.0",
+        "type": "REQUEST",
+        "routeArn": f"arn:aws:execute-api:eu-central-1:123456789012:local/{route}",
+        "identitySource": [event["headers"].get("authorization", "")],
+        **event,
+    }
+
+
+def rest_authorizer_event(request: HttpRequest, kind: str = "REQUEST") -> dict[str, Any]:
+    """What a REST API Lambda authorizer receives: REQUEST (the request's method, path, headers, query and
+    request id, with `type` and `methodArn`) or TOKEN (the token and `methodArn` only)."""
+    method_arn = f"arn:aws:execute-api:eu-central-1:123456789012:local/prod/{request.method}{request.path}"
+    if kind == "TOKEN":
+        token = {k.lower(): v for k, v in request.headers.items()}.get("authorization", "")
+        return {"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn}
+    event = rest_api_event(request)
+    for key in ("body", "isBase64Encoded", "multiValueHeaders", "multiValueQueryStringParameters"):
+        event.pop(key, None)
+    return {"type": "REQUEST", "methodArn": method_arn, **event}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 import boto3
@@ -12,26 +13,37 @@ from botocore.exceptions import ClientError
 
 from owner_webhook.budget import AWS_CONFIG
 from owner_webhook.errors import (
+    ApiKeyInvalidError,
     ApiKeyMissingError,
     PhoneKeyError,
     SecretFormatError,
     SecretNotFoundError,
     SecretStoreUnavailableError,
+    WebhookSecretInvalidError,
 )
 from owner_webhook.observability import subsegment
+from owner_webhook.sources import standard_webhooks
 
 # An HMAC key should be long enough not to be guessed; the template generates 64 characters.
 _MIN_PHONE_KEY_CHARS = 32
 _NOT_FOUND = {"ResourceNotFoundException", "DecryptionFailure", "AccessDeniedException", "InvalidRequestException"}
+# The key travels as `Authorization: Bearer <key>`: visible ASCII, nothing a header cannot carry.
+_HEADER_TOKEN = re.compile(r"[\x21-\x7e]+")
 
 
 @dataclass(frozen=True)
 class Credentials:
     api_key: str
     webhook_secrets: dict[str, str] = field(default_factory=dict)
+    unusable: dict[str, str] = field(default_factory=dict)  # source: why its entry can authenticate nothing
 
     def webhook_secret(self, source: str) -> str | None:
-        """The secret a source authenticates with, or None when the secret has no entry for it."""
+        """The secret a source authenticates with, or None when the secret has no entry for it.
+
+        Raises WebhookSecretInvalidError when its entry is one no request may pass (blank, key-less).
+        """
+        if source in self.unusable:
+            raise WebhookSecretInvalidError(self.unusable[source])
         return self.webhook_secrets.get(source) or None
 
 
@@ -95,7 +107,7 @@ def parse_secret(value: object) -> Credentials:
     if not text.startswith(("{", "[", '"')):
         if not text:
             raise ApiKeyMissingError("the secret is empty: store the gateway API key")
-        return Credentials(api_key=text)
+        return Credentials(api_key=_header_value(text))
     try:
         document = json.loads(text)
     except ValueError:
@@ -110,4 +122,38 @@ def parse_secret(value: object) -> Credentials:
     secrets = document.get("webhook_secrets", {})
     if not isinstance(secrets, dict) or not all(isinstance(v, str) for v in secrets.values()):
         raise SecretFormatError("'webhook_secrets' must be an object of source name to string")
-    return Credentials(api_key=api_key.strip(), webhook_secrets={str(k): v for k, v in secrets.items()})
+    problems = {str(k): problem for k, v in secrets.items() if (problem := _webhook_secret_problem(str(k), v))}
+    return Credentials(
+        api_key=_header_value(api_key.strip()),
+        webhook_secrets={str(k): v for k, v in secrets.items() if str(k) not in problems},
+        unusable=problems,
+    )
+
+
+def _header_value(api_key: str) -> str:
+    if not _HEADER_TOKEN.fullmatch(api_key):
+        raise ApiKeyInvalidError(
+            "the api_key has characters an HTTP header cannot carry (line breaks, control characters, spaces, "
+            "non-ASCII): store the key alone"
+        )
+    return api_key
+
+
+def _webhook_secret_problem(source: str, value: str) -> str | None:
+    """Why this entry would let anyone in or fail every request, or None when it is usable."""
+    name = f"webhook_secrets.{source[:40]}"
+    if not value.strip():
+        return f"{name} is blank: set the sender's secret, or remove the entry"
+    if not value.isascii() and not _is_text(value):
+        return f"{name} is not valid text"
+    if value.startswith(standard_webhooks.PREFIX) and not standard_webhooks.key(value):
+        return f"{name} is whsec_ without a base64 key after it"
+    return None
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode()
+    except UnicodeEncodeError:  # a lone surrogate, from a \ud800 escape in the JSON
+        return False
+    return True

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -11,6 +10,7 @@ from owner_webhook import answers
 from owner_webhook.budget import Deadline
 from owner_webhook.credentials import Credentials, CredentialStore
 from owner_webhook.deduplication import Deduplicator, Outcome, Work
+from owner_webhook.delivery_ids import bounded
 from owner_webhook.errors import (
     DeduplicationUnavailableError,
     MissingPhoneError,
@@ -30,8 +30,6 @@ from owner_webhook.request import WebhookRequest
 from owner_webhook.retry_queue import QueuedDelivery, RetryQueue, received_now
 from owner_webhook.settings import Settings
 from owner_webhook.sources import Source, get_source
-
-_MAX_DELIVERY_ID = 128
 
 
 @dataclass(frozen=True)
@@ -58,7 +56,7 @@ def receive(source_name: str, event: Mapping[str, Any], services: Services, dead
         raise UnauthenticatedError(f"no webhook secret is configured for {source.name}: nothing is accepted unsigned")
     source.verify(request, secret)
     payload = source.read(request)
-    delivery_id = _bounded(source.delivery_id(request, payload))
+    delivery_id = bounded(source.delivery_id(request, payload))
     logger.append_keys(delivery_id=delivery_id)
     try:
         phone = _phone(source, payload, services.settings.default_phone_region)
@@ -171,10 +169,3 @@ def _create_owner(phone: str, credentials: Credentials, services: Services, dead
     return replace(
         retried, latency_ms=result.latency_ms + retried.latency_ms, attempts=result.attempts + retried.attempts
     )
-
-
-def _bounded(delivery_id: str) -> str:
-    # Sender-chosen ids go into logs and the deduplication key: keep them short and printable.
-    if len(delivery_id) <= _MAX_DELIVERY_ID and delivery_id.isprintable():
-        return delivery_id
-    return "sha256:" + hashlib.sha256(delivery_id.encode("utf-8", "surrogatepass")).hexdigest()

@@ -162,3 +162,15 @@ class PhoneKeyError(ConfigurationError):
     """The HMAC key of the phone memory (PHONE_KEY_SECRET_ID) is missing or too short."""
 
     code = "phone_key_malformed"
+
+
+class ApiKeyInvalidError(ConfigurationError):
+    """The api_key has characters an HTTP header cannot carry (line breaks, controls, non-ASCII)."""
+
+    code = "api_key_invalid"
+
+
+class WebhookSecretInvalidError(ConfigurationError):
+    """A source's webhook secret would authenticate anyone (blank, or whsec_ without a key): it accepts nothing."""
+
+    code = "webhook_secret_invalid"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from owner_webhook import loading
@@ -34,6 +35,7 @@ with loading():
     prepare()
 
 ROUTE = re.compile(r"^/webhooks/(?P<source>[^/]+)/?$")
+_PACKAGE = Path(__file__).parent
 
 
 def _method_and_path(event: dict[str, Any]) -> tuple[str, str]:
@@ -42,6 +44,12 @@ def _method_and_path(event: dict[str, Any]) -> tuple[str, str]:
     HTTP API 2.0 and Function URL events carry them in requestContext.http and rawPath, REST API 1.0
     events in httpMethod and path. Raises UnsupportedEventError.
     """
+    if not isinstance(event, dict):
+        raise UnsupportedEventError("expected an API Gateway or Function URL request event")
+    if "type" in event or "routeArn" in event or "methodArn" in event:
+        # An authorizer's event (HTTP API or REST, TOKEN or REQUEST) has a method, a path and a request
+        # id too, but it asks whether to let a request in: it is not the request.
+        raise UnsupportedEventError("expected a request event, not an authorizer's")
     try:
         if event.get("version") == "2.0":
             method, path = event["requestContext"]["http"]["method"], event["rawPath"]
@@ -79,17 +87,25 @@ def answer(event: dict[str, Any], context: LambdaContext) -> answers.Answer:
         result = answers.failed(error)
     except Exception as error:
         # The message may quote the payload, so only the type and the place are logged.
-        trace = error.__traceback__
-        while trace is not None and trace.tb_next is not None:
-            trace = trace.tb_next
-        place = f"{trace.tb_frame.f_code.co_filename}:{trace.tb_lineno}" if trace else "?"
-        logger.append_keys(error_type=type(error).__name__, error_place=place)
+        logger.append_keys(error_type=type(error).__name__, error_place=_own_place(error))
         result = answers.failed(InternalError("the request could not be handled; retry later"))
     if result.replayed:
         logger.append_keys(outcome="duplicate_replayed", replayed_outcome=result.code)
     else:
         logger.append_keys(outcome=result.code)
     return result
+
+
+def _own_place(error: BaseException) -> str:
+    """The innermost frame of this package the error passed through (not the library it was raised in)."""
+    place = "?"
+    trace = error.__traceback__
+    while trace is not None:
+        path = Path(trace.tb_frame.f_code.co_filename)
+        if path.is_relative_to(_PACKAGE):
+            place = f"{path.relative_to(_PACKAGE.parent)}:{trace.tb_lineno}"
+        trace = trace.tb_next
+    return place
 
 
 @traced_handler

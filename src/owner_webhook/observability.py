@@ -58,6 +58,8 @@ METRIC_BY_OUTCOME = {
     "secret_malformed": "ConfigurationError",
     "api_key_missing": "ConfigurationError",
     "phone_key_malformed": "ConfigurationError",
+    "api_key_invalid": "ConfigurationError",
+    "webhook_secret_invalid": "ConfigurationError",
     "internal_error": "InternalError",
 }
 

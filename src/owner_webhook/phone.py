@@ -22,6 +22,7 @@ _WRITTEN_PHONE = re.compile(
 _MAX_CHARS = 64
 # "(+90) 555 ..." as some forms write the country code.
 _BRACKETED_COUNTRY_CODE = re.compile(r"^\(\s*\+\s*([0-9]{1,3})\s*\)")
+_E164 = re.compile(r"\+[1-9][0-9]{5,14}")
 
 
 def to_e164(raw: str, region: str) -> str:
@@ -43,11 +44,24 @@ def to_e164(raw: str, region: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def is_e164(text: str) -> bool:
+    """Whether `text` is a valid number written exactly as to_e164 writes it."""
+    number = _parse(text, None) if _E164.fullmatch(text) else None
+    return number is not None and phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) == text
+
+
 def mask(e164: str) -> str:
-    """Keep the country code and first digits, and the last two: +905551234567 -> +90555*****67."""
-    if len(e164) < 9:
+    """For logs: the country code, then never more than half of the national number's digits, at most its
+    first three and last two: +905551234567 -> +90555*****67, +29022158 (St Helena) -> +2902***8."""
+    try:
+        country_code = str(phonenumbers.parse(e164).country_code)
+    except phonenumbers.NumberParseException:
         return "*" * len(e164)
-    return e164[:6] + "*" * (len(e164) - 8) + e164[-2:]
+    national = e164[1 + len(country_code) :]
+    shown = min(5, len(national) // 2)
+    last = min(2, shown // 2)
+    first = shown - last
+    return f"+{country_code}{national[:first]}{'*' * (len(national) - shown)}{national[len(national) - last :]}"
 
 
 def _parse(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:

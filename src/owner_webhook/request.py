@@ -6,6 +6,7 @@ import base64
 import binascii
 import hashlib
 import json
+import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -114,28 +115,103 @@ def _form(body: bytes) -> dict[str, Any]:
     return fields
 
 
-def _multipart(content_type: str, body: bytes) -> dict[str, Any]:
-    # Imported here: 7 ms of cold start that only Jotform requests need.
-    from email.message import EmailMessage
-    from email.parser import BytesParser
-    from email.policy import HTTP
+# Jotform sends some twenty parts of one or two short headers each. The limits keep a hostile body's
+# work bounded and small (the parser's own work is linear in the body).
+MAX_PARTS = 128
+MAX_PART_HEADERS = 8
+MAX_HEADER_BYTES = 1024
+MAX_HEADER_PARAMETERS = 16
+# What a form's text can be in: the parts' charset is the sender's to choose, the codec not.
+_CHARSETS = {"utf-8": "utf-8", "utf8": "utf-8", "us-ascii": "ascii", "ascii": "ascii", "iso-8859-1": "latin-1"}
 
-    # The standard library's MIME parser (Python 3.13 has no cgi module): the body with its
-    # Content-Type header in front is a MIME message whose parts are the form fields.
-    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1", "replace")
-    message = BytesParser(policy=HTTP).parsebytes(head + body)
-    if not isinstance(message, EmailMessage) or not message.is_multipart() or message.defects:
-        raise MalformedBodyError("the body is not valid multipart/form-data")
-    fields: dict[str, Any] = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if not isinstance(name, str) or part.get_filename() is not None:
-            continue  # unnamed parts and file uploads carry no answer this function needs
-        payload = part.get_payload(decode=True)
-        if not isinstance(payload, bytes):
-            continue
+
+def _multipart(content_type: str, body: bytes) -> dict[str, Any]:
+    # python-multipart, Starlette's parser: made for HTTP forms, streaming, linear. Imported here: only
+    # Jotform requests need it.
+    from python_multipart.multipart import MultipartParser
+
+    # Its warnings (one per malformed body, plain text on the root logger) would add a second log line.
+    logging.getLogger("python_multipart.multipart").disabled = True
+    try:
+        boundary = _options(content_type, "Content-Type")[1].get(b"boundary")
+        if not boundary:
+            raise MalformedBodyError("multipart/form-data without a boundary")
+        form = _Form()
+        parser = MultipartParser(
+            boundary, form.callbacks(), max_header_count=MAX_PART_HEADERS, max_header_size=MAX_HEADER_BYTES
+        )
+        parser.write(body)
+    except ValueError:  # the parser's errors, and a header that is not Latin-1 text
+        raise MalformedBodyError("the body is not valid multipart/form-data") from None
+    if not form.ended:
+        raise MalformedBodyError("the multipart body ends before its closing boundary")
+    return form.fields
+
+
+class _Form:
+    """The text fields of a multipart/form-data body, collected from the parser's callbacks."""
+
+    def __init__(self) -> None:
+        self.fields: dict[str, Any] = {}
+        self.ended = False
+        self._parts = 0
+        self._headers: dict[bytes, bytes] = {}
+        self._name = self._value = b""
+        self._data: list[bytes] = []
+
+    def callbacks(self) -> Any:
+        return {
+            "on_part_begin": self._part_begin,
+            "on_header_field": self._header_field,
+            "on_header_value": self._header_value,
+            "on_header_end": self._header_end,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+            "on_end": self._end,
+        }
+
+    def _part_begin(self) -> None:
+        self._parts += 1
+        if self._parts > MAX_PARTS:
+            raise MalformedBodyError(f"a form of more than {MAX_PARTS} parts")
+        self._headers, self._data = {}, []
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._name += data[start:end]
+
+    def _header_value(self, data: bytes, start: int, end: int) -> None:
+        self._value += data[start:end]
+
+    def _header_end(self) -> None:
+        self._headers[self._name.lower()] = self._value
+        self._name = self._value = b""
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        self._data.append(data[start:end])
+
+    def _part_end(self) -> None:
+        disposition, params = _options(self._headers.get(b"content-disposition", b""), "Content-Disposition")
+        if disposition != b"form-data" or b"name" not in params or b"filename" in params:
+            return  # unnamed parts and file uploads carry no answer this function needs
+        charset = _options(self._headers.get(b"content-type", b""), "Content-Type")[1].get(b"charset")
+        codec = _CHARSETS.get((charset or b"utf-8").decode("latin-1").lower())
         try:
-            fields.setdefault(name, payload.decode(part.get_content_charset() or "utf-8"))
-        except (UnicodeDecodeError, LookupError):
-            raise MalformedBodyError(f"the form field {name[:40]!r} is not valid text") from None
-    return fields
+            if codec is None:
+                raise UnicodeError("a charset other than UTF-8, ASCII or Latin-1")
+            name = params[b"name"].decode("utf-8")
+            self.fields.setdefault(name, b"".join(self._data).decode(codec))
+        except UnicodeError:
+            raise MalformedBodyError("a form field is not valid text") from None
+
+    def _end(self) -> None:
+        self.ended = True
+
+
+def _options(value: str | bytes, header: str) -> tuple[bytes, dict[bytes, bytes]]:
+    """A header's value and parameters; raises MalformedBodyError or (not Latin-1 text) ValueError."""
+    from python_multipart.multipart import parse_options_header
+
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    if text.count(";") > MAX_HEADER_PARAMETERS:  # the parser's work grows with them
+        raise MalformedBodyError(f"a {header} of more than {MAX_HEADER_PARAMETERS} parameters")
+    return parse_options_header(text)

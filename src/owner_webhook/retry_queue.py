@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import time
 from collections.abc import Collection
 from dataclasses import asdict, dataclass
@@ -17,7 +18,10 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from owner_webhook.budget import AWS_CONFIG
+from owner_webhook.delivery_ids import bounded
 from owner_webhook.errors import MalformedMessageError, TransientError
+from owner_webhook.phone import is_e164
+from owner_webhook.sources import NAMES
 
 # SQS allows at most 12 hours of visibility; a retry waits at most this long between attempts.
 MAX_DELAY_SECONDS = 900
@@ -35,17 +39,26 @@ class QueuedDelivery:
 
     @classmethod
     def from_json(cls, body: str) -> QueuedDelivery:
-        """Raises MalformedMessageError for anything this function did not put on the queue."""
+        """Checked as strictly as a request; raises MalformedMessageError for what this function did not write."""
         try:
-            fields: dict[str, Any] = json.loads(body)
-            queued = cls(
-                str(fields["source"]), str(fields["delivery_id"]), str(fields["phone"]), float(fields["received_at"])
-            )
-        except (ValueError, KeyError, TypeError):
-            raise MalformedMessageError("the message is not a queued delivery") from None
-        if not queued.phone.startswith("+"):
-            raise MalformedMessageError("the message's phone is not E.164")
-        return queued
+            fields = json.loads(body)
+        except (ValueError, RecursionError):
+            raise MalformedMessageError("the message is not JSON") from None
+        if not isinstance(fields, dict):
+            raise MalformedMessageError("the message is not a JSON object")
+        source, delivery_id, phone, received_at = (
+            fields.get(k) for k in ("source", "delivery_id", "phone", "received_at")
+        )
+        if not isinstance(source, str) or source not in NAMES:
+            raise MalformedMessageError("the message names no known source")
+        if not isinstance(delivery_id, str) or not delivery_id:
+            raise MalformedMessageError("the message has no delivery id")
+        if not isinstance(phone, str) or not is_e164(phone):
+            raise MalformedMessageError("the message's phone is not a valid E.164 number")
+        if not isinstance(received_at, int | float) or isinstance(received_at, bool) or not math.isfinite(received_at):
+            raise MalformedMessageError("the message's received_at is not a time")
+        # The webhook wrote the id bounded already: bounding it again changes only what it did not write.
+        return cls(source, bounded(delivery_id), phone, float(received_at))
 
 
 def retry_delay(receive_count: int, base: int) -> int:

@@ -56,6 +56,7 @@ class Drained:
     status: int
     failure: WebhookError | None = None
     waited_s: float | None = None
+    problem: str | None = None  # why a message was dropped
 
 
 def drain(record: SQSRecord, lambda_context: LambdaContext) -> None:
@@ -76,7 +77,7 @@ def drain(record: SQSRecord, lambda_context: LambdaContext) -> None:
         receive_count=receive_count,
         waited_s=result.waited_s,
         failure=result.failure.code if result.failure else None,
-        problem=result.failure.message if result.failure else None,
+        problem=result.failure.message if result.failure else result.problem,
         total_ms=round((time.perf_counter() - started) * 1000, 2),
     )
     if result.failure is not None:
@@ -87,7 +88,7 @@ def _forward(record: SQSRecord, context: LambdaContext, receive_count: int) -> D
     try:
         queued = QueuedDelivery.from_json(record.body)
     except MalformedMessageError as error:
-        return Drained(error.code, error.status)  # not ours: dropped, never retried
+        return Drained(error.code, error.status, problem=error.message)  # not ours: dropped, never retried
     logger.append_keys(source=queued.source, delivery_id=queued.delivery_id, phone=mask(queued.phone))
     waited = round(time.time() - queued.received_at, 1)
     ready = services()  # built (or failed, failing the batch) before the first record

@@ -225,6 +225,23 @@ def test_a_bug_is_answered_503_and_logged_by_type_and_place_only(
     assert "Retry-After" in answer.headers
     [line] = logs()
     assert line["error_type"] == "RuntimeError"
-    assert line["error_place"].endswith("test_answer_table.py:" + line["error_place"].rsplit(":", 1)[1])
+    assert line["error_place"].startswith("owner_webhook/delivery.py:")  # the package's frame that called it
     assert "905551234567" not in json.dumps(line) + json.dumps(answer.body)
     assert sandbox.gateway.received == []
+
+
+def test_a_bug_inside_the_standard_library_is_placed_in_the_package(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, logs: Any
+) -> None:
+    import functools
+    from urllib.parse import parse_qsl
+
+    from owner_webhook import request
+
+    # A bug that surfaces inside a library call (here the form parser, given an argument it cannot use):
+    # the log names this package's line that made the call, not a file of the standard library.
+    monkeypatch.setattr(request, "parse_qsl", functools.partial(parse_qsl, max_num_fields="many"))
+    assert webhook("zapier", form=True).code == "internal_error"
+    [line] = logs()
+    assert line["error_type"] == "TypeError"
+    assert line["error_place"].startswith("owner_webhook/request.py:")

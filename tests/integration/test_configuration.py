@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import time
+from base64 import b64encode
 from collections.abc import Callable
 from typing import Any
 
@@ -88,3 +93,69 @@ def test_the_function_recovers_once_the_secret_is_fixed(sandbox: Sandbox, monkey
 
     sandbox.aws.put_secret(LOCAL_SECRET, SECRET_ID)
     assert webhook("zapier").status == 200
+
+
+@pytest.mark.parametrize(
+    ("source", "entry", "sent"),
+    [
+        ("jotform", "  ", {"token": "%20%20"}),
+        ("jotform", "  ", {"token": "+"}),
+        ("jotform", "", {"token": ""}),
+        ("zapier", " ", {"authorization": "Bearer  "}),
+        ("zapier", "\t", {"x-webhook-token": "\t"}),
+        ("generic", "whsec_", {}),
+        ("generic", "whsec_====", {}),
+    ],
+)
+def test_a_webhook_secret_that_would_let_anyone_in_accepts_nothing_and_says_so(
+    sandbox: Sandbox, logs: Logs, source: str, entry: str, sent: dict[str, str]
+) -> None:
+    from sandbox import senders
+    from sandbox.aws import LOCAL_SECRET
+    from sandbox.events import HttpRequest, http_api_event
+    from tests.integration.conftest import invoke_event
+
+    sandbox.aws.put_secret({**LOCAL_SECRET, "webhook_secrets": {**LOCAL_SECRET["webhook_secrets"], source: entry}})
+    request = senders.request(source)
+    if source == "generic":  # signed with a key of no bytes: what anyone could compute
+        now = str(int(time.time()))
+        mac = hmac.new(b"", f"msg_1.{now}.".encode() + request.body, hashlib.sha256).digest()
+        signed = {"webhook-id": "msg_1", "webhook-timestamp": now, "webhook-signature": f"v1,{b64encode(mac).decode()}"}
+        request = HttpRequest("POST", request.path, request.body, {**request.headers, **signed})
+    elif "token" in sent:
+        request = HttpRequest("POST", request.path, request.body, request.headers, f"token={sent['token']}")
+    else:
+        request = HttpRequest("POST", request.path, request.body, {**request.headers, "authorization": "", **sent})
+    answer = invoke_event(http_api_event(request))
+    assert (answer.status, answer.code) == (503, "webhook_secret_invalid")
+    assert "Retry-After" in answer.headers
+    line = _one_line(logs, "webhook_secret_invalid")
+    assert line["source"] == source
+    assert f"webhook_secrets.{source}" in line["problem"]
+    assert sandbox.gateway.received == []
+    assert invoke_event(http_api_event(senders.request("tally"))).status == 200  # the other sources still work
+
+
+@pytest.mark.parametrize(
+    "api_key",
+    [
+        "gw-7f3a\r\nX-Injected: 1",
+        "gw-7f3a\nb",
+        "gw-7f3a\x00",
+        "gw-7f3aé",
+        "gw-7f3aключ",
+        "gw-7f3a\ud800",
+        "gw-7f3a b",
+        "gw-7f3a\x7f",
+    ],
+)
+def test_an_api_key_no_header_can_carry_is_a_configuration_error(sandbox: Sandbox, logs: Logs, api_key: str) -> None:
+    from sandbox.aws import LOCAL_SECRET
+
+    sandbox.aws.put_secret({**LOCAL_SECRET, "api_key": api_key})
+    answer = webhook("zapier")
+    assert (answer.status, answer.code) == (503, "api_key_invalid")
+    line = _one_line(logs, "api_key_invalid")
+    assert "api_key" in line["problem"]
+    assert "gw-7f3a" not in json.dumps(line)  # the key itself is never logged
+    assert sandbox.gateway.received == []

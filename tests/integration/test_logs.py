@@ -12,11 +12,13 @@ from typing import Any
 
 import pytest
 
+from owner_webhook.phone import mask
 from sandbox import senders
 from sandbox.aws import LOCAL_SECRET, STANDARD_WEBHOOKS_SECRET
 from sandbox.events import HttpRequest, http_api_event
 from sandbox.gateway import Fault
 from sandbox.stack import Sandbox
+from tests import numbering
 from tests.integration.conftest import invoke_event
 
 Logs = Callable[[], list[dict[str, Any]]]
@@ -41,6 +43,8 @@ CASES = {
 }
 FIELDS = {"source", "delivery_id", "outcome", "status", "total_ms", "correlation_id", "level", "timestamp"}
 FORWARDED = {"phone", "gateway_status", "gateway_latency_ms", "gateway_attempts"}
+# Fields the platform fills in, not from the request: random ids, the time, the function's ARN.
+ASSIGNED = {"correlation_id", "function_request_id", "function_arn", "timestamp"}
 
 
 def _signatures(request: HttpRequest) -> list[str]:
@@ -95,3 +99,39 @@ def test_control_characters_in_sender_values_cannot_forge_log_lines(sandbox: San
     [line] = logs()
     assert line["delivery_id"].startswith("sha256:")  # not printable as it came: hashed
     assert "\n" not in line["delivery_id"]
+
+
+def test_the_mask_hides_at_least_half_of_every_regions_numbers(sandbox: Sandbox, logs: Logs) -> None:
+    # One personal number per region phonenumbers knows, sent in E.164 through the webhook; the mask
+    # itself is checked over every region's example of every number type in tests/unit/test_phone.py.
+    for region, e164 in numbering.PER_REGION:
+        request = senders.request("zapier", e164, delivery_id=f"region-{region}")
+        assert invoke_event(http_api_event(request)).status == 200
+    lines = logs()
+    assert [line["phone"] for line in lines] == [mask(e164) for _, e164 in numbering.PER_REGION]
+    for (_region, e164), line in zip(numbering.PER_REGION, lines, strict=True):
+        numbering.check_mask(e164, line["phone"])
+        # Not anywhere else either; the ids and the time are left out: random hex and digits that may
+        # hold a four-digit number by chance (and the ARN's made-up account id holds Malaysia's example).
+        text = json.dumps({k: v for k, v in line.items() if k not in ASSIGNED})
+        assert e164 not in text and numbering.national(e164) not in text, e164
+
+
+@pytest.mark.parametrize("source", senders.SOURCES)
+@pytest.mark.parametrize("delivery_id", ["+905551234567", "signup 0555 123 45 67", "+44 7911 123456", "+6834002"])
+def test_a_phone_inside_a_delivery_id_is_logged_hashed(
+    sandbox: Sandbox, logs: Logs, source: str, delivery_id: str
+) -> None:
+    # A Zap that maps the phone to Idempotency-Key, a form whose id field holds it: the id is the
+    # deduplication key still (hashed the same way every time), but never logged as it came.
+    request = senders.request(source, "0555 123 45 67", delivery_id=delivery_id)
+    assert invoke_event(http_api_event(request)).code == "owner_created"
+    assert invoke_event(http_api_event(request)).code == "owner_created"  # the retry: replayed, no new owner
+    assert len(sandbox.gateway.owners) == 1
+    first, retry = logs()
+    assert first["delivery_id"] == retry["delivery_id"] != delivery_id
+    assert first["delivery_id"].startswith("sha256:") and retry["outcome"] == "duplicate_replayed"
+    text = json.dumps([{k: v for k, v in line.items() if k not in ASSIGNED} for line in (first, retry)])
+    digits = "".join(ch for ch in delivery_id if ch.isdigit())
+    for private in (delivery_id, digits, digits[-7:]):
+        assert private not in text, private

@@ -88,3 +88,18 @@ def test_every_outcome_code_has_a_metric() -> None:
     }
     assert codes - {"internal_error"} <= set(METRIC_BY_OUTCOME)
     assert {"owner_created", "duplicate_replayed"} <= set(METRIC_BY_OUTCOME)
+
+
+def test_every_outcome_code_is_in_the_readme_answers_table() -> None:
+    from owner_webhook import errors
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("## Answers") : readme.index("## Delivery guarantees")]
+    worker = readme[readme.index("the retry worker writes one line per message") :]
+    codes = {
+        cls.code for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, errors.WebhookError)
+    }
+    codes -= {"misconfigured"}  # ConfigurationError's own: only its subclasses are raised
+    assert {code for code in codes if f"`{code}`" not in table} == {"malformed_message"}
+    assert "`malformed_message`" in worker  # the worker's outcome for a message it cannot read

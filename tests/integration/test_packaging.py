@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.conftest import ARTIFACT, ROOT
 
-BUNDLED = ["aws_lambda_powertools", "phonenumbers", "urllib3"]
+BUNDLED = ["aws_lambda_powertools", "phonenumbers", "urllib3", "python_multipart"]
 
 
 def test_the_function_comes_from_where_this_run_says() -> None:
@@ -29,6 +29,6 @@ def test_the_function_comes_from_where_this_run_says() -> None:
 def test_runtime_requirements_are_pinned_and_leave_boto3_to_the_runtime() -> None:
     lines = [line.split("#")[0].strip() for line in (ROOT / "src" / "requirements.txt").read_text().splitlines()]
     pins = {name.split("[")[0]: version for name, version in (line.split("==") for line in lines if line)}
-    assert {"aws-lambda-powertools", "phonenumberslite", "urllib3"} <= set(pins)
+    assert {"aws-lambda-powertools", "phonenumberslite", "urllib3", "python-multipart"} <= set(pins)
     assert not {"boto3", "botocore", "pydantic"} & set(pins)
     assert all(version[0].isdigit() for version in pins.values())

@@ -160,3 +160,52 @@ def test_the_worker_event_in_events_is_drained(sandbox: Sandbox) -> None:
     event = json.loads((EVENTS / "worker" / "retry-batch.json").read_text())
     assert worker(event, LocalContext()) == {"batchItemFailures": []}
     assert sandbox.gateway.owners == ["+905557654321"]
+
+
+GOOD = {"source": "zapier", "delivery_id": "d-1", "phone": "+905551234567", "received_at": 1795000000.0}
+MALFORMED = {
+    "256,000 brackets": "[" * 256_000,
+    "not an object": '["zapier", "d-1", "+905551234567", 1]',
+    "received_at nan": json.dumps({**GOOD, "received_at": "nan"}),
+    "received_at inf": json.dumps({**GOOD, "received_at": "inf"}),
+    "received_at NaN literal": json.dumps({**GOOD, "received_at": float("nan")}),
+    "received_at Infinity literal": json.dumps({**GOOD, "received_at": float("inf")}),
+    "received_at true": json.dumps({**GOOD, "received_at": True}),
+    "an unknown source": json.dumps({**GOOD, "source": "attacker"}),
+    "a source over the metric limit": json.dumps({**GOOD, "source": "z" * 2000}),
+    "a source that is not text": json.dumps({**GOOD, "source": ["zapier"]}),
+    "no delivery id": json.dumps({**GOOD, "delivery_id": ""}),
+    "a delivery id that is not text": json.dumps({**GOOD, "delivery_id": 7}),
+    "a national phone": json.dumps({**GOOD, "phone": "05551234567"}),
+    "an invalid phone": json.dumps({**GOOD, "phone": "+90555"}),
+    "a phone with spaces": json.dumps({**GOOD, "phone": "+90 555 123 45 67"}),
+    "a phone that is a number": json.dumps({**GOOD, "phone": 905551234567}),
+}
+
+
+@pytest.mark.parametrize("body", MALFORMED.values(), ids=MALFORMED.keys())
+def test_a_message_the_worker_cannot_read_is_logged_counted_and_dropped(
+    queued: Sandbox, logs: Logs, capsys: pytest.CaptureFixture[str], body: str
+) -> None:
+    queued.aws.client("sqs").send_message(QueueUrl=queued.queue_url, MessageBody=body)
+    assert queue.poll_once(queued.aws, queued.queue_url, worker) == (1, 0)  # not retried
+    assert queue.depth(queued.aws, queued.queue_url) == queue.depth(queued.aws, queued.dead_letter_url) == 0
+    [line] = [line for line in logs() if line["message"] == "queued delivery handled"]
+    assert (line["outcome"], line["status"]) == ("malformed_message", 400)
+    assert line["problem"].startswith("the message")
+    assert "source" not in line and "delivery_id" not in line and "phone" not in line
+    emf = [json.loads(out) for out in capsys.readouterr().out.splitlines() if out.startswith('{"_aws"')]
+    assert [(r["source"], r.get("MalformedRequest")) for r in emf] == [("unknown", [1.0])]
+    assert queued.gateway.received == []
+
+
+@pytest.mark.parametrize("delivery_id", ["+905551234567", "x" * 10_000, "line\nbreak"])
+def test_a_queued_delivery_id_is_bounded_as_in_the_webhook(queued: Sandbox, logs: Logs, delivery_id: str) -> None:
+    message = json.dumps({**GOOD, "delivery_id": delivery_id})
+    queued.aws.client("sqs").send_message(QueueUrl=queued.queue_url, MessageBody=message)
+    assert queue.poll_once(queued.aws, queued.queue_url, worker) == (1, 0)
+    assert queued.gateway.owners == ["+905551234567"]  # a message this function may have written: delivered
+    [line] = [line for line in logs() if line["message"] == "queued delivery handled"]
+    assert line["outcome"] == "drained"
+    assert line["delivery_id"].startswith("sha256:")
+    assert "5551234567" not in json.dumps(line)

@@ -62,6 +62,8 @@ def test_refusals_are_acknowledged_with_200_for_sources_that_would_disable_the_w
         (errors.SecretNotFoundError("x"), 503, "secret_not_found"),
         (errors.SecretFormatError("x"), 503, "secret_malformed"),
         (errors.ApiKeyMissingError("x"), 503, "api_key_missing"),
+        (errors.ApiKeyInvalidError("x"), 503, "api_key_invalid"),
+        (errors.WebhookSecretInvalidError("x"), 503, "webhook_secret_invalid"),
         (errors.InternalError("x"), 503, "internal_error"),
     ],
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from owner_webhook.credentials import Credentials, parse_secret
-from owner_webhook.errors import ApiKeyMissingError, SecretFormatError
+from owner_webhook.errors import ApiKeyInvalidError, ApiKeyMissingError, SecretFormatError, WebhookSecretInvalidError
 
 
 @pytest.mark.parametrize(
@@ -37,6 +37,13 @@ def test_valid_secrets(value: str, credentials: Credentials) -> None:
         ('{"api_key": ""}', ApiKeyMissingError),
         ('{"api_key": 42}', ApiKeyMissingError),
         ("", ApiKeyMissingError),
+        # An api_key no HTTP header can carry: http.client would refuse it mid-request.
+        ('{"api_key": "k\\r\\nX-Injected: 1"}', ApiKeyInvalidError),
+        ('{"api_key": "k\\u0000"}', ApiKeyInvalidError),
+        ('{"api_key": "kéy"}', ApiKeyInvalidError),
+        ('{"api_key": "k\\ud800"}', ApiKeyInvalidError),
+        ('{"api_key": "two words"}', ApiKeyInvalidError),
+        ("key\u2028with a line separator", ApiKeyInvalidError),
     ],
 )
 def test_invalid_secrets(value: str | bytes, error: type[Exception]) -> None:
@@ -49,3 +56,23 @@ def test_a_source_without_an_entry_has_no_secret() -> None:
     assert credentials.webhook_secret("zapier") == "z"
     assert credentials.webhook_secret("generic") is None
     assert credentials.webhook_secret("typeform") is None
+
+
+@pytest.mark.parametrize(
+    ("entry", "why"),
+    [
+        ("", "blank"),
+        ("  ", "blank"),
+        ("\\t\\n", "blank"),
+        ("whsec_", "whsec_ without a base64 key"),
+        ("whsec_====", "whsec_ without a base64 key"),
+        ("whsec_***", "whsec_ without a base64 key"),
+        ("\\ud800", "not valid text"),
+    ],
+)
+def test_a_webhook_secret_that_would_let_anyone_in_is_a_configuration_error(entry: str, why: str) -> None:
+    credentials = parse_secret(f'{{"api_key": "k", "webhook_secrets": {{"zapier": "{entry}", "tally": "t"}}}}')
+    with pytest.raises(WebhookSecretInvalidError, match=why) as raised:
+        credentials.webhook_secret("zapier")
+    assert "webhook_secrets.zapier" in raised.value.message  # the log names the source
+    assert credentials.webhook_secret("tally") == "t"  # the other sources are unaffected

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from owner_webhook.errors import InvalidPhoneError
-from owner_webhook.phone import mask, to_e164
+from owner_webhook.phone import is_e164, mask, to_e164
+from tests import numbering
 
 VALID = [
     # Turkey, the default region
@@ -94,8 +95,45 @@ def test_the_table_covers_enough_cases() -> None:
 
 @pytest.mark.parametrize(
     ("e164", "masked"),
-    [("+905551234567", "+90555*****67"), ("+12015550123", "+12015****23"), ("+4930123456", "+49301***56")],
+    [
+        ("+905551234567", "+90555*****67"),
+        ("+12015550123", "+1201*****23"),
+        ("+4930123456", "+4930****56"),
+        ("+29022158", "+2902***8"),  # St Helena: five digits, two shown
+        ("+6837012", "+6837**2"),  # Niue: four digits
+        ("not a number", "************"),
+    ],
 )
-def test_mask_keeps_only_the_prefix_and_last_two_digits(e164: str, masked: str) -> None:
+def test_mask_keeps_the_country_code_and_at_most_half_of_the_national_number(e164: str, masked: str) -> None:
     assert mask(e164) == masked
-    assert len(mask(e164)) == len(e164)
+
+
+@pytest.mark.parametrize(("where", "e164"), numbering.EXAMPLES, ids=[where for where, _ in numbering.EXAMPLES])
+def test_mask_for_every_numbering_plan(where: str, e164: str) -> None:
+    numbering.check_mask(e164, mask(e164))
+
+
+def test_every_plan_is_covered() -> None:
+    import phonenumbers
+
+    regions = {where.split()[0] for where, _ in numbering.EXAMPLES}
+    assert regions >= set(phonenumbers.SUPPORTED_REGIONS)
+    assert len(numbering.EXAMPLES) > 1000
+
+
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        ("+905551234567", True),
+        ("+12015550123", True),
+        ("+90555", False),  # too short to be valid
+        ("905551234567", False),  # no +
+        ("+90 555 123 45 67", False),  # not written as E.164
+        ("+905551234567 ", False),
+        ("+٩٠٥٥٥١٢٣٤٥٦٧", False),
+        ("+0905551234567", False),
+        ("", False),
+    ],
+)
+def test_is_e164_takes_only_what_to_e164_writes(text: str, ok: bool) -> None:
+    assert is_e164(text) is ok

@@ -30,7 +30,7 @@ class Jotform:
             return {**fields, "rawRequest": {}}
         try:
             answers = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise MalformedBodyError("rawRequest is not valid JSON") from None
         if not isinstance(answers, dict):
             raise MalformedBodyError("rawRequest must be a JSON object")

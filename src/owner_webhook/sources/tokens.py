@@ -6,6 +6,7 @@ import hmac
 
 from owner_webhook.errors import UnauthenticatedError
 from owner_webhook.request import WebhookRequest
+from owner_webhook.sources.signatures import utf8
 
 
 def bearer(request: WebhookRequest) -> str | None:
@@ -18,5 +19,5 @@ def require(presented: str | None, secret: str) -> None:
     """Compare in constant time; raises UnauthenticatedError when missing or wrong."""
     if presented is None:
         raise UnauthenticatedError("no token: send Authorization: Bearer <token>")
-    if not hmac.compare_digest(presented.encode(), secret.encode()):
+    if not hmac.compare_digest(utf8(presented), secret.encode()):
         raise UnauthenticatedError("the token is wrong")
