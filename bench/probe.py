@@ -61,7 +61,7 @@ def _handler(kind: str) -> Any:
 
 def cold(kind: str, event: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
-    handler = _handler(kind)  # the init: the handler's import (the adapter also builds its clients then)
+    handler = _handler(kind)  # the init: the handler's import
     initialized = time.perf_counter()
     result = handler(event, Context())
     done = time.perf_counter()

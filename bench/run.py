@@ -340,9 +340,9 @@ def report(f: dict[str, Any]) -> None:
     print(
         "\nin the runtime: the runtime interface emulator's INIT REPORT and first invoke (awslambdaric, runtime start"
     )
-    print("included); in-process: a fresh interpreter's import of the handler (init; the adapter also builds its AWS")
-    print("clients then, the peer per request) and its first request")
-    print("heaviest imports of the handler, self time (python -X importtime, clients not built):")
+    print("included); in-process: a fresh interpreter's import of the handler (init) and its first request (the AWS")
+    print("clients are built then)")
+    print("heaviest imports of the handler, self time (python -X importtime):")
     print("  modules:  " + ", ".join(f"{name} {ms:.1f} ms" for name, ms in f["imports"]["modules"]))
     print("  packages: " + ", ".join(f"{name} {ms:.0f} ms" for name, ms in f["imports"]["packages"]))
     print()

@@ -19,12 +19,6 @@ if ARTIFACT:
 
 import owner_webhook  # noqa: E402 - after the artifact switch above
 
-# The handlers build their services when imported (in Lambda: during init, with the environment it
-# keeps). Imported here, before any test sets its environment, they leave nothing a test could
-# inherit: `_fresh_function` below clears whatever they built, and each test builds its own.
-import owner_webhook.handler  # noqa: E402
-import owner_webhook.worker  # noqa: E402
-
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 
@@ -38,6 +32,6 @@ def _fresh_function() -> Iterator[None]:
     """Every test starts as a cold function: settings, secret cache and connection pool built anew."""
     from owner_webhook import wiring
 
-    wiring.services.cache_clear()
+    wiring.parts.cache_clear()
     yield
-    wiring.services.cache_clear()
+    wiring.parts.cache_clear()

@@ -38,31 +38,32 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
-from owner_webhook import answers
-from owner_webhook.answers import Answer
+from owner_webhook import outcomes
 from owner_webhook.budget import AWS_CONFIG
 from owner_webhook.errors import DeduplicationUnavailableError, InProgressError
+from owner_webhook.outcomes import Result
 
-Work = Callable[[], Answer]
+Work = Callable[[], Result]
+_STORED = {outcomes.OWNER_CREATED, outcomes.REJECTED_PHONE}  # final answers; anything else is not an owner
 # Fixed key prefixes keep the keys stable when this module is renamed or moved.
 _PHONE_PREFIX, _DELIVERY_PREFIX, _ID_PREFIX = "owner-webhook-phone", "owner-webhook-delivery", "owner-webhook-id"
 
 
 @dataclass
-class Outcome:
-    """What one call of `once` found out besides its answer: for the log line and the metrics."""
+class Notes:
+    """What one call of `once` found out besides its result: for the log line and the metrics."""
 
-    answer: Answer | None = None
+    result: Result | None = None  # what the work returned, when this call ran it
     reused_id: bool = False  # the delivery id came before with another phone
-    unrecorded: bool = False  # the work ended but its answer could not be stored
+    unrecorded: bool = False  # the work ended but its result could not be stored
 
 
 class Deduplicator(Protocol):
-    def register(self, context: LambdaContext) -> None:
+    def expire_with(self, context: LambdaContext) -> None:
         """Tell the store how long this invocation may run (an in-flight record expires with it)."""
 
-    def once(self, source: str, delivery_id: str, phone: str, work: Work, outcome: Outcome) -> Answer:
-        """The answer of `work`, run at most once per phone (or per phone and delivery) while the record lives.
+    def once(self, source: str, delivery_id: str, phone: str, work: Work, notes: Notes) -> Result:
+        """The result of `work`, run at most once per phone (or per phone and delivery) while the record lives.
 
         Raises InProgressError, DeduplicationUnavailableError, and whatever `work` raises.
         """
@@ -71,12 +72,12 @@ class Deduplicator(Protocol):
 class NoDeduplication:
     """IDEMPOTENCY_TABLE unset: every delivery is forwarded."""
 
-    def register(self, context: LambdaContext) -> None:
+    def expire_with(self, context: LambdaContext) -> None:
         pass
 
-    def once(self, source: str, delivery_id: str, phone: str, work: Work, outcome: Outcome) -> Answer:
-        outcome.answer = work()
-        return outcome.answer
+    def once(self, source: str, delivery_id: str, phone: str, work: Work, notes: Notes) -> Result:
+        notes.result = work()
+        return notes.result
 
 
 class _Unstored(Exception):  # noqa: N818 - a signal, not an error: the answer must not be kept
@@ -110,40 +111,40 @@ class DynamoDBDeduplication:
             key_prefix=_PHONE_PREFIX if self._by_phone else _DELIVERY_PREFIX,
         )(_run)
 
-    def register(self, context: LambdaContext) -> None:
+    def expire_with(self, context: LambdaContext) -> None:
         self._config.register_lambda_context(context)
 
-    def once(self, source: str, delivery_id: str, phone: str, work: Work, outcome: Outcome) -> Answer:
+    def once(self, source: str, delivery_id: str, phone: str, work: Work, notes: Notes) -> Result:
         phone_key = self._phone_key()
         phone_id = hmac.new(phone_key, phone.encode(), hashlib.sha256).hexdigest()
         # Keyed too: a delivery id may be the phone itself, or the hash of a body that is only the phone.
         delivery = hmac.new(phone_key, f"{source}\0{delivery_id}".encode(), hashlib.sha256).hexdigest()
         key = {"phone": phone_id} if self._by_phone else {"phone": phone_id, "delivery": delivery}
 
-        def noted_work() -> Answer:
-            outcome.reused_id = self._reused(delivery, phone_id)
+        def noted_work() -> Result:
+            notes.reused_id = self._reused(delivery, phone_id)
             return work()
 
         for _ in range(3):  # again only after clearing another delivery's refusal
             try:
-                stored = self._run_once(key=key, delivery=delivery, work=noted_work, outcome=outcome)
+                stored = self._run_once(key=key, delivery=delivery, work=noted_work, notes=notes)
             except _Unstored:
-                return outcome.answer  # type: ignore[return-value]  # set before raising
+                return notes.result  # type: ignore[return-value]  # set before raising
             except IdempotencyAlreadyInProgressError:
                 raise InProgressError("this phone's owner is being created right now; retry shortly") from None
             except (IdempotencyPersistenceLayerError, IdempotencyInconsistentStateError) as exc:
-                if outcome.answer is None:
+                if notes.result is None:
                     raise DeduplicationUnavailableError("the deduplication table is unavailable; retry") from exc
                 # The work is done (an owner may exist now): answer the truth, and say it was not recorded.
-                outcome.unrecorded = True
-                return outcome.answer
-            answer = Answer(stored["status"], stored["code"], stored["body"], stored.get("headers", {}))
-            if outcome.answer is not None:  # this call did the work
-                return answer
+                notes.unrecorded = True
+                return notes.result
+            if notes.result is not None:  # this call did the work
+                return notes.result
+            outcome = outcomes.ALL[stored["code"]]
             if stored["delivery"] == delivery:
-                return Answer(answer.status, answer.code, answer.body, answer.headers, replayed=True)
-            if answer.code == answers.CREATED:
-                return answers.existing()
+                return Result(outcome, stored.get("message"), replayed=True)
+            if outcome == outcomes.OWNER_CREATED:
+                return Result(outcomes.PHONE_EXISTING)
             self._forget(key, stored)  # a refusal for another delivery marks no owner: forward this one
         # Other deliveries of this phone keep changing its record: one of them is being handled.
         raise InProgressError("this phone's owner is being created right now; retry shortly")
@@ -185,14 +186,8 @@ class DynamoDBDeduplication:
             raise DeduplicationUnavailableError("the deduplication table is unavailable; retry") from exc
 
 
-def _run(key: dict[str, str], delivery: str, work: Work, outcome: Outcome) -> dict[str, Any]:
-    outcome.answer = answer = work()
-    if answer.code == answers.QUEUED:
+def _run(key: dict[str, str], delivery: str, work: Work, notes: Notes) -> dict[str, Any]:
+    notes.result = result = work()
+    if result.outcome not in _STORED:
         raise _Unstored  # waiting in the retry queue is not an owner: Powertools deletes the record
-    return {
-        "status": answer.status,
-        "code": answer.code,
-        "body": answer.body,
-        "headers": answer.headers,
-        "delivery": delivery,
-    }
+    return {"code": result.code, "message": result.message, "delivery": delivery}

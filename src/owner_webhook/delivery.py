@@ -3,169 +3,149 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
 from typing import Any
 
-from owner_webhook import answers
+from owner_webhook import outcomes
 from owner_webhook.budget import Deadline
-from owner_webhook.credentials import Credentials, CredentialStore
-from owner_webhook.deduplication import Deduplicator, Outcome, Work
+from owner_webhook.credentials import CredentialStore
+from owner_webhook.deduplication import Deduplicator, Notes, Work
 from owner_webhook.delivery_ids import bounded
 from owner_webhook.errors import (
     DeduplicationUnavailableError,
     MissingPhoneError,
     RefusedError,
-    RejectedPhoneError,
-    SecretStoreUnavailableError,
     TransientError,
     UnauthenticatedError,
-    UpstreamAmbiguousError,
-    UpstreamAuthError,
-    UpstreamUnavailableError,
 )
-from owner_webhook.gateway import GatewayClient, GatewayResult, GatewayStatus
-from owner_webhook.observability import logger
+from owner_webhook.outcomes import Result
+from owner_webhook.owners import Owners
 from owner_webhook.phone import mask, to_e164
 from owner_webhook.request import WebhookRequest
 from owner_webhook.retry_queue import QueuedDelivery, RetryQueue, received_now
-from owner_webhook.settings import Settings
 from owner_webhook.sources import Source, get_source
 
-
-@dataclass(frozen=True)
-class Services:
-    settings: Settings
-    credentials: CredentialStore
-    gateway: GatewayClient
-    sources: Mapping[str, Source]
-    deduplicator: Deduplicator
-    queue: RetryQueue | None = None
+Fields = dict[str, Any]  # what the log line says about the delivery, filled in as it is learned
 
 
-def receive(source_name: str, event: Mapping[str, Any], services: Services, deadline: Deadline) -> answers.Answer:
-    """Handle one webhook request within `deadline`.
+class Deliveries:
+    """Webhook deliveries and the retry queue's messages, each to its result."""
 
-    Raises a WebhookError for anything that ends without a final answer.
-    """
-    source = get_source(services.sources, source_name)
-    logger.append_keys(source=source.name)
-    request = WebhookRequest.from_event(event, services.settings.max_body_bytes)
-    credentials = load_credentials(services.credentials, deadline)
-    secret = credentials.webhook_secret(source.name)
-    if secret is None:
-        raise UnauthenticatedError(f"no webhook secret is configured for {source.name}: nothing is accepted unsigned")
-    source.verify(request, secret)
-    payload = source.read(request)
-    delivery_id = bounded(source.delivery_id(request, payload))
-    logger.append_keys(delivery_id=delivery_id)
-    try:
-        phone = _phone(source, payload, services.settings.default_phone_region)
-    except RefusedError as refusal:  # the same payload always gets the same answer: nothing to store
-        return answers.refused(refusal, source)
-    logger.append_keys(phone=mask(phone))
+    def __init__(
+        self,
+        *,
+        sources: Mapping[str, Source],
+        credentials: CredentialStore,
+        memory: Deduplicator,
+        owners: Owners,
+        queue: RetryQueue | None,
+        max_body_bytes: int,
+        default_region: str,
+    ) -> None:
+        self._sources = sources
+        self._credentials = credentials
+        self._memory = memory
+        self._owners = owners
+        self._queue = queue
+        self._max_body_bytes = max_body_bytes
+        self._region = default_region
 
-    def create_or_refuse() -> answers.Answer:
+    @property
+    def memory(self) -> Deduplicator:
+        return self._memory
+
+    def calls_after_forward(self) -> int:
+        """The AWS calls that may follow the gateway's answer: storing it, and queueing the delivery."""
+        return 1 if self._queue is None else 2
+
+    def handle(self, source_name: str, event: Mapping[str, Any], deadline: Deadline, fields: Fields) -> Result:
+        """One webhook request, within `deadline`. Raises a WebhookError for anything that ends without an owner."""
+        source = get_source(self._sources, source_name)
+        fields["source"] = source.name
+        request = WebhookRequest.from_event(event, self._max_body_bytes)
+        secret = self._credentials.load().webhook_secret(source.name)
+        if secret is None:
+            raise UnauthenticatedError(
+                f"no webhook secret is configured for {source.name}: nothing is accepted unsigned"
+            )
+        source.verify(request, secret)
+        payload = source.read(request)
+        delivery_id = fields["delivery_id"] = bounded(source.delivery_id(request, payload))
+        form_tool = source.acknowledges_refusals
         try:
-            return create_or_queue(source.name, delivery_id, phone, credentials, services, deadline)
+            phone = self._phone(source, payload)
+        except RefusedError as refusal:  # needs no memory: the same payload always gets the same answer
+            return Result(refusal.outcome, refusal.message, form_tool=form_tool, fields=fields)
+        fields["phone"] = mask(phone)
+
+        def create_or_queue() -> Result:
+            try:
+                return self._create(phone, deadline, fields)
+            except TransientError as failure:
+                self._queue_or_raise(
+                    failure, QueuedDelivery(source.name, delivery_id, phone, received_now()), fields, deadline
+                )
+                return Result(outcomes.QUEUED)
+
+        return self._once(source.name, delivery_id, phone, create_or_queue, deadline, fields, form_tool)
+
+    def retry(self, queued: QueuedDelivery, deadline: Deadline, fields: Fields) -> Result:
+        """A queued delivery, forwarded again under the same memory; raises a WebhookError to retry it later."""
+        fields.update(source=queued.source, delivery_id=queued.delivery_id, phone=mask(queued.phone))
+
+        def create() -> Result:
+            return self._create(queued.phone, deadline, fields)
+
+        return self._once(queued.source, queued.delivery_id, queued.phone, create, deadline, fields)
+
+    def _create(self, phone: str, deadline: Deadline, fields: Fields) -> Result:
+        """The owner created, or the gateway's refusal (final); raises a TransientError."""
+        try:
+            self._owners.create(phone, deadline, fields)
         except RefusedError as refusal:
-            return answers.refused(refusal, source)
+            return Result(refusal.outcome, refusal.message)
+        return Result(outcomes.OWNER_CREATED)
 
-    return once(services.deduplicator, source.name, delivery_id, phone, create_or_refuse, deadline)
+    def _phone(self, source: Source, payload: Mapping[str, Any]) -> str:
+        written = source.find_phone(payload)
+        if written is None:
+            raise MissingPhoneError("the payload has no phone field")
+        return to_e164(written, self._region)
 
+    def _once(
+        self,
+        source: str,
+        delivery_id: str,
+        phone: str,
+        work: Work,
+        deadline: Deadline,
+        fields: Fields,
+        form_tool: bool = False,
+    ) -> Result:
+        """The work done at most once per phone (SPEC section 7). Raises InProgressError,
+        DeduplicationUnavailableError, and the work's TransientError."""
+        if not deadline.fits_aws_call():
+            raise DeduplicationUnavailableError("no time is left to check the deduplication table; retry")
+        notes = Notes()
+        result = self._memory.once(source, delivery_id, phone, work, notes)
+        also: tuple[str, ...] = ("DeliveryIdReused",) if notes.reused_id else ()
+        if notes.reused_id:  # counted, not refused: the phone is forwarded as the new signup it is
+            fields["delivery_id_reused"] = True
+        if fields.get("queued_because") == outcomes.UPSTREAM_AMBIGUOUS.code:
+            also += ("AmbiguousForward",)  # queued all the same: a possible duplicate
+        if notes.unrecorded and result.outcome == outcomes.OWNER_CREATED:
+            # The owner exists, but a retry of this delivery would not know it: a possible duplicate.
+            result = Result(outcomes.CREATED_UNRECORDED)
+        return Result(
+            result.outcome, result.message, replayed=result.replayed, form_tool=form_tool, fields=fields, also=also
+        )
 
-def once(
-    deduplicator: Deduplicator, source: str, delivery_id: str, phone: str, work: Work, deadline: Deadline
-) -> answers.Answer:
-    """The delivery's answer, its work done at most once per phone (SPEC section 7); what happened is logged.
-
-    Raises InProgressError, DeduplicationUnavailableError, and the TransientError of the work.
-    """
-    if not deadline.fits_aws_call():
-        raise DeduplicationUnavailableError("no time is left to check the deduplication table; retry")
-    outcome = Outcome()
-    answer = deduplicator.once(source, delivery_id, phone, work, outcome)
-    if outcome.reused_id:
-        # Counted, not refused: the phone is forwarded as the new signup it is.
-        logger.append_keys(delivery_id_reused=True)
-    if outcome.unrecorded and answer.code == answers.CREATED:
-        # The owner exists, but a retry of this delivery would not know it: a possible duplicate.
-        return replace(answer, code=answers.CREATED_UNRECORDED)
-    return answer
-
-
-def create_or_queue(
-    source: str,
-    delivery_id: str,
-    phone: str,
-    credentials: Credentials,
-    services: Services,
-    deadline: Deadline,
-) -> answers.Answer:
-    """Create the owner, or queue it when the gateway fails for now.
-
-    Raises RefusedError (final) or TransientError (neither forwarded nor queued: the sender retries).
-    """
-    try:
-        forward(phone, credentials, services, deadline)
-    except TransientError as failure:
-        if services.queue is None or not services.queue.takes(source) or not deadline.fits_aws_call():
-            raise
-        services.queue.put(QueuedDelivery(source, delivery_id, phone, received_now()), failure)
-        logger.append_keys(problem=failure.message, queued_because=failure.code)
-        return answers.queued()
-    return answers.created()
-
-
-def forward(phone: str, credentials: Credentials, services: Services, deadline: Deadline) -> None:
-    """POST the owner; raises RejectedPhoneError (final) or a TransientError."""
-    result = _create_owner(phone, credentials, services, deadline)
-    logger.append_keys(
-        gateway_status=result.http_status or str(result.status),
-        gateway_latency_ms=result.latency_ms,
-        gateway_attempts=result.attempts,
-    )
-    match result.status:
-        case GatewayStatus.CREATED:
-            return
-        case GatewayStatus.REJECTED:
-            raise RejectedPhoneError("the payment gateway refused the phone number")
-        case GatewayStatus.UNAUTHORIZED | GatewayStatus.FORBIDDEN:
-            raise UpstreamAuthError("the payment gateway refused the API key; it has been fetched fresh")
-        case GatewayStatus.AMBIGUOUS:
-            # The owner may exist now: a retry may create a second one, but dropping the signup is worse.
-            raise UpstreamAmbiguousError("the payment gateway did not answer in time; retry")
-        case GatewayStatus.NO_TIME:
-            raise UpstreamUnavailableError("too little time was left to call the payment gateway safely; retry")
-        case _:
-            raise UpstreamUnavailableError("the payment gateway is unavailable; retry", retry_after=result.retry_after)
-
-
-def load_credentials(store: CredentialStore, deadline: Deadline, *, fresh: bool = False) -> Credentials:
-    """The secret, if the time left allows a call to Secrets Manager; raises as CredentialStore.load."""
-    if fresh and not deadline.fits_aws_call():
-        raise SecretStoreUnavailableError("no time is left to read the secret again; retry")
-    return store.load(fresh=fresh)
-
-
-def _phone(source: Source, payload: Mapping[str, Any], region: str) -> str:
-    written = source.find_phone(payload)
-    if written is None:
-        raise MissingPhoneError("the payload has no phone field")
-    return to_e164(written, region)
-
-
-def _create_owner(phone: str, credentials: Credentials, services: Services, deadline: Deadline) -> GatewayResult:
-    result = services.gateway.create_owner(phone, credentials.api_key, deadline.forward_by)
-    if result.status not in (GatewayStatus.UNAUTHORIZED, GatewayStatus.FORBIDDEN):
-        return result
-    if not deadline.fits_aws_call(before_forward_ends=True):  # the calls after the forward have their time
-        return result
-    # The key may have been rotated since it was cached: fetch it fresh once, and send again only if it
-    # changed (a 401 on the new key is a real configuration problem, not a rotation).
-    fresh = services.credentials.load(fresh=True)
-    if fresh.api_key == credentials.api_key:
-        return result
-    retried = services.gateway.create_owner(phone, fresh.api_key, deadline.forward_by)
-    return replace(
-        retried, latency_ms=result.latency_ms + retried.latency_ms, attempts=result.attempts + retried.attempts
-    )
+    def _queue_or_raise(
+        self, failure: TransientError, queued: QueuedDelivery, fields: Fields, deadline: Deadline
+    ) -> None:
+        """Put the delivery on the retry queue, or raise `failure` (the sender then retries)."""
+        if self._queue is None or not self._queue.takes(queued.source) or not deadline.fits_aws_call():
+            raise failure
+        if not self._queue.put(queued):
+            fields["retry_queue"] = "unavailable"
+            raise failure
+        fields.update(problem=failure.message, queued_because=failure.code)

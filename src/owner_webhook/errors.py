@@ -1,100 +1,93 @@
-"""Errors as types: each carries the answer code and HTTP status it maps to (see answers.py)."""
+"""Errors as types: each names the outcome it ends in (outcomes.py says what that outcome answers)."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from owner_webhook import outcomes
+from owner_webhook.outcomes import Outcome
+
 
 class WebhookError(Exception):
-    """A request that ends without a forward; `code` and `status` decide the answer."""
+    """A request (or a queued message) that ends without an owner created; `outcome` decides the answer."""
 
-    code: ClassVar[str] = "internal_error"
-    status: ClassVar[int] = 503
+    outcome: ClassVar[Outcome] = outcomes.INTERNAL_ERROR
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
+    @property
+    def code(self) -> str:
+        return self.outcome.code
+
 
 # The request itself is wrong: resending the same request cannot help.
 class UnknownSourceError(WebhookError):
-    code = "unknown_source"
-    status = 404
+    outcome = outcomes.UNKNOWN_SOURCE
 
 
 class UnauthenticatedError(WebhookError):
-    code = "unauthenticated"
-    status = 401
+    outcome = outcomes.UNAUTHENTICATED
 
 
 class MalformedBodyError(WebhookError):
-    code = "malformed_body"
-    status = 400
+    outcome = outcomes.MALFORMED_BODY
 
 
 class UnsupportedMediaTypeError(WebhookError):
-    code = "unsupported_media_type"
-    status = 415
+    outcome = outcomes.UNSUPPORTED_MEDIA_TYPE
 
 
 class PayloadTooLargeError(WebhookError):
-    code = "payload_too_large"
-    status = 413
+    outcome = outcomes.PAYLOAD_TOO_LARGE
 
 
 class MethodNotAllowedError(WebhookError):
-    code = "method_not_allowed"
-    status = 405
+    outcome = outcomes.METHOD_NOT_ALLOWED
 
 
 class UnsupportedEventError(WebhookError):
     """The invocation is not an API Gateway or Function URL request (a test event, another trigger)."""
 
-    code = "unsupported_event"
-    status = 400
+    outcome = outcomes.UNSUPPORTED_EVENT
 
 
 class MalformedMessageError(WebhookError):
     """A retry-queue message this function did not write; dropped, not retried."""
 
-    code = "malformed_message"
-    status = 400
+    outcome = outcomes.MALFORMED_MESSAGE
 
 
 class RouteNotFoundError(WebhookError):
-    code = "not_found"
-    status = 404
+    outcome = outcomes.NOT_FOUND
 
 
 class InProgressError(WebhookError):
-    """The same delivery is being handled right now (a sender retried before the first answer)."""
+    """The same delivery, or another of its phone, is being handled right now."""
 
-    code = "in_progress"
-    status = 409
-    retry_after = 10
+    outcome = outcomes.IN_PROGRESS
 
 
 # The submission can never succeed: final, answered 422 or (form tools) 200 with success false.
 class RefusedError(WebhookError):
-    status = 422
+    pass
 
 
 class MissingPhoneError(RefusedError):
-    code = "missing_phone"
+    outcome = outcomes.MISSING_PHONE
 
 
 class InvalidPhoneError(RefusedError):
-    code = "invalid_phone"
+    outcome = outcomes.INVALID_PHONE
 
 
 class RejectedPhoneError(RefusedError):
-    code = "rejected_phone"
+    outcome = outcomes.REJECTED_PHONE
 
 
 # Transient: answered 503 with Retry-After so that the sender tries again.
 class TransientError(WebhookError):
-    status = 503
-
     def __init__(self, message: str, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
@@ -103,74 +96,72 @@ class TransientError(WebhookError):
 class InternalError(TransientError):
     """A bug or an event this code does not understand; retried, and logged by type and place."""
 
-    code = "internal_error"
+    outcome = outcomes.INTERNAL_ERROR
 
 
 class UpstreamUnavailableError(TransientError):
     """The gateway answered 429/5xx or could not be reached; nothing was created."""
 
-    code = "upstream_unavailable"
+    outcome = outcomes.UPSTREAM_UNAVAILABLE
 
 
 class UpstreamAmbiguousError(TransientError):
     """The request may have reached the gateway (read timeout, dropped connection)."""
 
-    code = "upstream_ambiguous"
+    outcome = outcomes.UPSTREAM_AMBIGUOUS
 
 
 class UpstreamAuthError(TransientError):
     """The gateway refused the key (401/403) even after a fresh fetch of the secret."""
 
-    code = "upstream_auth"
+    outcome = outcomes.UPSTREAM_AUTH
 
 
 class SecretStoreUnavailableError(TransientError):
-    code = "secret_store_unavailable"
+    outcome = outcomes.SECRET_STORE_UNAVAILABLE
 
 
 class DeduplicationUnavailableError(TransientError):
     """The idempotency table could not be read or written: better a retry than an unprotected forward."""
 
-    code = "deduplication_unavailable"
+    outcome = outcomes.DEDUPLICATION_UNAVAILABLE
 
 
 class ConfigurationError(TransientError):
     """The function is deployed wrong; answered 503 so that nothing is lost while it is fixed."""
 
-    code = "misconfigured"
-
 
 class SettingError(ConfigurationError):
     """An environment variable is missing or invalid; the message names it."""
 
-    code = "invalid_setting"
+    outcome = outcomes.INVALID_SETTING
 
 
 class SecretNotFoundError(ConfigurationError):
-    code = "secret_not_found"
+    outcome = outcomes.SECRET_NOT_FOUND
 
 
 class SecretFormatError(ConfigurationError):
-    code = "secret_malformed"
+    outcome = outcomes.SECRET_MALFORMED
 
 
 class ApiKeyMissingError(ConfigurationError):
-    code = "api_key_missing"
-
-
-class PhoneKeyError(ConfigurationError):
-    """The HMAC key of the phone memory (PHONE_KEY_SECRET_ID) is missing or too short."""
-
-    code = "phone_key_malformed"
+    outcome = outcomes.API_KEY_MISSING
 
 
 class ApiKeyInvalidError(ConfigurationError):
     """The api_key has characters an HTTP header cannot carry (line breaks, controls, non-ASCII)."""
 
-    code = "api_key_invalid"
+    outcome = outcomes.API_KEY_INVALID
 
 
 class WebhookSecretInvalidError(ConfigurationError):
     """A source's webhook secret would authenticate anyone (blank, or whsec_ without a key): it accepts nothing."""
 
-    code = "webhook_secret_invalid"
+    outcome = outcomes.WEBHOOK_SECRET_INVALID
+
+
+class PhoneKeyError(ConfigurationError):
+    """The HMAC key of the phone memory (PHONE_KEY_SECRET_ID) is missing or too short."""
+
+    outcome = outcomes.PHONE_KEY_MALFORMED

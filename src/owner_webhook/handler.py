@@ -10,29 +10,22 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from owner_webhook import loading
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-with loading():
-    from aws_lambda_powertools.utilities.typing import LambdaContext
-
-    from owner_webhook import answers, delivery
-    from owner_webhook.errors import (
-        ConfigurationError,
-        InternalError,
-        MethodNotAllowedError,
-        RouteNotFoundError,
-        TransientError,
-        UnsupportedEventError,
-        WebhookError,
-    )
-    from owner_webhook.observability import also_counted, count_outcome, logger, metrics, traced_handler
-    from owner_webhook.wiring import deadline_for, prepare, services
-
-    prepare()
+from owner_webhook import outcomes
+from owner_webhook.errors import (
+    MethodNotAllowedError,
+    RouteNotFoundError,
+    TransientError,
+    UnsupportedEventError,
+    WebhookError,
+)
+from owner_webhook.observability import logger, metrics, report, traced_handler
+from owner_webhook.outcomes import Result
+from owner_webhook.wiring import parts
 
 ROUTE = re.compile(r"^/webhooks/(?P<source>[^/]+)/?$")
 _PACKAGE = Path(__file__).parent
@@ -64,36 +57,32 @@ def _method_and_path(event: dict[str, Any]) -> tuple[str, str]:
     return method.upper(), path
 
 
-def receive(event: dict[str, Any], context: LambdaContext) -> answers.Answer:
-    """Route the request to the delivery; raises WebhookError for anything answered before or instead."""
+def route(event: dict[str, Any]) -> str:
+    """The source named by a POST to /webhooks/{source}; raises WebhookError for anything else."""
     method, path = _method_and_path(event)
-    route = ROUTE.match(path)
-    if route is None:
+    found = ROUTE.match(path)
+    if found is None:
         raise RouteNotFoundError("POST webhooks to /webhooks/{source}")
     if method != "POST":
         raise MethodNotAllowedError("webhooks are delivered with POST")
-    ready = services()
-    ready.deduplicator.register(context)
-    return delivery.receive(route["source"], event, ready, deadline_for(context, ready))
+    return found["source"]
 
 
-def answer(event: dict[str, Any], context: LambdaContext) -> answers.Answer:
-    """The answer to any invocation: the one place where errors become answers."""
+def answer(event: dict[str, Any], context: LambdaContext) -> Result:
+    """The result of any invocation: the one place where errors become answers."""
+    fields: dict[str, Any] = {}
     try:
-        result = receive(event, context)
+        source = route(event)
+        ready = parts()
+        ready.deliveries.memory.expire_with(context)
+        return ready.deliveries.handle(source, event, ready.deadline(context), fields)
     except WebhookError as error:
-        if isinstance(error, ConfigurationError | TransientError):
-            logger.append_keys(problem=error.message)
-        result = answers.failed(error)
+        retry_after = error.retry_after if isinstance(error, TransientError) else None
+        return Result(error.outcome, error.message, retry_after=retry_after, fields=fields)
     except Exception as error:
         # The message may quote the payload, so only the type and the place are logged.
-        logger.append_keys(error_type=type(error).__name__, error_place=_own_place(error))
-        result = answers.failed(InternalError("the request could not be handled; retry later"))
-    if result.replayed:
-        logger.append_keys(outcome="duplicate_replayed", replayed_outcome=result.code)
-    else:
-        logger.append_keys(outcome=result.code)
-    return result
+        fields.update(error_type=type(error).__name__, error_place=_own_place(error))
+        return Result(outcomes.INTERNAL_ERROR, "the request could not be handled; retry later", fields=fields)
 
 
 def _own_place(error: BaseException) -> str:
@@ -114,10 +103,5 @@ def _own_place(error: BaseException) -> str:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     started = time.perf_counter()
     result = answer(event, context)
-    keys = logger.get_current_keys()
-    count_outcome(str(keys["outcome"]), str(keys.get("source", "unknown")), also_counted(keys))
-    log: Callable[..., None] = (
-        logger.info if result.status < 400 else logger.warning if result.status < 500 else logger.error
-    )
-    log("webhook answered", status=result.status, total_ms=round((time.perf_counter() - started) * 1000, 2))
-    return answers.to_lambda(result)
+    report(result, "webhook answered", total_ms=round((time.perf_counter() - started) * 1000, 2))
+    return result.to_lambda()

@@ -6,11 +6,14 @@ import contextlib
 import functools
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+
+from owner_webhook import outcomes
+from owner_webhook.outcomes import Result
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
@@ -23,63 +26,25 @@ logger = Logger(service=SERVICE)
 # The template sets POWERTOOLS_METRICS_NAMESPACE; without it, EMF would refuse to flush at all.
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "OwnerWebhook", service=SERVICE)
 
-# One metric per outcome, so that an alarm or a dashboard needs no log query.
-METRIC_BY_OUTCOME = {
-    "owner_created": "OwnerCreated",
-    "queued": "Queued",
-    "drained": "Drained",
-    "dead_lettered": "DeadLettered",
-    "retry_later": "RetryLater",
-    "malformed_message": "MalformedRequest",
-    "duplicate_replayed": "DuplicateReplayed",
-    "phone_existing": "PhoneExisting",
-    # Counted with the ambiguous forwards: both are the possible duplicates.
-    "owner_created_unrecorded": "AmbiguousForward",
-    "in_progress": "DuplicateInProgress",
-    "missing_phone": "PhoneRefused",
-    "invalid_phone": "PhoneRefused",
-    "rejected_phone": "PhoneRefused",
-    "unauthenticated": "Unauthenticated",
-    "malformed_body": "MalformedRequest",
-    "unsupported_media_type": "MalformedRequest",
-    "payload_too_large": "MalformedRequest",
-    "unknown_source": "MalformedRequest",
-    "method_not_allowed": "MalformedRequest",
-    "not_found": "MalformedRequest",
-    "unsupported_event": "MalformedRequest",
-    "upstream_unavailable": "UpstreamFailure",
-    "upstream_auth": "UpstreamFailure",
-    "upstream_ambiguous": "AmbiguousForward",
-    "secret_store_unavailable": "DependencyFailure",
-    "deduplication_unavailable": "DependencyFailure",
-    "misconfigured": "ConfigurationError",
-    "invalid_setting": "ConfigurationError",
-    "secret_not_found": "ConfigurationError",
-    "secret_malformed": "ConfigurationError",
-    "api_key_missing": "ConfigurationError",
-    "phone_key_malformed": "ConfigurationError",
-    "api_key_invalid": "ConfigurationError",
-    "webhook_secret_invalid": "ConfigurationError",
-    "internal_error": "InternalError",
-}
 
+def report(result: Result, message: str, **extra: Any) -> None:
+    """The one log line and the metrics of a result (a webhook request, or a queued message).
 
-def count_outcome(outcome: str, source: str, also: Iterable[str] = ()) -> None:
-    """Add this request's outcome metric, by source (or "unknown") and for all sources together, and the
-    metrics in `also` (what else happened: DeliveryIdReused, AmbiguousForward for a queued delivery)."""
-    metrics.add_dimension(name="source", value=source)
+    One metric per outcome (outcomes.py), by source (or "unknown") and for all sources together, so that
+    an alarm or a dashboard needs no log query; and the result's `also` metrics beside it.
+    """
+    metrics.add_dimension(name="source", value=str(result.fields.get("source", "unknown")))
     metrics.add_dimensions(service=SERVICE)  # the second dimension set: what the alarms watch
-    metrics.add_metric(name=METRIC_BY_OUTCOME.get(outcome, "InternalError"), unit=MetricUnit.Count, value=1)
-    for name in also:
+    outcome = outcomes.DUPLICATE_REPLAYED if result.replayed else result.outcome
+    for name in (outcome.metric, *result.also):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
-
-
-def also_counted(keys: Mapping[str, Any], failure: str | None = None) -> list[str]:
-    """The metrics that a request's log keys (and the worker's failure code) add to its outcome's."""
-    extra = ["DeliveryIdReused"] if keys.get("delivery_id_reused") else []
-    if keys.get("queued_because") == "upstream_ambiguous" or failure == "upstream_ambiguous":
-        extra.append("AmbiguousForward")  # queued or retried: a possible duplicate all the same
-    return extra
+    keys: dict[str, Any] = {**result.fields, "outcome": outcome.code}
+    if result.replayed:
+        keys["replayed_outcome"] = result.code
+    if result.status >= 500 and result.message:  # what to fix or wait for; never personal data
+        keys["problem"] = result.message
+    log = logger.info if result.status < 400 else logger.warning if result.status < 500 else logger.error
+    log(message, **keys, status=result.status, **extra)
 
 
 @functools.cache

@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from owner_webhook.budget import AWS_CONFIG
 from owner_webhook.delivery_ids import bounded
-from owner_webhook.errors import MalformedMessageError, TransientError
+from owner_webhook.errors import MalformedMessageError
 from owner_webhook.phone import is_e164
 from owner_webhook.sources import NAMES
 
@@ -76,13 +76,13 @@ class RetryQueue:
     def takes(self, source: str) -> bool:
         return self._sources is None or source in self._sources
 
-    def put(self, delivery: QueuedDelivery, failure: TransientError) -> None:
-        """Queue the delivery; if SQS cannot take it, raise `failure` (the sender then retries)."""
+    def put(self, delivery: QueuedDelivery) -> bool:
+        """Queue the delivery; False if SQS could not take it."""
         try:
             self._sqs().send_message(QueueUrl=self.url, MessageBody=delivery.to_json())
-        except (BotoCoreError, ClientError) as exc:
-            failure.message = f"{failure.message}; the retry queue is unavailable too"
-            raise failure from exc
+        except (BotoCoreError, ClientError):
+            return False
+        return True
 
     def delay(self, receipt_handle: str, seconds: int) -> None:
         """Make a received message visible again only after `seconds` (best effort)."""

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import phonenumbers
 
 from owner_webhook.errors import SettingError
+from owner_webhook.sources import NAMES
 
 # The shortest memory that still stops a replay: Tally retries for 31 h, signatures allow 5 minutes.
 MIN_WINDOW = 31 * 3600 + 300
@@ -109,8 +110,6 @@ def _optional_url(env: Mapping[str, str], name: str) -> str | None:
 
 
 def _sources(env: Mapping[str, str], name: str) -> frozenset[str] | None:
-    from owner_webhook.sources import NAMES  # here: the sources import these settings
-
     value = env.get(name, "").strip().lower()
     if value in ("", "all", "*"):
         return None

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from owner_webhook.observability import METRIC_BY_OUTCOME
 from sandbox import senders
 from sandbox.aws import LOCAL_SECRET
 from sandbox.events import HttpRequest, http_api_event
@@ -80,26 +79,15 @@ def test_the_cold_start_is_counted_once(sandbox: Sandbox, capsys: pytest.Capture
     assert names.count("ColdStart") == 1
 
 
-def test_every_outcome_code_has_a_metric() -> None:
-    from owner_webhook import errors
-
-    codes = {
-        cls.code for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, errors.WebhookError)
-    }
-    assert codes - {"internal_error"} <= set(METRIC_BY_OUTCOME)
-    assert {"owner_created", "duplicate_replayed"} <= set(METRIC_BY_OUTCOME)
-
-
-def test_every_outcome_code_is_in_the_readme_answers_table() -> None:
-    from owner_webhook import errors
+def test_every_outcome_is_in_the_readme() -> None:
+    from owner_webhook import outcomes
     from tests.conftest import ROOT
 
     readme = (ROOT / "README.md").read_text()
     table = readme[readme.index("## Answers") : readme.index("## Delivery guarantees")]
     worker = readme[readme.index("the retry worker writes one line per message") :]
-    codes = {
-        cls.code for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, errors.WebhookError)
-    }
-    codes -= {"misconfigured"}  # ConfigurationError's own: only its subclasses are raised
-    assert {code for code in codes if f"`{code}`" not in table} == {"malformed_message"}
-    assert "`malformed_message`" in worker  # the worker's outcome for a message it cannot read
+    metrics = readme[readme.index("Metrics (CloudWatch namespace") :]
+    for outcome in outcomes.ALL.values():  # the answers table, or the worker's log line, names each one
+        assert f"`{outcome.code}`" in table or f"`{outcome.code}`" in worker, outcome.code
+        assert f"`{outcome.metric}`" in metrics, outcome.metric
+    assert {"`DeliveryIdReused`", "`ColdStart`"} <= {word for word in metrics.split() if word.startswith("`")}

@@ -92,33 +92,27 @@ def test_a_phone_the_gateway_refused_is_not_marked_as_having_an_owner(sandbox: S
 def test_a_refusal_cleared_by_one_delivery_is_not_cleared_again_over_anothers_owner(sandbox: Sandbox) -> None:
     # Two deliveries of a phone once refused read the refusal; the first clears it and creates the
     # owner before the second clears it: the second must find that owner, not delete it and forward.
-    from owner_webhook import delivery, wiring
-    from owner_webhook.budget import Deadline
+    from owner_webhook import wiring
 
     sandbox.gateway.rejected_phones.add("+905551234567")
     assert send(senders.request("zapier", delivery_id="refused")).code == "rejected_phone"
     sandbox.gateway.rejected_phones.clear()
-    ready = wiring.services()
-    deduplicator = ready.deduplicator
-    real_forget = deduplicator._forget  # type: ignore[attr-defined]
+    ready = wiring.parts()
+    memory = ready.deliveries.memory
+    real_forget = memory._forget  # type: ignore[attr-defined]
     overtaken: list[Answer] = []
 
     def overtaken_forget(*args: Any) -> None:
         # The other delivery runs to its end (unheld) between this one's read of the refusal and its delete.
-        deduplicator._forget = real_forget  # type: ignore[attr-defined]
+        memory._forget = real_forget  # type: ignore[attr-defined]
         overtaken.append(send(senders.request("tally", delivery_id="fast")))
         real_forget(*args)
 
-    credentials = ready.credentials.load()
-
-    def create() -> Any:
-        return delivery.create_or_queue("zapier", "slow", "+905551234567", credentials, ready, deadline)
-
-    deadline = Deadline.start(10, 8, 1)
-    deduplicator._forget = overtaken_forget  # type: ignore[attr-defined]
-    answer = delivery.once(deduplicator, "zapier", "slow", "+905551234567", create, deadline)
+    memory._forget = overtaken_forget  # type: ignore[attr-defined]
+    slow = http_api_event(senders.request("zapier", delivery_id="slow"))
+    result = ready.deliveries.handle("zapier", slow, ready.deadline(LocalContext()), {})
     assert overtaken[0].body == {"success": True}
-    assert (answer.status, answer.body) == (200, EXISTING)
+    assert (result.status, result.body) == (200, EXISTING)
     assert sandbox.gateway.owners == ["+905551234567"]
 
 

@@ -13,10 +13,9 @@ from standardwebhooks.webhooks import Webhook
 
 from owner_webhook.errors import UnauthenticatedError, WebhookSecretInvalidError
 from owner_webhook.request import WebhookRequest
-from owner_webhook.settings import Settings
 from owner_webhook.sources import registry
 
-SOURCES = registry(Settings(api_key_secret_id="unused"))
+SOURCES = registry()
 
 # The vectors of shared/reference/senders.md section 9 (exact bodies, no trailing newline).
 TYPEFORM_BODY = (

@@ -9,13 +9,12 @@ import pytest
 
 from owner_webhook.errors import UnauthenticatedError, UnknownSourceError
 from owner_webhook.request import WebhookRequest
-from owner_webhook.settings import Settings
 from owner_webhook.sources import NAMES, registry
 from owner_webhook.sources import get_source as _get
 from owner_webhook.sources.base import Source
 from owner_webhook.sources.fields import phone_like
 
-SOURCES = registry(Settings(api_key_secret_id="unused"))
+SOURCES = registry()
 
 
 def get_source(name: str) -> Source:

@@ -1,0 +1,69 @@
+"""The gateway side: the key (fetched fresh once when the gateway refuses it), the POST, what each answer means."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from owner_webhook.budget import Deadline
+from owner_webhook.credentials import CredentialStore
+from owner_webhook.errors import (
+    RejectedPhoneError,
+    SecretStoreUnavailableError,
+    UpstreamAmbiguousError,
+    UpstreamAuthError,
+    UpstreamUnavailableError,
+)
+from owner_webhook.gateway import GatewayClient, GatewayResult, GatewayStatus
+
+
+class Owners:
+    def __init__(self, gateway: GatewayClient, credentials: CredentialStore) -> None:
+        self._gateway = gateway
+        self._credentials = credentials
+
+    def create(self, phone: str, deadline: Deadline, fields: dict[str, Any]) -> None:
+        """POST the owner before `deadline.forward_by`; what the gateway said goes into `fields` (the log).
+
+        Raises RejectedPhoneError (final), or a TransientError (the owner may be created on a retry).
+        """
+        if not deadline.fits_aws_call():
+            raise SecretStoreUnavailableError("no time is left to read the secret; retry")
+        result = self._post(phone, self._credentials.load().api_key, deadline)
+        fields.update(
+            gateway_status=result.http_status or str(result.status),
+            gateway_latency_ms=result.latency_ms,
+            gateway_attempts=result.attempts,
+        )
+        match result.status:
+            case GatewayStatus.CREATED:
+                return
+            case GatewayStatus.REJECTED:
+                raise RejectedPhoneError("the payment gateway refused the phone number")
+            case GatewayStatus.UNAUTHORIZED | GatewayStatus.FORBIDDEN:
+                raise UpstreamAuthError("the payment gateway refused the API key; it has been fetched fresh")
+            case GatewayStatus.AMBIGUOUS:
+                # The owner may exist now: a retry may create a second one, but dropping the signup is worse.
+                raise UpstreamAmbiguousError("the payment gateway did not answer in time; retry")
+            case GatewayStatus.NO_TIME:
+                raise UpstreamUnavailableError("too little time was left to call the payment gateway safely; retry")
+            case _:
+                raise UpstreamUnavailableError(
+                    "the payment gateway is unavailable; retry", retry_after=result.retry_after
+                )
+
+    def _post(self, phone: str, api_key: str, deadline: Deadline) -> GatewayResult:
+        result = self._gateway.create_owner(phone, api_key, deadline.forward_by)
+        if result.status not in (GatewayStatus.UNAUTHORIZED, GatewayStatus.FORBIDDEN):
+            return result
+        if not deadline.fits_aws_call(before_forward_ends=True):  # the calls after the forward have their time
+            return result
+        # The key may have been rotated since it was cached: fetch it fresh once, and send again only if it
+        # changed (a 401 on the new key is a real configuration problem, not a rotation).
+        fresh = self._credentials.load(fresh=True).api_key
+        if fresh == api_key:
+            return result
+        retried = self._gateway.create_owner(phone, fresh, deadline.forward_by)
+        return replace(
+            retried, latency_ms=result.latency_ms + retried.latency_ms, attempts=result.attempts + retried.attempts
+        )
