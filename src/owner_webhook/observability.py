@@ -44,7 +44,7 @@ def report(result: Result, message: str, **extra: Any) -> None:
     if result.status >= 500 and result.message:  # what to fix or wait for; never personal data
         keys["problem"] = result.message
     log = logger.info if result.status < 400 else logger.warning if result.status < 500 else logger.error
-    log(message, **keys, status=result.status, **extra)
+    log(message, **keys, status=result.status, **extra, stacklevel=3)  # the location: the entry point
 
 
 @functools.cache
