@@ -15,24 +15,42 @@ export PATH := $(BIN):$(PATH)
 export PYTHONPATH := src:.
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
+# Each requirements*.txt is the list a person edits; beside it, its .lock pins every package with the
+# hashes of all its files, and is what gets installed (pip checks the hashes). Edit a list, then `make lock`.
+LOCK := $(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.13 --custom-compile-command "make lock"
+
+.DEFAULT_GOAL := help
+.PHONY: help demo serve events invoke redrive bench test lint typecheck cfn-lint pytest build runtime artifact-test \
+	sam-local-check lock clean
+
+help:  ## this list (bare `make` changes nothing)
+	@awk -F ':.*## ' '/^[a-z-]+:.*## / { name[++n] = $$1; text[$$1] = $$2 } END { \
+		for (i = 1; i <= n; i++) if (name[i] == "demo" || name[i] == "test") printf "make %-16s %s\n", name[i], text[name[i]]; \
+		print ""; \
+		for (i = 1; i <= n; i++) if (name[i] != "demo" && name[i] != "test") printf "make %-16s %s\n", name[i], text[name[i]] }' \
+		$(firstword $(MAKEFILE_LIST))
 
 events: $(STAMP)  ## sign the timestamped events again, for sam local invoke (valid 5 minutes)
 	$(BIN)/python -m sandbox.resign
 
-.PHONY: demo serve events invoke redrive bench test lint typecheck cfn-lint pytest build runtime artifact-test \
-	sam-local-check clean
-
-$(STAMP): requirements-dev.txt src/requirements.txt
+$(STAMP): requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $(STAMP)
 
-$(RUNTIME_STAMP): requirements-runtime.txt | $(STAMP)
+$(RUNTIME_STAMP): requirements-runtime.lock | $(STAMP)
 	rm -rf $(RUNTIME)
 	$(BIN)/python -m venv $(RUNTIME)
-	$(RUNTIME)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-runtime.txt
+	$(RUNTIME)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
+		-r requirements-runtime.lock
 	touch $(RUNTIME_STAMP)
+
+# The development tools resolved with their dependencies, for every platform; the bundle and the runtime
+# exactly as listed (they install without dependencies), with the hashes of every platform's wheels.
+lock: $(STAMP)  ## pin again after editing requirements-dev.txt, src/requirements.txt or requirements-runtime.txt
+	$(LOCK) --universal requirements-dev.txt -o requirements-dev.lock
+	$(LOCK) --universal --no-deps src/requirements.txt -o src/requirements.lock
+	$(LOCK) --universal --no-deps requirements-runtime.txt -o requirements-runtime.lock
 
 runtime: $(RUNTIME_STAMP)  ## the runtime-like interpreter in .runtime (awslambdaric and boto3, pinned)
 
@@ -53,14 +71,14 @@ bench: build runtime  ## cold start, warm overhead, memory and size against the 
 
 test: lint typecheck cfn-lint pytest artifact-test  ## every check, as CI runs it
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff check and ruff format --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(STAMP)
+typecheck: $(STAMP)  ## mypy (strict on the function)
 	$(BIN)/mypy
 
-cfn-lint: $(STAMP)
+cfn-lint: $(STAMP)  ## cfn-lint template.yaml
 	$(BIN)/cfn-lint template.yaml
 
 pytest: $(STAMP)  ## unit and integration tests on src/
@@ -76,5 +94,5 @@ artifact-test: build runtime  ## the integration tests again on the built artifa
 sam-local-check: $(STAMP)  ## with Docker: the README's sam local lines against make serve (not part of make test)
 	$(BIN)/python -m sandbox.sam_local
 
-clean:
+clean:  ## remove the build, the runtime-like interpreter and the caches
 	rm -rf .aws-sam .runtime .demo .pytest_cache .mypy_cache .ruff_cache

@@ -15,6 +15,9 @@ import boto3
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from owner_webhook.sources import NAMES
+from sandbox.senders import sender
+
 REGION = "eu-central-1"
 SECRET_ID = "owner-webhook/local"
 # The key of the phones' HMAC in the deduplication table; deployed, the stack generates it.
@@ -23,16 +26,10 @@ LOCAL_PHONE_KEY = "local-phone-key-for-the-hmac-of-phones-0123456789"
 IDEMPOTENCY_TABLE = "owner-webhook-idempotency"
 RETRY_QUEUE = "owner-webhook-retry"
 # Local-only values, documented in the README and used by events/: never use them anywhere real.
+# Each source's secret is its sender's (sandbox/senders/<source>.py), for every source of the registry.
 LOCAL_SECRET: dict[str, Any] = {
     "api_key": "local-gateway-key",
-    "webhook_secrets": {
-        "typeform": "local-typeform-secret",
-        "tally": "local-tally-secret",
-        "webflow": "local-webflow-secret",
-        "jotform": "local-jotform-token",
-        "zapier": "local-zapier-token",
-        "generic": "local-generic-token",
-    },
+    "webhook_secrets": {source: sender(source).SECRET for source in NAMES},
 }
 # The same with generic signed by Standard Webhooks (whsec_ + base64 of a 32-byte key).
 STANDARD_WEBHOOKS_SECRET = "whsec_bG9jYWwtc3RhbmRhcmQtd2ViaG9va3Mta2V5ITE="

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sandbox import catalog
+from sandbox import catalog, senders
 from sandbox.aws import SECRETS
 from sandbox.demo import send_events
 from sandbox.endpoint import LocalEndpoint
@@ -14,7 +14,7 @@ from sandbox.stack import Sandbox
 from tests.conftest import EVENTS
 from tests.integration.conftest import invoke_event
 
-SOURCES = ("typeform", "tally", "webflow", "jotform", "zapier", "generic")
+SOURCES = senders.SOURCES  # the registry's: every source has its events
 
 
 def test_every_event_has_an_expectation_and_the_cases_are_covered() -> None:

@@ -59,9 +59,7 @@ def unrecorded(lines: list[dict[str, Any]]) -> int:
 
 def attempts_allowed(source: str, status: int) -> int:
     """How many times in all the real sender sends one delivery that keeps getting `status`."""
-    if source == "typeform":
-        return 300 if status in (429, 503, 408, 423) else 6  # 2-3 min for 10 h; else about 5 retries
-    return {"tally": 6, "webflow": 4, "jotform": 1, "zapier": 1, "generic": 8}[source]
+    return senders.attempts(source, status)  # each sender's policy: sandbox/senders/<source>.py
 
 
 @dataclass

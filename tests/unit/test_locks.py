@@ -1,0 +1,75 @@
+"""Each requirements list is installed from its lock, which pins it with hashes: the two stay in step.
+
+A list edited without `make lock` fails here, before an install quietly leaves the new package out.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==(\S+)")
+
+
+def normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def listed(path: Path) -> dict[str, str]:
+    """The pins a person wrote, following `-r` includes."""
+    pins: dict[str, str] = {}
+    for raw in path.read_text().splitlines():
+        line = raw.split("#")[0].strip()
+        if line.startswith("-r "):
+            pins |= listed(path.parent / line[3:].strip())
+        elif match := PIN.match(line):
+            pins[normal(match[1])] = match[2]
+        else:
+            assert not line, f"{path.name}: not an exact pin: {line!r}"
+    return pins
+
+
+def locked(path: Path) -> dict[str, tuple[str, int]]:
+    """Each package of a lock: its version and how many hashes it carries."""
+    entries: dict[str, tuple[str, int]] = {}
+    for block in re.split(r"\n(?=[A-Za-z0-9])", path.read_text()):
+        if match := PIN.match(block):
+            entries[normal(match[1])] = (match[2].rstrip("\\").split(";")[0], block.count("--hash=sha256:"))
+    return entries
+
+
+@pytest.mark.parametrize(
+    ("human", "lock", "exact"),
+    [
+        ("src/requirements.txt", "src/requirements.lock", True),  # the bundle: installed --no-deps
+        ("requirements-runtime.txt", "requirements-runtime.lock", True),  # the runtime: installed --no-deps
+        ("requirements-dev.txt", "requirements-dev.lock", False),  # the tools, with their dependencies
+    ],
+)
+def test_every_list_is_locked_with_hashes(human: str, lock: str, exact: bool) -> None:
+    wanted = listed(ROOT / human)
+    pinned = locked(ROOT / lock)
+    stale = {name: version for name, version in wanted.items() if pinned.get(name, ("",))[0] != version}
+    assert not stale, f"{human} and {lock} differ on {stale}: run `make lock`"
+    if exact:
+        assert set(pinned) == set(wanted), f"{lock} has more than {human}: run `make lock`"
+    assert all(hashes for _, hashes in pinned.values()), f"{lock}: a package without its hashes"
+
+
+def test_the_bundle_lock_has_every_wheel_of_a_compiled_package() -> None:
+    # wrapt ships a compiled extension per platform: both Lambda architectures must be installable.
+    assert locked(ROOT / "src" / "requirements.lock")["wrapt"][1] > 2
+
+
+def test_bare_make_lists_the_targets_and_changes_nothing() -> None:
+    dry = subprocess.run(["make", "-n"], cwd=ROOT, capture_output=True, text=True, check=True).stdout  # noqa: S607
+    assert "sandbox" not in dry and "pip" not in dry  # only the help's own awk
+    shown = subprocess.run(["make"], cwd=ROOT, capture_output=True, text=True, check=True).stdout  # noqa: S607
+    lines = shown.splitlines()
+    assert lines[0].startswith("make demo ") and lines[1].startswith("make test ")
+    for target in ("build", "lock", "help", "events", "bench", "lint"):
+        assert any(line.startswith(f"make {target} ") for line in lines), target
