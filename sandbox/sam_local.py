@@ -24,7 +24,7 @@ from sandbox import base_image
 
 ROOT = Path(__file__).resolve().parent.parent
 ARCH = base_image.architecture()
-# The README gives these lines too (tests/unit/test_sam_local.py holds the two together).
+# docs/local.md gives these lines too (tests/unit/test_sam_local.py holds the two together).
 CURL = (
     "curl -s -X POST http://127.0.0.1:3001/webhooks/zapier -H 'Authorization: Bearer local-zapier-token' "
     """-H 'Content-Type: application/json' -d '{"phone": "0555 123 45 67"}'"""
@@ -32,7 +32,7 @@ CURL = (
 
 
 def lines(arch: str) -> tuple[str, str, str, str]:
-    """The README's lines for Docker Engine on Linux: build, invoke each function, start the API."""
+    """The documented lines for Docker Engine on Linux: build, invoke each function, start the API."""
     flags = f"--parameter-overrides Architecture={arch} --add-host host.docker.internal:host-gateway"
     env = "--env-vars events/env.json"
     return (

@@ -1,5 +1,5 @@
-"""`sam local` as the README gives it: what events/env.json sets reaches the function, production keeps
-AWS's endpoints, the region is the stand-ins', and the README's lines are the ones the check runs."""
+"""`sam local` as docs/local.md gives it: what events/env.json sets reaches the function, production keeps
+AWS's endpoints, the region is the stand-ins', and the documented lines are the ones the check runs."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def test_sam_local_runs_in_the_region_of_the_local_stand_ins() -> None:
     assert config["local_invoke"]["parameters"]["region"] == config["local_start_api"]["parameters"]["region"] == REGION
 
 
-def test_the_readme_gives_the_lines_that_make_sam_local_check_runs() -> None:
-    readme = re.sub(r" \\\n\s+", " ", (ROOT / "README.md").read_text())  # continued lines joined
+def test_the_docs_give_the_lines_that_make_sam_local_check_runs() -> None:
+    readme = re.sub(r" \\\n\s+", " ", (ROOT / "docs" / "local.md").read_text())  # continued lines joined
     for line in [*sam_local.lines("x86_64"), sam_local.CURL]:
         assert line in readme
