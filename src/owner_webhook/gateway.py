@@ -86,7 +86,7 @@ class GatewayClient:
     """One connection pool per warm function; `create_owner` never raises for network trouble.
 
     The pool is the gateway host's own (urllib3's HTTPConnectionPool), not a PoolManager: with one
-    host, a PoolManager only parses the URL and looks the pool up again on every request (30 us).
+    host, a PoolManager only parses the URL and looks the pool up again on every request.
     """
 
     def __init__(self, owner_url: str, connect_timeout: float, read_timeout: float) -> None:

@@ -1,9 +1,8 @@
 """The Lambda entry point: the route, and the one place where errors become HTTP answers.
 
 The three event shapes (HTTP API 2.0, Function URL, REST API 1.0) are read here, field by field.
-Powertools' resolver and event data classes are not used for that: the resolver cost 30 ms of cold
-start for one route (it imports every resolver, AppSync and asyncio included) and a tenth of the warm
-overhead; the data classes cost 8.5 ms (their package imports all 40 event types) for five fields.
+Powertools' resolver and event data classes are not used for that: for one route and five fields they
+import every resolver and all 40 event types (their cost is in docs/performance.md).
 """
 
 from __future__ import annotations

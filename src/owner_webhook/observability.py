@@ -50,7 +50,7 @@ def report(result: Result, message: str, **extra: Any) -> None:
 @functools.cache
 def tracing_enabled() -> bool:
     """TRACER_ENABLED=true (template parameter EnableTracer). Read at import, before any settings:
-    the X-Ray SDK costs about 100 ms of cold start, so it is not even imported when this is off."""
+    the X-Ray SDK is the heaviest import there is (docs/performance.md), so it is not even imported when this is off."""
     return os.environ.get("TRACER_ENABLED", "").strip().lower() == "true"
 
 
