@@ -19,7 +19,7 @@ import urllib3
 from sandbox.aws import LOCAL_SECRET
 from sandbox.catalog import answer_code
 from sandbox.events import HttpRequest, LocalContext, function_url_event, http_api_event, rest_api_event
-from sandbox.stack import LOCAL_MAX_RECEIVE_COUNT, Sandbox
+from sandbox.stack import Sandbox
 from tests.conftest import ROOT
 
 TOKENS = LOCAL_SECRET["webhook_secrets"]
@@ -50,7 +50,7 @@ def _clean_sandbox(sandbox: Sandbox) -> None:
     sandbox.aws.put_secret(LOCAL_SECRET)
     sandbox.aws.clear_faults()
     sandbox.aws.clear_table()
-    assert sandbox.aws.empty_queues(LOCAL_MAX_RECEIVE_COUNT) == (sandbox.queue_url, sandbox.dead_letter_url)
+    assert sandbox.aws.empty_queues() == (sandbox.queue_url, sandbox.dead_letter_url)
 
 
 def invoke_event(event: dict[str, Any], timeout: float = 10.0) -> Answer:
