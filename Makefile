@@ -63,13 +63,13 @@ typecheck: $(STAMP)
 cfn-lint: $(STAMP)
 	$(BIN)/cfn-lint template.yaml
 
-pytest: $(STAMP)  ## unit and integration tests on src/
-	$(BIN)/pytest
+pytest: $(STAMP)  ## unit tests on src/ (`.venv/bin/pytest` alone also runs the integration tests on src/)
+	$(BIN)/pytest tests/unit
 
 build: $(STAMP)  ## sam build: the deployable artifact in .aws-sam/build
 	ARCHITECTURE=$(ARCH) $(BIN)/sam build --template template.yaml --parameter-overrides Architecture=$(ARCH)
 
-artifact-test: build runtime  ## the integration tests again on the built artifact, and the artifact in the Lambda runtime
+artifact-test: build runtime  ## the integration tests on the built artifact, and the artifact in the Lambda runtime
 	OWNER_WEBHOOK_ARTIFACT=$(abspath $(ARTIFACT)) $(BIN)/pytest tests/integration
 	$(BIN)/pytest tests/runtime
 
