@@ -15,6 +15,8 @@ export PATH := $(BIN):$(PATH)
 export PYTHONPATH := src:.
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
+# pytest-xdist: one process per core (at most 4), each with its own stand-ins on free ports.
+PARALLEL := --numprocesses=auto --maxprocesses=4
 
 events: $(STAMP)  ## sign the timestamped events again, for sam local invoke (valid 5 minutes)
 	$(BIN)/python -m sandbox.resign
@@ -70,8 +72,8 @@ build: $(STAMP)  ## sam build: the deployable artifact in .aws-sam/build
 	ARCHITECTURE=$(ARCH) $(BIN)/sam build --template template.yaml --parameter-overrides Architecture=$(ARCH)
 
 artifact-test: build runtime  ## the integration tests on the built artifact, and the artifact in the Lambda runtime
-	OWNER_WEBHOOK_ARTIFACT=$(abspath $(ARTIFACT)) $(BIN)/pytest tests/integration
-	$(BIN)/pytest tests/runtime
+	OWNER_WEBHOOK_ARTIFACT=$(abspath $(ARTIFACT)) $(BIN)/pytest tests/integration $(PARALLEL)
+	$(BIN)/pytest tests/runtime $(PARALLEL)
 
 sam-local-check: $(STAMP)  ## with Docker: the README's sam local lines against make serve (not part of make test)
 	$(BIN)/python -m sandbox.sam_local
