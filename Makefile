@@ -15,6 +15,8 @@ export PATH := $(BIN):$(PATH)
 export PYTHONPATH := src:.
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
+# pytest-xdist: one process per core (at most 4), each with its own stand-ins on free ports.
+PARALLEL := --numprocesses=auto --maxprocesses=4
 # Each requirements*.txt is the list a person edits; beside it, its .lock pins every package with the
 # hashes of all its files, and is what gets installed (pip checks the hashes). Edit a list, then `make lock`.
 LOCK := $(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.13 --custom-compile-command "make lock"
@@ -81,17 +83,17 @@ typecheck: $(STAMP)  ## mypy (strict on the function)
 cfn-lint: $(STAMP)  ## cfn-lint template.yaml
 	$(BIN)/cfn-lint template.yaml
 
-pytest: $(STAMP)  ## unit and integration tests on src/
-	$(BIN)/pytest
+pytest: $(STAMP)  ## unit tests on src/ (`.venv/bin/pytest` alone also runs the integration tests on src/)
+	$(BIN)/pytest tests/unit
 
 build: $(STAMP)  ## sam build: the deployable artifact in .aws-sam/build
 	ARCHITECTURE=$(ARCH) $(BIN)/sam build --template template.yaml --parameter-overrides Architecture=$(ARCH)
 
-artifact-test: build runtime  ## the integration tests again on the built artifact, and the artifact in the Lambda runtime
-	OWNER_WEBHOOK_ARTIFACT=$(abspath $(ARTIFACT)) $(BIN)/pytest tests/integration
-	$(BIN)/pytest tests/runtime
+artifact-test: build runtime  ## the integration tests on the built artifact, and the artifact in the Lambda runtime
+	OWNER_WEBHOOK_ARTIFACT=$(abspath $(ARTIFACT)) $(BIN)/pytest tests/integration $(PARALLEL)
+	$(BIN)/pytest tests/runtime $(PARALLEL)
 
-sam-local-check: $(STAMP)  ## with Docker: the README's sam local lines against make serve (not part of make test)
+sam-local-check: $(STAMP)  ## with Docker: the sam local lines of docs/local.md against make serve (not part of make test)
 	$(BIN)/python -m sandbox.sam_local
 
 clean:  ## remove the build, the runtime-like interpreter and the caches

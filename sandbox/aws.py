@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import threading
 import time
 from collections import Counter
@@ -47,6 +48,8 @@ class LocalAws:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+        # Read by moto on each PurgeQueue: tests empty the queues before each test, not once a minute as AWS allows.
+        os.environ["MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR"] = "false"
         self.calls: Counter[str] = Counter()
         self._failing: Counter[str] = Counter()  # X-Amz-Target: how many of the next calls fail
         self._fail_after: dict[str, float] = {}  # X-Amz-Target: seconds to wait before failing
@@ -164,13 +167,13 @@ class LocalAws:
         queue = sqs.create_queue(QueueName=name, Attributes={"RedrivePolicy": policy, "VisibilityTimeout": "60"})
         return str(queue["QueueUrl"]), str(dead_letters)
 
-    def empty_queues(self, max_receive_count: int, name: str = RETRY_QUEUE) -> tuple[str, str]:
-        """Delete and create again both queues (in flight messages too, and no purge rate limit)."""
+    def empty_queues(self, name: str = RETRY_QUEUE) -> tuple[str, str]:
+        """Purge both queues, messages in flight too (this server allows a purge at any time); their URLs."""
         sqs = self.client("sqs")
-        for queue_name in (name, f"{name}-dlq"):
-            url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
-            sqs.delete_queue(QueueUrl=url)
-        return self.create_retry_queues(max_receive_count, name)
+        urls = [str(sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]) for queue_name in (name, f"{name}-dlq")]
+        for url in urls:
+            sqs.purge_queue(QueueUrl=url)
+        return urls[0], urls[1]
 
     def clear_table(self, name: str = IDEMPOTENCY_TABLE) -> None:
         client = self.client("dynamodb")

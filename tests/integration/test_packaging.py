@@ -22,6 +22,12 @@ def test_the_function_comes_from_where_this_run_says() -> None:
             assert Path(str(module.__file__)).is_relative_to(where), name
         for runtime_provided in ("boto3", "botocore"):  # the Lambda runtime provides them
             assert not (Path(ARTIFACT) / runtime_provided).exists(), runtime_provided
+        # Built from src/ as it is now: `make test` runs the integration tests on the artifact only.
+        built, source = Path(ARTIFACT) / "owner_webhook", ROOT / "src" / "owner_webhook"
+        modules = sorted(path.relative_to(source) for path in source.rglob("*.py"))
+        assert modules == sorted(path.relative_to(built) for path in built.rglob("*.py"))
+        for module in modules:
+            assert (built / module).read_bytes() == (source / module).read_bytes(), module
         # Byte code compiled ahead, for the read-only file system of Lambda.
         assert list((Path(ARTIFACT) / "owner_webhook" / "__pycache__").glob("handler.cpython-313.pyc"))
 

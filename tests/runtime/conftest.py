@@ -10,7 +10,7 @@ import pytest
 
 from sandbox.aws import LOCAL_SECRET
 from sandbox.runtime import LambdaRuntime, function_runtime
-from sandbox.stack import LOCAL_MAX_RECEIVE_COUNT, Sandbox
+from sandbox.stack import Sandbox
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +25,7 @@ def _clean_stack(stack: Sandbox) -> None:
     stack.gateway.accepted_keys = {LOCAL_SECRET["api_key"]}
     stack.aws.put_secret(LOCAL_SECRET)
     stack.aws.clear_table()
-    stack.aws.empty_queues(LOCAL_MAX_RECEIVE_COUNT)
+    stack.aws.empty_queues()
 
 
 def hosted(function: str, stack: Sandbox, **environment: str) -> Iterator[LambdaRuntime]:

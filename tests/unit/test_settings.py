@@ -15,6 +15,8 @@ def test_defaults() -> None:
     assert settings.default_phone_region == "TR"
     assert settings.secret_max_age == 300
     assert settings.max_body_bytes == 256 * 1024
+    # A slow but working gateway gets 5 s, inside the forward's 8 s (Tally gives up at 10 s).
+    assert (settings.gateway_connect_timeout, settings.gateway_read_timeout, settings.forward_budget) == (1.0, 5.0, 8.0)
 
 
 def test_values_are_read_and_normalized() -> None:
