@@ -53,6 +53,7 @@ class LocalAws:
         self.calls: Counter[str] = Counter()
         self._failing: Counter[str] = Counter()  # X-Amz-Target: how many of the next calls fail
         self._fail_after: dict[str, float] = {}  # X-Amz-Target: seconds to wait before failing
+        self._passing: Counter[str] = Counter()  # X-Amz-Target: calls to let through before failing
         self._lock = threading.Lock()
         self._server: BaseWSGIServer = make_server(
             host,
@@ -76,7 +77,9 @@ class LocalAws:
             if target:
                 with self._lock:
                     self.calls[target] += 1
-                    failing = self._failing[target] > 0
+                    passing = self._passing[target] > 0  # let these through before failing
+                    self._passing[target] -= passing
+                    failing = not passing and self._failing[target] > 0
                     self._failing[target] -= failing
                     delay = self._fail_after.get(target, 0.0)
                 if failing:
@@ -92,10 +95,11 @@ class LocalAws:
         self._thread.start()
         return self
 
-    def fail_next(self, target: str, times: int = 1, after: float = 0.0) -> None:
+    def fail_next(self, target: str, times: int = 1, after: float = 0.0, skip: int = 0) -> None:
         """Answer the next `times` calls of `target` (e.g. "DynamoDB_20120810.UpdateItem") with a 500,
-        `after` seconds (past the client's read timeout, a hang)."""
+        `after` seconds (past the client's read timeout, a hang), once `skip` calls have passed."""
         with self._lock:
+            self._passing[target] += skip
             self._failing[target] += times
             self._fail_after[target] = after
 
@@ -103,6 +107,7 @@ class LocalAws:
         with self._lock:
             self._failing.clear()
             self._fail_after.clear()
+            self._passing.clear()
 
     def stop(self) -> None:
         self._server.shutdown()

@@ -33,7 +33,8 @@ class Deadline:
         ends = now + remaining_seconds - REPLY_SECONDS
         return cls(ends=ends, forward_by=min(now + forward_budget, ends - calls_after_forward * AWS_CALL_SECONDS))
 
-    def fits_aws_call(self, *, before_forward_ends: bool = False) -> bool:
-        """Whether one more AWS call, at its worst, still ends before `ends` (or before `forward_by`,
+    def fits_aws_call(self, calls: int = 1, *, before_forward_ends: bool = False) -> bool:
+        """Whether `calls` more AWS calls, at their worst, still end before `ends` (or before `forward_by`,
         for a call that is part of the forward, such as reading a rotated key)."""
-        return time.monotonic() + AWS_CALL_SECONDS <= (self.forward_by if before_forward_ends else self.ends)
+        end = self.forward_by if before_forward_ends else self.ends
+        return time.monotonic() + calls * AWS_CALL_SECONDS <= end

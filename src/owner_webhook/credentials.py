@@ -142,12 +142,12 @@ def _header_value(api_key: str) -> str:
 def _webhook_secret_problem(source: str, value: str) -> str | None:
     """Why this entry would let anyone in or fail every request, or None when it is usable."""
     name = f"webhook_secrets.{source[:40]}"
-    if not value.strip():
+    if not value.strip(" \t\r\n\0"):  # HMAC pads a key with zero bytes: all zeros is no key at all
         return f"{name} is blank: set the sender's secret, or remove the entry"
     if not value.isascii() and not _is_text(value):
         return f"{name} is not valid text"
-    if value.startswith(standard_webhooks.PREFIX) and not standard_webhooks.key(value):
-        return f"{name} is whsec_ without a base64 key after it"
+    if value.startswith(standard_webhooks.PREFIX) and not (standard_webhooks.key(value) or b"").strip(b"\0"):
+        return f"{name} is whsec_ without a base64 key after it (or with a key of zero bytes only)"
     return None
 
 

@@ -39,7 +39,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
 from owner_webhook import outcomes
-from owner_webhook.budget import AWS_CONFIG
+from owner_webhook.budget import AWS_CONFIG, Deadline
 from owner_webhook.errors import DeduplicationUnavailableError, InProgressError
 from owner_webhook.outcomes import Result
 
@@ -54,6 +54,7 @@ class Notes:
     """What one call of `once` found out besides its result: for the log line and the metrics."""
 
     result: Result | None = None  # what the work returned, when this call ran it
+    failure: Exception | None = None  # what the work raised, when this call ran it
     reused_id: bool = False  # the delivery id came before with another phone
     unrecorded: bool = False  # the work ended but its result could not be stored
 
@@ -62,7 +63,7 @@ class Deduplicator(Protocol):
     def expire_with(self, context: LambdaContext) -> None:
         """Tell the store how long this invocation may run (an in-flight record expires with it)."""
 
-    def once(self, source: str, delivery_id: str, phone: str, work: Work, notes: Notes) -> Result:
+    def once(self, source: str, delivery_id: str, phone: str, work: Work, notes: Notes, deadline: Deadline) -> Result:
         """The result of `work`, run at most once per phone (or per phone and delivery) while the record lives.
 
         Raises InProgressError, DeduplicationUnavailableError, and whatever `work` raises.
@@ -75,7 +76,7 @@ class NoDeduplication:
     def expire_with(self, context: LambdaContext) -> None:
         pass
 
-    def once(self, source: str, delivery_id: str, phone: str, work: Work, notes: Notes) -> Result:
+    def once(self, source: str, delivery_id: str, phone: str, work: Work, notes: Notes, deadline: Deadline) -> Result:
         notes.result = work()
         return notes.result
 
@@ -114,7 +115,7 @@ class DynamoDBDeduplication:
     def expire_with(self, context: LambdaContext) -> None:
         self._config.register_lambda_context(context)
 
-    def once(self, source: str, delivery_id: str, phone: str, work: Work, notes: Notes) -> Result:
+    def once(self, source: str, delivery_id: str, phone: str, work: Work, notes: Notes, deadline: Deadline) -> Result:
         phone_key = self._phone_key()
         phone_id = hmac.new(phone_key, phone.encode(), hashlib.sha256).hexdigest()
         # Keyed too: a delivery id may be the phone itself, or the hash of a body that is only the phone.
@@ -122,8 +123,13 @@ class DynamoDBDeduplication:
         key = {"phone": phone_id} if self._by_phone else {"phone": phone_id, "delivery": delivery}
 
         def noted_work() -> Result:
-            notes.reused_id = self._reused(delivery, phone_id)
-            return work()
+            if deadline.fits_aws_call(calls=2):  # the note, and the claim's final write after it
+                notes.reused_id = self._reused(delivery, phone_id)
+            try:
+                return work()
+            except Exception as failure:
+                notes.failure = failure
+                raise
 
         for _ in range(3):  # again only after clearing another delivery's refusal
             try:
@@ -133,6 +139,8 @@ class DynamoDBDeduplication:
             except IdempotencyAlreadyInProgressError:
                 raise InProgressError("this phone's owner is being created right now; retry shortly") from None
             except (IdempotencyPersistenceLayerError, IdempotencyInconsistentStateError) as exc:
+                if notes.failure is not None:  # the work failed and its record could not be deleted:
+                    raise notes.failure from exc  # the work's failure is what happened (an ambiguous one counts)
                 if notes.result is None:
                     raise DeduplicationUnavailableError("the deduplication table is unavailable; retry") from exc
                 # The work is done (an owner may exist now): answer the truth, and say it was not recorded.

@@ -123,10 +123,11 @@ class Deliveries:
     ) -> Result:
         """The work done at most once per phone (SPEC section 7). Raises InProgressError,
         DeduplicationUnavailableError, and the work's TransientError."""
-        if not deadline.fits_aws_call():
+        # The phone's claim and its final write (or delete); the delivery id's note only if it fits too.
+        if not deadline.fits_aws_call(calls=2):
             raise DeduplicationUnavailableError("no time is left to check the deduplication table; retry")
         notes = Notes()
-        result = self._memory.once(source, delivery_id, phone, work, notes)
+        result = self._memory.once(source, delivery_id, phone, work, notes, deadline)
         also: tuple[str, ...] = ("DeliveryIdReused",) if notes.reused_id else ()
         if notes.reused_id:  # counted, not refused: the phone is forwarded as the new signup it is
             fields["delivery_id_reused"] = True
@@ -143,7 +144,8 @@ class Deliveries:
         self, failure: TransientError, queued: QueuedDelivery, fields: Fields, deadline: Deadline
     ) -> None:
         """Put the delivery on the retry queue, or raise `failure` (the sender then retries)."""
-        if self._queue is None or not self._queue.takes(queued.source) or not deadline.fits_aws_call():
+        # The message, then the record's delete: both must still fit.
+        if self._queue is None or not self._queue.takes(queued.source) or not deadline.fits_aws_call(calls=2):
             raise failure
         if not self._queue.put(queued):
             fields["retry_queue"] = "unavailable"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+from owner_webhook.phone import plain
+
 MAX_CHARS = 128
 # Seven digits, separated at most by what a phone is written with: any number written with its country
 # code (the shortest personal numbers, Niue's and Tokelau's, have seven digits with it), most national
@@ -19,7 +21,7 @@ def bounded(delivery_id: str) -> str:
     The same id always gives the same result, so a hashed id still deduplicates, and an id this returned
     is returned unchanged (the retry worker bounds the ids it reads again).
     """
-    if len(delivery_id) <= MAX_CHARS and delivery_id.isprintable() and not _PHONE_LIKE.search(delivery_id):
+    if len(delivery_id) <= MAX_CHARS and delivery_id.isprintable() and not _PHONE_LIKE.search(plain(delivery_id)):
         return delivery_id
     if _HASHED.fullmatch(delivery_id):
         return delivery_id

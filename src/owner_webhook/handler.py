@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -22,12 +21,11 @@ from owner_webhook.errors import (
     UnsupportedEventError,
     WebhookError,
 )
-from owner_webhook.observability import logger, metrics, report, traced_handler
+from owner_webhook.observability import logger, metrics, own_place, report, traced_handler
 from owner_webhook.outcomes import Result
 from owner_webhook.wiring import parts
 
 ROUTE = re.compile(r"^/webhooks/(?P<source>[^/]+)/?$")
-_PACKAGE = Path(__file__).parent
 
 
 def _method_and_path(event: dict[str, Any]) -> tuple[str, str]:
@@ -80,20 +78,8 @@ def answer(event: dict[str, Any], context: LambdaContext) -> Result:
         return Result(error.outcome, error.message, retry_after=retry_after, fields=fields)
     except Exception as error:
         # The message may quote the payload, so only the type and the place are logged.
-        fields.update(error_type=type(error).__name__, error_place=_own_place(error))
+        fields.update(error_type=type(error).__name__, error_place=own_place(error))
         return Result(outcomes.INTERNAL_ERROR, "the request could not be handled; retry later", fields=fields)
-
-
-def _own_place(error: BaseException) -> str:
-    """The innermost frame of this package the error passed through (not the library it was raised in)."""
-    place = "?"
-    trace = error.__traceback__
-    while trace is not None:
-        path = Path(trace.tb_frame.f_code.co_filename)
-        if path.is_relative_to(_PACKAGE):
-            place = f"{path.relative_to(_PACKAGE.parent)}:{trace.tb_lineno}"
-        trace = trace.tb_next
-    return place
 
 
 @traced_handler

@@ -7,6 +7,7 @@ import functools
 import logging
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
 
 SERVICE = "owner-webhook"
+_PACKAGE = Path(__file__).parent
 # The log lines carry no thread or process names, so the standard library need not look them
 # up for every record (its documented optimization flags).
 logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
@@ -45,6 +47,18 @@ def report(result: Result, message: str, **extra: Any) -> None:
         keys["problem"] = result.message
     log = logger.info if result.status < 400 else logger.warning if result.status < 500 else logger.error
     log(message, **keys, status=result.status, **extra, stacklevel=3)  # the location: the entry point
+
+
+def own_place(error: BaseException) -> str:
+    """The innermost frame of this package the error passed through (not the library it was raised in)."""
+    place = "?"
+    trace = error.__traceback__
+    while trace is not None:
+        path = Path(trace.tb_frame.f_code.co_filename)
+        if path.is_relative_to(_PACKAGE):
+            place = f"{path.relative_to(_PACKAGE.parent)}:{trace.tb_lineno}"
+        trace = trace.tb_next
+    return place
 
 
 @functools.cache

@@ -27,7 +27,7 @@ _E164 = re.compile(r"\+[1-9][0-9]{5,14}")
 
 def to_e164(raw: str, region: str) -> str:
     """Normalize a written phone number to E.164; raises InvalidPhoneError if it is not a valid number."""
-    text = (raw if raw.isascii() else _ascii(unicodedata.normalize("NFKC", raw))).strip()
+    text = plain(raw).strip()
     text = _BRACKETED_COUNTRY_CODE.sub(r"+\1 ", text.replace("[", "(").replace("]", ")"))
     if len(text) > _MAX_CHARS or not _WRITTEN_PHONE.match(text):
         raise InvalidPhoneError("the phone field does not hold a phone number")
@@ -70,6 +70,12 @@ def _parse(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
     except phonenumbers.NumberParseException:
         return None
     return number if phonenumbers.is_valid_number(number) else None
+
+
+def plain(text: str) -> str:
+    """The text as the phone parser reads it: compatibility forms folded (NFKC), digits of any script and
+    dashes as ASCII, invisible format marks dropped."""
+    return text if text.isascii() else _ascii(unicodedata.normalize("NFKC", text))
 
 
 def _ascii(text: str) -> str:

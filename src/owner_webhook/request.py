@@ -86,7 +86,7 @@ def read_fields(request: WebhookRequest, accept: Collection[str] = (JSON, FORM))
     if media_type.endswith("+json"):
         media_type = JSON
     if media_type not in accept:
-        raise UnsupportedMediaTypeError(f"content type {media_type!r} is not accepted here: send {' or '.join(accept)}")
+        raise UnsupportedMediaTypeError(f"this content type is not accepted here: send {' or '.join(accept)}")
     if media_type == JSON:
         return _json_object(request.body)
     if media_type == FORM:

@@ -55,10 +55,17 @@ class QueuedDelivery:
             raise MalformedMessageError("the message has no delivery id")
         if not isinstance(phone, str) or not is_e164(phone):
             raise MalformedMessageError("the message's phone is not a valid E.164 number")
-        if not isinstance(received_at, int | float) or isinstance(received_at, bool) or not math.isfinite(received_at):
+        if not isinstance(received_at, int | float) or isinstance(received_at, bool) or not _finite(received_at):
             raise MalformedMessageError("the message's received_at is not a time")
         # The webhook wrote the id bounded already: bounding it again changes only what it did not write.
         return cls(source, bounded(delivery_id), phone, float(received_at))
+
+
+def _finite(number: float) -> bool:
+    try:
+        return math.isfinite(number)
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def retry_delay(receive_count: int, base: int) -> int:

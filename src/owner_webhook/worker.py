@@ -17,8 +17,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from owner_webhook import outcomes
-from owner_webhook.errors import MalformedMessageError, WebhookError
-from owner_webhook.observability import logger, metrics, report, traced_handler
+from owner_webhook.errors import DeduplicationUnavailableError, MalformedMessageError, WebhookError
+from owner_webhook.observability import logger, metrics, own_place, report, traced_handler
 from owner_webhook.outcomes import Result
 from owner_webhook.retry_queue import QueuedDelivery, retry_delay
 from owner_webhook.wiring import parts
@@ -36,7 +36,12 @@ def drain(record: SQSRecord, lambda_context: LambdaContext) -> None:
     """Forward one queued delivery; raises RetryLaterError when it must wait for another attempt."""
     started = time.perf_counter()
     receive_count = int(record.attributes.approximate_receive_count or 1)
-    result = _handle(record, lambda_context, receive_count)
+    try:
+        result = _handle(record, lambda_context, receive_count)
+    except Exception as error:  # a bug: logged and counted, and the message retried (nothing is lost)
+        fields = {"failure": outcomes.INTERNAL_ERROR.code, "error_type": type(error).__name__}
+        fields["error_place"] = own_place(error)
+        result = Result(outcomes.RETRY_LATER, "the message could not be handled; retry later", fields=fields)
     report(
         result,
         "queued delivery handled",
@@ -55,10 +60,13 @@ def _handle(record: SQSRecord, context: LambdaContext, receive_count: int) -> Re
         return Result(error.outcome, error.message, fields={"problem": error.message})
     fields: dict[str, Any] = {"waited_s": round(time.time() - queued.received_at, 1)}
     ready = parts()  # built (or failed, failing the batch) before the first record
+    deadline = ready.deadline(context)
     try:
-        result = ready.deliveries.retry(queued, ready.deadline(context), fields)
+        if not deadline.fits_aws_call(calls=3):  # the claim and its final write, and a delay
+            raise DeduplicationUnavailableError("too little time is left in this invocation; the message waits")
+        result = ready.deliveries.retry(queued, deadline, fields)
     except WebhookError as error:
-        if ready.queue is not None:
+        if ready.queue is not None and deadline.fits_aws_call():
             ready.queue.delay(record.receipt_handle, retry_delay(receive_count, ready.retry_delay))
         fields.update(failure=error.code, problem=error.message)
         # After its last receive, SQS moves the message to the dead-letter queue instead of delivering it.

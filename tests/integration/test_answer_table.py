@@ -245,3 +245,13 @@ def test_a_bug_inside_the_standard_library_is_placed_in_the_package(
     [line] = logs()
     assert line["error_type"] == "TypeError"
     assert line["error_place"].startswith("owner_webhook/request.py:")
+
+
+def test_an_answer_repeats_nothing_the_sender_sent() -> None:
+    from sandbox.events import HttpRequest, http_api_event
+    from tests.integration.conftest import invoke_event
+
+    unknown = invoke_event(http_api_event(HttpRequest("POST", "/webhooks/+905551234567", b"{}", {})))
+    assert unknown.code == "unknown_source" and "905551234567" not in json.dumps(unknown.body)
+    odd_type = webhook("zapier", headers={"Content-Type": "text/x-905551234567"})
+    assert odd_type.code == "unsupported_media_type" and "905551234567" not in json.dumps(odd_type.body)

@@ -117,6 +117,14 @@ def test_a_phone_the_gateway_refuses_is_dropped_not_retried(queued: Sandbox, log
     assert queued.gateway.owners == []
 
 
+def test_a_message_with_a_time_too_large_for_a_float_is_dropped(queued: Sandbox, logs: Logs) -> None:
+    body = json.dumps({"source": "zapier", "delivery_id": "d1", "phone": "+905551234567", "received_at": 10**400})
+    queued.aws.client("sqs").send_message(QueueUrl=queued.queue_url, MessageBody=body)
+    assert queue.poll_once(queued.aws, queued.queue_url, worker) == (1, 0)  # handled, not retried
+    assert [line["outcome"] for line in logs()] == ["malformed_message"]
+    assert queued.gateway.received == []
+
+
 def test_a_message_not_written_by_the_function_is_dropped(queued: Sandbox) -> None:
     queued.aws.client("sqs").send_message(QueueUrl=queued.queue_url, MessageBody='{"phone": "0555"}')
     assert queue.poll_once(queued.aws, queued.queue_url, worker) == (1, 0)

@@ -128,13 +128,14 @@ def test_an_outage_is_queued_then_drained_by_the_worker_from_a_real_sqs_batch(
 
 def test_the_forward_never_outlasts_the_timeout_the_runtime_sets(stack: Sandbox) -> None:
     stack.gateway.inject(Fault(delay=12))
-    for runtime in hosted("WebhookFunction", stack, RETRY_QUEUE_URL="", AWS_LAMBDA_FUNCTION_TIMEOUT="3"):
+    # 4 s: the least in which a forward still fits with one AWS call at its worst before and after it.
+    for runtime in hosted("WebhookFunction", stack, RETRY_QUEUE_URL="", AWS_LAMBDA_FUNCTION_TIMEOUT="4"):
         send(runtime, "zapier", "0555 123 45 00")  # warm: the init is not part of the invocation's time
         stack.gateway.reset()
         stack.gateway.inject(Fault(delay=12))
         invocation = send(runtime, "zapier")
         assert answer(invocation) == (503, "upstream_ambiguous")  # answered, not killed by the runtime
-        assert 1000 < invocation.duration_ms < 3000
+        assert 1000 < invocation.duration_ms < 4000
 
 
 def test_the_bench_takes_the_cold_start_from_the_runtime(stack: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:

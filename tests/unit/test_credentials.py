@@ -67,6 +67,9 @@ def test_a_source_without_an_entry_has_no_secret() -> None:
         ("whsec_", "whsec_ without a base64 key"),
         ("whsec_====", "whsec_ without a base64 key"),
         ("whsec_***", "whsec_ without a base64 key"),
+        ("whsec_AAAA", "whsec_ without a base64 key"),  # three zero bytes: HMAC's padding makes it no key
+        ("\\u0000", "blank"),  # a key of zero bytes only, likewise
+        ("\\u0000\\u0000 ", "blank"),
         ("\\ud800", "not valid text"),
     ],
 )

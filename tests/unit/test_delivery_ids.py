@@ -26,6 +26,9 @@ HASHED = [
     "tel:+1-201-555-0123",
     "+٩٠٥٥٥١٢٣٤٥٦٧",  # Arabic-Indic digits, which the phone parser reads too
     "０５５５１２３４５６７",  # full-width
+    "0555\u2013123\u201345\u201367",  # en dashes, which the phone parser reads as separators
+    "⁰⁵⁵⁵¹²³⁴⁵⁶⁷",  # superscript digits (NFKC makes them digits)
+    "0555\u200b1234567",  # a zero-width space inside
     "6084250982513018472",  # Jotform's numeric submission ids: hashed too (they could be phones)
     "2024-11-27",  # a date: seven digits and separators
     "x" * 129,

@@ -31,4 +31,4 @@ def get_source(sources: Mapping[str, Source], name: str) -> Source:
         return sources[name]
     except KeyError:
         known = ", ".join(sorted(sources))
-        raise UnknownSourceError(f"no webhook source is named {name[:40]!r}; known: {known}") from None
+        raise UnknownSourceError(f"no webhook source by that name; known: {known}") from None

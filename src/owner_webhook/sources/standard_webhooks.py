@@ -24,7 +24,8 @@ def verify(request: WebhookRequest, secret: str) -> None:
     timestamp = signatures.require_fresh(request.header("webhook-timestamp"), "webhook-timestamp")
     signed = signatures.utf8(f"{message_id}.{timestamp}.") + request.body
     signing_key = key(secret)
-    if not signing_key:  # the secret's parse refuses these; a key of no bytes would let anyone sign
+    # The secret's parse refuses these: a key of no bytes, or of zero bytes only, would let anyone sign.
+    if not signing_key or not signing_key.strip(b"\0"):
         raise WebhookSecretInvalidError("webhook_secrets.generic is whsec_ without a base64 key after it")
     expected = signatures.b64(signatures.hmac_sha256(signing_key, signed)).encode()
     presented = [
