@@ -62,7 +62,8 @@ class Deliveries:
         source = get_source(self._sources, source_name)
         fields["source"] = source.name
         request = WebhookRequest.from_event(event, self._max_body_bytes)
-        secret = self._credentials.load().webhook_secret(source.name)
+        credentials = self._credentials.load()
+        secret = credentials.webhook_secret(source.name)
         if secret is None:
             raise UnauthenticatedError(
                 f"no webhook secret is configured for {source.name}: nothing is accepted unsigned"
@@ -79,7 +80,7 @@ class Deliveries:
 
         def create_or_queue() -> Result:
             try:
-                return self._create(phone, deadline, fields)
+                return self._create(phone, credentials.api_key, deadline, fields)
             except TransientError as failure:
                 self._queue_or_raise(
                     failure, QueuedDelivery(source.name, delivery_id, phone, received_now()), fields, deadline
@@ -91,16 +92,17 @@ class Deliveries:
     def retry(self, queued: QueuedDelivery, deadline: Deadline, fields: Fields) -> Result:
         """A queued delivery, forwarded again under the same memory; raises a WebhookError to retry it later."""
         fields.update(source=queued.source, delivery_id=queued.delivery_id, phone=mask(queued.phone))
+        api_key = self._credentials.load().api_key
 
         def create() -> Result:
-            return self._create(queued.phone, deadline, fields)
+            return self._create(queued.phone, api_key, deadline, fields)
 
         return self._once(queued.source, queued.delivery_id, queued.phone, create, deadline, fields)
 
-    def _create(self, phone: str, deadline: Deadline, fields: Fields) -> Result:
+    def _create(self, phone: str, api_key: str, deadline: Deadline, fields: Fields) -> Result:
         """The owner created, or the gateway's refusal (final); raises a TransientError."""
         try:
-            self._owners.create(phone, deadline, fields)
+            self._owners.create(phone, api_key, deadline, fields)
         except RefusedError as refusal:
             return Result(refusal.outcome, refusal.message)
         return Result(outcomes.OWNER_CREATED)

@@ -9,7 +9,6 @@ from owner_webhook.budget import Deadline
 from owner_webhook.credentials import CredentialStore
 from owner_webhook.errors import (
     RejectedPhoneError,
-    SecretStoreUnavailableError,
     UpstreamAmbiguousError,
     UpstreamAuthError,
     UpstreamUnavailableError,
@@ -22,14 +21,13 @@ class Owners:
         self._gateway = gateway
         self._credentials = credentials
 
-    def create(self, phone: str, deadline: Deadline, fields: dict[str, Any]) -> None:
-        """POST the owner before `deadline.forward_by`; what the gateway said goes into `fields` (the log).
+    def create(self, phone: str, api_key: str, deadline: Deadline, fields: dict[str, Any]) -> None:
+        """POST the owner with the key the secret held (read again if the gateway refuses it) before
+        `deadline.forward_by`; what the gateway said goes into `fields` (the log).
 
         Raises RejectedPhoneError (final), or a TransientError (the owner may be created on a retry).
         """
-        if not deadline.fits_aws_call():
-            raise SecretStoreUnavailableError("no time is left to read the secret; retry")
-        result = self._post(phone, self._credentials.load().api_key, deadline)
+        result = self._post(phone, api_key, deadline)
         fields.update(
             gateway_status=result.http_status or str(result.status),
             gateway_latency_ms=result.latency_ms,

@@ -62,7 +62,7 @@ def _handle(record: SQSRecord, context: LambdaContext, receive_count: int) -> Re
     ready = parts()  # built (or failed, failing the batch) before the first record
     deadline = ready.deadline(context)
     try:
-        if not deadline.fits_aws_call(calls=3):  # the claim and its final write, and a delay
+        if not deadline.fits_aws_call(calls=4):  # the secret, the claim and its final write, and a delay
             raise DeduplicationUnavailableError("too little time is left in this invocation; the message waits")
         result = ready.deliveries.retry(queued, deadline, fields)
     except WebhookError as error:
