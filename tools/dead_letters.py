@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -83,7 +84,8 @@ def local_queues(endpoint: str) -> Queues:
 def stack_queues(stack: str) -> Queues:
     """A deployed stack's queues and worker log group, from its outputs; raises ToolError."""
     try:
-        session = boto3.session.Session()
+        # AWS_REGION as Lambda and the AWS CLI read it, else botocore's own (AWS_DEFAULT_REGION, the profile)
+        session = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
         found = session.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
     except NoRegionError:
         raise ToolError("no AWS region: set AWS_REGION (or AWS_PROFILE) to the stack's region") from None
