@@ -115,19 +115,10 @@ def peek(queues: Queues) -> list[DeadLetter]:
     """Every dead letter, received and at once made visible again (the listing takes nothing away)."""
     seen: dict[str, DeadLetter] = {}
     try:
-        while len(seen) < MAX_MESSAGES:
-            batch = queues.sqs.receive_message(
-                QueueUrl=queues.dead_letter_url, MaxNumberOfMessages=10, VisibilityTimeout=PEEK_SECONDS
-            ).get("Messages", [])
-            if not batch:
-                break
-            for message in batch:
-                seen[message["MessageId"]] = DeadLetter(message["MessageId"], message["ReceiptHandle"], message["Body"])
+        for batch in _batches(queues, MAX_MESSAGES):
+            seen |= {letter.message_id: letter for letter in batch}
     finally:
-        for letter in seen.values():
-            queues.sqs.change_message_visibility(
-                QueueUrl=queues.dead_letter_url, ReceiptHandle=letter.receipt_handle, VisibilityTimeout=0
-            )
+        _release(queues, list(seen.values()))
     return list(seen.values())
 
 
@@ -188,12 +179,10 @@ def redrive(queues: Queues, message_id: str | None) -> str:
         queues.sqs.send_message(QueueUrl=queues.retry_url, MessageBody=letter.body)
         queues.sqs.delete_message(QueueUrl=queues.dead_letter_url, ReceiptHandle=letter.receipt_handle)
         return f"moved dead letter {message_id} back to the retry queue; the worker forwards it"
-    while batch := queues.sqs.receive_message(
-        QueueUrl=queues.dead_letter_url, MaxNumberOfMessages=10, VisibilityTimeout=PEEK_SECONDS
-    ).get("Messages", []):
-        for message in batch:
-            queues.sqs.send_message(QueueUrl=queues.retry_url, MessageBody=message["Body"])
-            queues.sqs.delete_message(QueueUrl=queues.dead_letter_url, ReceiptHandle=message["ReceiptHandle"])
+    for batch in _batches(queues, None):
+        for letter in batch:
+            queues.sqs.send_message(QueueUrl=queues.retry_url, MessageBody=letter.body)
+            queues.sqs.delete_message(QueueUrl=queues.dead_letter_url, ReceiptHandle=letter.receipt_handle)
             moved += 1
     if moved == 0:
         return "the dead-letter queue is empty: nothing to redrive"
@@ -204,23 +193,34 @@ def _take(queues: Queues, message_id: str) -> DeadLetter:
     """The dead letter with this id, received (the others made visible again); raises ToolError if none."""
     others: list[DeadLetter] = []
     try:
-        while len(others) < MAX_MESSAGES:
-            batch = queues.sqs.receive_message(
-                QueueUrl=queues.dead_letter_url, MaxNumberOfMessages=10, VisibilityTimeout=PEEK_SECONDS
-            ).get("Messages", [])
-            if not batch:
-                break
-            letters = [DeadLetter(m["MessageId"], m["ReceiptHandle"], m["Body"]) for m in batch]
-            others += [letter for letter in letters if letter.message_id != message_id]
-            for letter in letters:
+        for batch in _batches(queues, MAX_MESSAGES):
+            others += [letter for letter in batch if letter.message_id != message_id]
+            for letter in batch:
                 if letter.message_id == message_id:
                     return letter
     finally:
-        for other in others:
-            queues.sqs.change_message_visibility(
-                QueueUrl=queues.dead_letter_url, ReceiptHandle=other.receipt_handle, VisibilityTimeout=0
-            )
+        _release(queues, others)
     raise ToolError(f"no dead letter with id {message_id}: `make dead-letters` lists them")
+
+
+def _batches(queues: Queues, limit: int | None) -> Iterator[list[DeadLetter]]:
+    """Batches of dead letters, each hidden from other readers for PEEK_SECONDS, until none is left."""
+    received = 0
+    while limit is None or received < limit:
+        batch = queues.sqs.receive_message(
+            QueueUrl=queues.dead_letter_url, MaxNumberOfMessages=10, VisibilityTimeout=PEEK_SECONDS
+        ).get("Messages", [])
+        if not batch:
+            return
+        received += len(batch)
+        yield [DeadLetter(m["MessageId"], m["ReceiptHandle"], m["Body"]) for m in batch]
+
+
+def _release(queues: Queues, letters: list[DeadLetter]) -> None:
+    for letter in letters:
+        queues.sqs.change_message_visibility(
+            QueueUrl=queues.dead_letter_url, ReceiptHandle=letter.receipt_handle, VisibilityTimeout=0
+        )
 
 
 def _json(text: str) -> dict[str, Any]:
