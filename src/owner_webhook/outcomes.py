@@ -150,3 +150,6 @@ class Result:
             "body": json.dumps(self.body, separators=(",", ":")),
             "isBase64Encoded": False,
         }
+
+
+ALSO_METRICS = frozenset({"DeliveryIdReused", "AmbiguousForward", "LikelyLost", "GatewayKeyRefused"})

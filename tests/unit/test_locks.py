@@ -50,6 +50,7 @@ def locked(path: Path) -> dict[str, tuple[str, int]]:
         ("src/requirements.txt", "src/requirements.lock", True),  # the bundle: installed --no-deps
         ("requirements-runtime.txt", "requirements-runtime.lock", True),  # the runtime: installed --no-deps
         ("requirements-dev.txt", "requirements-dev.lock", False),  # the tools, with their dependencies
+        ("requirements-scan.txt", "requirements-scan.lock", False),  # make scan's checkov, in its own environment
     ],
 )
 def test_every_list_is_locked_with_hashes(human: str, lock: str, exact: bool) -> None:
