@@ -85,7 +85,7 @@ def test_a_lone_surrogate_in_a_signed_id_is_logged_hashed(sandbox: Sandbox, logs
     request = _with(senders.request("zapier"), **{"idempotency-key": "signup-\ud800"})
     assert invoke_event(http_api_event(request)).code == "owner_created"
     [line] = logs()
-    assert line["delivery_id"].startswith("sha256:")
+    assert line["delivery_id"].startswith("hmac:")
 
 
 BOUNDARY = "b0undary"

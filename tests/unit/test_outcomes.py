@@ -40,6 +40,7 @@ TABLE = [
     (outcomes.WEBHOOK_SECRET_INVALID, 503, 503, "60"),
     (outcomes.PHONE_KEY_MALFORMED, 503, 503, "60"),
     (outcomes.INTERNAL_ERROR, 503, 503, "60"),
+    (outcomes.OUT_OF_TIME, 503, 503, "60"),
 ]
 WORKER_ONLY = {"drained", "retry_later", "dead_lettered", "malformed_message", "duplicate_replayed"}
 
@@ -55,7 +56,7 @@ def test_each_outcome_answers_each_kind_of_sender(
     outcome: outcomes.Outcome, automation: int, form_tool: int, retry_after: str | None
 ) -> None:
     for acknowledges, status in ((False, automation), (True, form_tool)):
-        result = Result(outcome, "why", form_tool=acknowledges)
+        result = Result(outcome, "why", acknowledges_refusals=acknowledges)
         response = result.to_lambda()
         assert response["statusCode"] == status
         assert response["headers"].get("Retry-After") == retry_after
