@@ -23,6 +23,8 @@ REPLY_SECONDS = 0.3
 # Under this, a request to the gateway is not sent: a timeout that short would make an ambiguous
 # failure of a healthy call.
 MIN_FORWARD_SECONDS = 0.5
+# The forward ends this much before the reservation begins: cutting a connection is not instant.
+FORWARD_MARGIN_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ def after_forward(queue: bool) -> Reservation:
 
 def minimum_timeout(queue: bool) -> float:
     """The shortest function timeout in which a claim, a forward and what follows it all fit."""
-    return REPLY_SECONDS + CLAIM.seconds + MIN_FORWARD_SECONDS + after_forward(queue).seconds
+    return REPLY_SECONDS + CLAIM.seconds + MIN_FORWARD_SECONDS + FORWARD_MARGIN_SECONDS + after_forward(queue).seconds
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,8 @@ class Deadline:
         now = time.monotonic()
         ends = now + remaining_seconds - REPLY_SECONDS
         reserved_from = ends - reserved.seconds
-        return cls(ends=ends, reserved_from=reserved_from, forward_by=min(now + forward_budget, reserved_from))
+        forward_by = min(now + forward_budget, reserved_from - FORWARD_MARGIN_SECONDS)
+        return cls(ends=ends, reserved_from=reserved_from, forward_by=forward_by)
 
     def fits(self, reservation: Reservation, *, then: Reservation | None = None) -> bool:
         """Whether `reservation` (and `then`, which must follow it) end before the reservation begins."""

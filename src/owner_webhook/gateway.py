@@ -11,6 +11,7 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from types import TracebackType
@@ -18,7 +19,15 @@ from typing import Any, Self
 
 import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.exceptions import ConnectTimeoutError, HTTPError, MaxRetryError, NewConnectionError, ProxyError, SSLError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ProxyError,
+    SSLError,
+)
 from urllib3.util import Retry, Timeout, parse_url
 
 from owner_webhook.budget import MIN_FORWARD_SECONDS
@@ -131,17 +140,17 @@ class _Watchdog:
 
     def __init__(self) -> None:
         self._changed = threading.Condition()
-        self._watched: dict[int, tuple[float, socket.socket]] = {}
+        self._watched: dict[int, tuple[float, Callable[[], None]]] = {}
         self._next = 0
         self._thread: threading.Thread | None = None
 
-    def watch(self, deadline: float, sock: socket.socket) -> int:
+    def watch(self, deadline: float, cut: Callable[[], None]) -> int:
         with self._changed:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="gateway-watchdog", daemon=True)
                 self._thread.start()
             self._next += 1
-            self._watched[self._next] = (deadline, sock)
+            self._watched[self._next] = (deadline, cut)
             self._changed.notify()
             return self._next
 
@@ -153,11 +162,10 @@ class _Watchdog:
         with self._changed:
             while True:
                 now = time.monotonic()
-                for token, (deadline, sock) in list(self._watched.items()):
+                for token, (deadline, cut) in list(self._watched.items()):
                     if deadline <= now:
                         del self._watched[token]
-                        with contextlib.suppress(OSError):  # closed meanwhile: nothing left to cut
-                            sock.shutdown(socket.SHUT_RDWR)
+                        cut()
                 soonest = min((deadline for deadline, _ in self._watched.values()), default=None)
                 self._changed.wait(None if soonest is None else max(0.0, soonest - now))
 
@@ -168,15 +176,28 @@ _WATCHDOG = _Watchdog()
 class _DeadlineConnection(HTTPConnection):
     """urllib3's connection, whose answer (status line, headers and body) ends by `_ANSWER_BY`."""
 
+    _cut = False
+
     def getresponse(self) -> Any:
         deadline = _ANSWER_BY.get()
-        if deadline is None or self.sock is None:
+        sock = self.sock
+        if deadline is None or sock is None:
             return super().getresponse()
-        token = _WATCHDOG.watch(deadline, self.sock)
+        self._cut = False
+
+        def cut() -> None:
+            self._cut = True
+            with contextlib.suppress(OSError):  # closed meanwhile: nothing left to cut
+                sock.shutdown(socket.SHUT_RDWR)
+
+        token = _WATCHDOG.watch(deadline, cut)
         try:
-            return super().getresponse()
+            response = super().getresponse()
         finally:
             _WATCHDOG.release(token)
+        if self._cut:  # a cut read looks like the end of the headers or of the body: it is neither
+            raise ProtocolError("the gateway's answer was not over by the forward's deadline")
+        return response
 
 
 class _DeadlineHTTPSConnection(_DeadlineConnection, HTTPSConnection):
