@@ -2,9 +2,11 @@
 some people signing up twice, the table failing after the gateway's 200; and bursts of one phone from
 five function instances at once.
 
-Sender retry policies come from shared/reference/senders.md, compressed in time (no waiting between
+Sender retry policies are those of docs/senders.md, compressed in time (no waiting between
 attempts). The figures are printed (`pytest -s` shows them; the README quotes them). Possible
 duplicates are the ones the function counted: ambiguous forwards and owners it could not record.
+
+The promise: docs/guarantees.md, "What is guaranteed, and how".
 """
 
 from __future__ import annotations

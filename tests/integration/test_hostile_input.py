@@ -1,5 +1,8 @@
 """What an adversarial review sent (issue 12): nothing a request carries makes a 5xx, and none of it is
-forwarded. Each test is one finding, reproduced through the handler against the local stack."""
+forwarded. Each test is one finding, reproduced through the handler against the local stack.
+
+The promise: docs/security.md.
+"""
 
 from __future__ import annotations
 

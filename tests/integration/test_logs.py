@@ -2,6 +2,8 @@
 
 The leak test drives every source through success, refusal, authentication failure and gateway
 failure (6 sources x 4 outcomes), each with its phone written several ways, and reads the captured log.
+
+The promise: docs/security.md and docs/operations.md (logs).
 """
 
 from __future__ import annotations

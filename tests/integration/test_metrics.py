@@ -1,4 +1,7 @@
-"""Each outcome emits its metric (EMF), by source and for all sources; cold starts are counted."""
+"""Each outcome emits its metric (EMF), by source and for all sources; cold starts are counted.
+
+The promise: docs/operations.md (metrics).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""One owner per phone (SPEC section 7): any delivery, any source, any spelling, racing or queued; a
-reused delivery id never swallows a signup; a recording failure tells the truth and is counted."""
+"""One owner per phone (docs/guarantees.md, "One owner per phone"): any delivery, any source, any
+spelling, racing or queued; a reused delivery id never swallows a signup; a recording failure tells the
+truth and is counted."""
 
 from __future__ import annotations
 

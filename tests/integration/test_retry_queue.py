@@ -1,4 +1,5 @@
-"""The retry queue (SPEC section 7): outages absorbed, one owner each, dead letters and redrive."""
+"""The retry queue (docs/guarantees.md, "The retry queue"): outages absorbed, one owner each, dead
+letters and redrive."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The answer table (SPEC section 6), one row per outcome, for both kinds of sender."""
+"""The answer table (docs/answers.md), one row per outcome, for both kinds of sender."""
 
 from __future__ import annotations
 

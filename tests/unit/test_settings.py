@@ -1,4 +1,7 @@
-"""Settings: defaults, and every invalid value named by its variable."""
+"""Settings: defaults, and every invalid value named by its variable.
+
+The promise: docs/configuration.md.
+"""
 
 from __future__ import annotations
 

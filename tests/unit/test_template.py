@@ -1,4 +1,7 @@
-"""What template.yaml promises beyond what cfn-lint checks: alarms on both functions, an access log without secrets."""
+"""What template.yaml promises beyond what cfn-lint checks: alarms on both functions, an access log without secrets.
+
+The promise: docs/operations.md (alarms, access log) and docs/configuration.md (defaults).
+"""
 
 from __future__ import annotations
 
