@@ -86,6 +86,11 @@ def test_every_error_type_names_an_outcome_of_the_table() -> None:
         assert cls.outcome is outcomes.ALL[cls.outcome.code], cls
 
 
+def test_every_signal_is_one_of_the_metrics_counted_beside_an_outcome() -> None:
+    assert {name for outcome in outcomes.ALL.values() for name in outcome.signals} <= outcomes.ALSO_METRICS
+    assert outcomes.UPSTREAM_AUTH.signals == ("GatewayKeyRefused",)
+
+
 def test_every_outcome_has_a_metric_and_a_meaning() -> None:
     for outcome in outcomes.ALL.values():
         assert outcome.metric.isidentifier() and outcome.metric[0].isupper(), outcome
