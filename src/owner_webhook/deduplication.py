@@ -22,7 +22,8 @@ when the claiming invocation ends) and `claim` (its random token); on an answer 
 States of a key, and the one call that moves each step:
 
     nothing ─claim: PutItem if absent, expired, or a lapsed claim─▶ claimed
-    claimed ─record: TransactWriteItems, if the claim is still ours─▶ owner created, or refused
+    claimed ─record: an owner: BatchWriteItem (with the other mode's record); a refusal: UpdateItem if
+        the claim is still ours─▶ owner created, or refused
     claimed ─release: DeleteItem, if the claim is still ours─▶ nothing  (a transient failure, or queued)
     claimed ─the invocation ends without either (it died mid-forward)─▶ a lapsed claim: the next claim
         takes it over and says so, and an owner it then creates is counted as a possible duplicate
@@ -38,11 +39,12 @@ What DynamoDB's answers mean:
   if that fails too, whatever stopped it decides, without another takeover.
 - any other error (throttled, unreachable, a timeout): DeduplicationUnavailableError, and nothing is
   forwarded (a forward without protection could duplicate).
-- record fails (its condition, or the table): False; the caller answers the truth and counts it.
+- record fails (the table, an unprocessed item, a refusal's condition): False; the caller answers the
+  truth and counts a possible duplicate.
 - release fails its condition: the claim is not ours any more, nothing to undo.
 
 Both modes keep what the other reads: recording an owner also writes the other mode's record in the
-same transaction (with phone deduplication on, the delivery record; off, the phone record, kept as
+same call (with phone deduplication on, the delivery record; off, the phone record, kept as
 long as the delivery window), so switching the mode gives no known phone or answered delivery a
 second owner. Replacing the phone key: the secret may hold a JSON list of keys, the current first;
 the older ones are read (one GetItem each, only for a phone the current key does not know) until
@@ -351,21 +353,21 @@ class DynamoDBDeduplication:
             if code != outcomes.OWNER_CREATED.code:
                 self._client.update_item(**own)
                 return True
-            # The other mode's record too, so that switching the mode keeps this owner known.
-            other_item = {
-                "id": {"S": self._other_id(claim.phone_id, claim.delivery)},
-                "status": {"S": COMPLETED},
-                "data": data,
-                "expiration": {"N": str(now + self._other_lifetime)},
-                "recorded_at": {"N": str(now)},
-                "source": {"S": claim.source},
-            }
-            self._client.transact_write_items(
-                TransactItems=[{"Update": own}, {"Put": {"TableName": self._table, "Item": other_item}}]
-            )
+            # An owner: in one call, the answer in place of the claim and the other mode's record, so that
+            # switching the mode keeps this owner known. Unconditional: a claim is taken over only once its
+            # invocation has ended, and then this one can no longer record.
+            written = {"status": {"S": COMPLETED}, "data": data, "recorded_at": {"N": str(now)}}
+            written["source"] = {"S": claim.source}
+            mine = {"id": {"S": claim.item_id}, "expiration": {"N": str(now + self._lifetime)}, **written}
+            other_id = self._other_id(claim.phone_id, claim.delivery)
+            other = {"id": {"S": other_id}, "expiration": {"N": str(now + self._other_lifetime)}, **written}
+            unprocessed = self._client.batch_write_item(
+                RequestItems={self._table: [{"PutRequest": {"Item": mine}}, {"PutRequest": {"Item": other}}]}
+            ).get("UnprocessedItems", {})
         except (BotoCoreError, ClientError):
             return False
-        return True
+        left = [request["PutRequest"]["Item"]["id"]["S"] for request in unprocessed.get(self._table, [])]
+        return claim.item_id not in left  # the other mode's record is best effort
 
     def release(self, claim: Claim) -> bool:
         try:

@@ -63,18 +63,24 @@ def test_a_gateway_that_trickles_its_answer_is_cut_before_the_function_times_out
         assert body["error"]["code"] == "upstream_ambiguous"  # never the trickled 200: the owner may exist
 
 
-def test_an_invocation_that_died_mid_forward_leaves_a_trace_and_the_next_owner_is_counted(
-    sandbox: Sandbox, logs: Logs, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _claimed_elsewhere(delivery_id: str, seconds_left: float) -> Claim:
+    """The phone claimed by another invocation, which has `seconds_left`."""
     from owner_webhook import wiring
     from owner_webhook.budget import RECORD, Deadline
 
-    ready = wiring.parts()
-    keys = (LOCAL_PHONE_KEY.encode(),)
-    # An invocation with 1 s left claims the phone, its forward creates the owner, and it dies unanswered.
-    dying = Deadline.start(1.3, 8.0, RECORD)
-    claim = ready.service.deduplication.claim("zapier", "dead", "+905551234567", dying, keys)
+    deadline = Deadline.start(seconds_left, 8.0, RECORD)
+    claim = wiring.parts().service.deduplication.claim(
+        "zapier", delivery_id, "+905551234567", deadline, (LOCAL_PHONE_KEY.encode(),)
+    )
     assert isinstance(claim, Claim)
+    return claim
+
+
+def test_an_invocation_that_died_mid_forward_leaves_a_trace_and_the_next_owner_is_counted(
+    sandbox: Sandbox, logs: Logs, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An invocation with 1.3 s left claims the phone, its forward creates the owner, and it dies unanswered.
+    _claimed_elsewhere("dead", 1.3)
     urllib3.request(
         "POST",
         f"{sandbox.gateway.url}/owner",
@@ -96,20 +102,15 @@ def test_a_phone_being_created_is_queued_for_a_sender_that_never_retries(
     queued: Sandbox, logs: Logs, source: str, queued_answer: bool
 ) -> None:
     from owner_webhook import wiring
-    from owner_webhook.budget import QUEUE_AND_RELEASE, Deadline
 
-    ready = wiring.parts()
-    keys = (LOCAL_PHONE_KEY.encode(),)
-    deadline = Deadline.start(30, 8, QUEUE_AND_RELEASE)
-    running = ready.service.deduplication.claim("tally", "first", "+905551234567", deadline, keys)
-    assert isinstance(running, Claim)
+    running = _claimed_elsewhere("first", 30)
     answer = send(source, delivery_id="second")
     if not queued_answer:
         assert (answer.status, answer.code) == (409, "in_progress")  # Typeform comes back by itself
         return
     assert answer.body == {"success": True, "queued": True}
     # The first delivery's owner is created; the worker then finds it.
-    assert ready.service.deduplication.record(running, Result(outcomes.OWNER_CREATED))
+    assert wiring.parts().service.deduplication.record(running, Result(outcomes.OWNER_CREATED))
     queue.drain(queued.aws, queued.queue_url, worker)
     assert [line["outcome"] for line in logs() if line["message"] == "queued delivery handled"] == ["phone_existing"]
 

@@ -19,7 +19,7 @@ from tests.integration.conftest import Answer, deliver, invoke_event
 
 Logs = Callable[[], list[dict[str, Any]]]
 EXISTING = {"success": True, "existing": True}
-UPDATE_ITEM = "DynamoDB_20120810.TransactWriteItems"  # the write that records an owner
+UPDATE_ITEM = "DynamoDB_20120810.BatchWriteItem"  # the write that records an owner
 
 
 def send(request: HttpRequest) -> Answer:
