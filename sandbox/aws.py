@@ -54,6 +54,7 @@ class LocalAws:
         self._failing: Counter[str] = Counter()  # X-Amz-Target: how many of the next calls fail
         self._fail_after: dict[str, float] = {}  # X-Amz-Target: seconds to wait before failing
         self._passing: Counter[str] = Counter()  # X-Amz-Target: calls to let through before failing
+        self._slow: dict[str, float] = {}  # X-Amz-Target ("" for every call): seconds to wait before answering
         self._lock = threading.Lock()
         self._server: BaseWSGIServer = make_server(
             host,
@@ -82,6 +83,8 @@ class LocalAws:
                     failing = not passing and self._failing[target] > 0
                     self._failing[target] -= failing
                     delay = self._fail_after.get(target, 0.0)
+                    slow = self._slow.get(target, self._slow.get("", 0.0))
+                time.sleep(slow)  # a slow but working service
                 if failing:
                     time.sleep(delay)  # longer than the client waits: a hang
                     body = json.dumps({"__type": "InternalServerError", "message": "sandbox fault"}).encode()
@@ -103,8 +106,14 @@ class LocalAws:
             self._failing[target] += times
             self._fail_after[target] = after
 
+    def slow_down(self, seconds: float, target: str = "") -> None:
+        """Answer every call of `target` (every call, when empty) `seconds` late, but answer it."""
+        with self._lock:
+            self._slow[target] = seconds
+
     def clear_faults(self) -> None:
         with self._lock:
+            self._slow.clear()
             self._failing.clear()
             self._fail_after.clear()
             self._passing.clear()

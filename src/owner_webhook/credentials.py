@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import ClientError
 
-from owner_webhook.budget import AWS_CONFIG
+from owner_webhook.aws_clients import CLIENT_CONFIG
 from owner_webhook.errors import (
     ApiKeyInvalidError,
     ApiKeyMissingError,
@@ -60,8 +60,9 @@ class CredentialStore:
         self._secret_id = secret_id
         self._phone_key_secret_id = phone_key_secret_id
         self._max_age = max_age
-        self._provider = SecretsProvider(boto_config=AWS_CONFIG, boto3_session=session)
+        self._provider = SecretsProvider(boto_config=CLIENT_CONFIG, boto3_session=session)
         self._parsed: tuple[object, Credentials] | None = None  # the last value and its parse
+        self._phone_keys: tuple[object, tuple[bytes, ...]] | None = None
 
     def load(self, *, fresh: bool = False) -> Credentials:
         """The current credentials; raises SecretStoreUnavailableError or a ConfigurationError."""
@@ -70,16 +71,18 @@ class CredentialStore:
             self._parsed = (value, parse_secret(value))
         return self._parsed[1]
 
-    def phone_key(self) -> bytes:
-        """The key of the phones' HMAC (PHONE_KEY_SECRET_ID); raises as `load` does."""
+    def phone_keys(self) -> tuple[bytes, ...]:
+        """The phone keys (PHONE_KEY_SECRET_ID): the current one first, then older ones still read.
+
+        The secret is one key, or a JSON list of keys (after replacing the key: the new one first).
+        Raises as `load` does.
+        """
         if self._phone_key_secret_id is None:
             raise PhoneKeyError("PHONE_KEY_SECRET_ID is not set")
         value = self._get(self._phone_key_secret_id, "PHONE_KEY_SECRET_ID")
-        if not isinstance(value, str) or len(value.strip()) < _MIN_PHONE_KEY_CHARS:
-            raise PhoneKeyError(
-                f"PHONE_KEY_SECRET_ID names a secret that is not a key of at least {_MIN_PHONE_KEY_CHARS} characters"
-            )
-        return value.strip().encode()
+        if self._phone_keys is None or self._phone_keys[0] != value:  # parse once per value
+            self._phone_keys = (value, _phone_keys(value))
+        return self._phone_keys[1]
 
     def _get(self, secret_id: str, variable: str, *, fresh: bool = False) -> object:
         try:
@@ -100,7 +103,7 @@ class CredentialStore:
 
 
 def parse_secret(value: object) -> Credentials:
-    """Parse the secret's value (SPEC section 4); raises SecretFormatError or ApiKeyMissingError."""
+    """Parse the secret's value (docs/configuration.md); raises SecretFormatError or ApiKeyMissingError."""
     if not isinstance(value, str):
         raise SecretFormatError("the secret is binary: store a JSON object or the plain API key as SecretString")
     text = value.strip()
@@ -157,3 +160,20 @@ def _is_text(value: str) -> bool:
     except UnicodeEncodeError:  # a lone surrogate, from a \ud800 escape in the JSON
         return False
     return True
+
+
+def _phone_keys(value: object) -> tuple[bytes, ...]:
+    """One key, or a JSON list of keys (the current first); raises PhoneKeyError."""
+    keys: object = value
+    if isinstance(value, str) and value.strip().startswith("["):
+        try:
+            keys = json.loads(value)
+        except ValueError:
+            keys = None
+    listed = keys if isinstance(keys, list) and keys else [keys]
+    if not all(isinstance(key, str) and len(key.strip()) >= _MIN_PHONE_KEY_CHARS for key in listed):
+        raise PhoneKeyError(
+            f"PHONE_KEY_SECRET_ID names a secret that is not a key of at least {_MIN_PHONE_KEY_CHARS} characters "
+            "(or a JSON list of such keys, the current first)"
+        )
+    return tuple(str(key).strip().encode() for key in listed)

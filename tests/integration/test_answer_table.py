@@ -1,4 +1,4 @@
-"""Every row of the answer table (SPEC section 6) for zapier and generic, against real stand-ins."""
+"""Every row of the answer table (docs/answers.md) for zapier and generic, against real stand-ins."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""One owner per delivery (SPEC section 7): replays, races, transient failures, a failing store."""
+"""One owner per delivery (docs/guarantees.md, "One owner per phone"): replays, races, transient failures,
+a failing store."""
 
 from __future__ import annotations
 

@@ -2,9 +2,11 @@
 some people signing up twice, the table failing after the gateway's 200; and bursts of one phone from
 five function instances at once.
 
-Sender retry policies come from shared/reference/senders.md, compressed in time (no waiting between
+Sender retry policies are those of docs/senders.md, compressed in time (no waiting between
 attempts). The figures are printed (`pytest -s` shows them; the README quotes them). Possible
 duplicates are the ones the function counted: ambiguous forwards and owners it could not record.
+
+The promise: docs/guarantees.md, "What is guaranteed, and how".
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ DELIVERIES_PER_SOURCE = 100
 FAULT_RATE = 0.3
 REPEAT_RATE = 0.15  # deliveries whose phone an earlier delivery already carried (a second signup)
 TABLE_FAULT_RATE = 0.03  # attempts after which storing the answer fails (DynamoDB, after the gateway's 200)
-UPDATE_ITEM = "DynamoDB_20120810.UpdateItem"
+UPDATE_ITEM = "DynamoDB_20120810.BatchWriteItem"  # the write that records an owner
 Logs = Callable[[], list[dict[str, Any]]]
 FAULTS = [
     Fault(status=500),

@@ -1,4 +1,7 @@
-"""The form tools' column of the answer table, over real stand-ins; and no 404 or 410 on their routes."""
+"""The form tools' column of the answer table, over real stand-ins; and no 404 or 410 on their routes.
+
+The promise: docs/answers.md.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """Fuzzing the handler: whatever arrives, a JSON answer with `success`, a 2xx or 4xx status while the
-gateway is healthy, no exception, and nothing forwarded without valid authentication."""
+gateway is healthy, no exception, and nothing forwarded without valid authentication.
+
+The promise: docs/security.md.
+"""
 
 from __future__ import annotations
 

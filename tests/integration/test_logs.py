@@ -2,6 +2,8 @@
 
 The leak test drives every source through success, refusal, authentication failure and gateway
 failure (6 sources x 4 outcomes), each with its phone written several ways, and reads the captured log.
+
+The promise: docs/security.md and docs/operations.md (logs).
 """
 
 from __future__ import annotations
@@ -97,7 +99,7 @@ def test_control_characters_in_sender_values_cannot_forge_log_lines(sandbox: San
     request = HttpRequest(request.method, request.path, request.body, {**request.headers, "idempotency-key": forged})
     assert invoke_event(http_api_event(request)).status == 200
     [line] = logs()
-    assert line["delivery_id"].startswith("sha256:")  # not printable as it came: hashed
+    assert line["delivery_id"].startswith("hmac:")  # not printable as it came: hashed
     assert "\n" not in line["delivery_id"]
 
 
@@ -130,7 +132,7 @@ def test_a_phone_inside_a_delivery_id_is_logged_hashed(
     assert len(sandbox.gateway.owners) == 1
     first, retry = logs()
     assert first["delivery_id"] == retry["delivery_id"] != delivery_id
-    assert first["delivery_id"].startswith("sha256:") and retry["outcome"] == "duplicate_replayed"
+    assert first["delivery_id"].startswith("hmac:") and retry["outcome"] == "duplicate_replayed"
     text = json.dumps([{k: v for k, v in line.items() if k not in ASSIGNED} for line in (first, retry)])
     digits = "".join(ch for ch in delivery_id if ch.isdigit())
     for private in (delivery_id, digits, digits[-7:]):

@@ -1,4 +1,5 @@
-"""The retry queue (SPEC section 7): outages absorbed, one owner each, dead letters and redrive."""
+"""The retry queue (docs/guarantees.md, "The retry queue"): outages absorbed, one owner each, dead
+letters and redrive."""
 
 from __future__ import annotations
 
@@ -215,5 +216,5 @@ def test_a_queued_delivery_id_is_bounded_as_in_the_webhook(queued: Sandbox, logs
     assert queued.gateway.owners == ["+905551234567"]  # a message this function may have written: delivered
     [line] = [line for line in logs() if line["message"] == "queued delivery handled"]
     assert line["outcome"] == "drained"
-    assert line["delivery_id"].startswith("sha256:")
+    assert line["delivery_id"].startswith("hmac:")
     assert "5551234567" not in json.dumps(line)

@@ -1,4 +1,4 @@
-"""The secret's format (SPEC section 4): a JSON object, or the API key alone."""
+"""The secret's format (docs/configuration.md, "The secret"): a JSON object, or the API key alone."""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
 """Each requirements list is installed from its lock, which pins it with hashes: the two stay in step.
 
 A list edited without `make lock` fails here, before an install quietly leaves the new package out.
+
+The promise: docs/development.md, "Dependencies".
 """
 
 from __future__ import annotations

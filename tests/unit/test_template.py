@@ -1,5 +1,8 @@
 """What template.yaml promises beyond what cfn-lint checks: alarms on both functions that reach someone, a
-dashboard and alarms on metrics that exist, an access log without secrets."""
+dashboard and alarms on metrics that exist, an access log without secrets, defaults defined once.
+
+The promise: docs/operations.md (dashboard, alarms, access log) and docs/configuration.md (defaults).
+"""
 
 from __future__ import annotations
 
@@ -266,3 +269,33 @@ def test_the_refused_key_alarm_says_what_to_check(resources: dict[str, Any]) -> 
     alarm = resources["GatewayKeyRefusedAlarm"]["Properties"]
     assert alarm["MetricName"] == "GatewayKeyRefused" and alarm["Threshold"] == 1 and alarm["Period"] == 60
     assert alarm["AlarmDescription"].startswith("The gateway refuses the API key: check the secret")
+
+
+def _template() -> dict[str, Any]:
+    return dict(yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader))  # noqa: S506 - SafeLoader with tags
+
+
+def test_every_parameter_default_is_the_settings_default() -> None:
+    """Defaults are defined once: a template Default that reaches a setting must read as that setting's default."""
+    from owner_webhook.settings import load_settings
+
+    template = _template()
+    variables = dict(template["Globals"]["Function"]["Environment"]["Variables"])
+    for resource in template["Resources"].values():
+        variables |= resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+    base = {"API_KEY_SECRET_ID": "s", "IDEMPOTENCY_TABLE": "t", "PHONE_KEY_SECRET_ID": "k"}
+    compared = []
+    for variable, value in variables.items():
+        parameter = template["Parameters"].get(value.get("Ref", "")) if isinstance(value, dict) else None
+        if parameter is None or "Default" not in parameter or variable.startswith(("POWERTOOLS_", "TRACER_")):
+            continue
+        assert load_settings({**base, variable: str(parameter["Default"])}) == load_settings(base), variable
+        compared.append(variable)
+    assert {"PHONE_DEDUPLICATION_SECONDS", "IDEMPOTENCY_TTL_SECONDS", "MAX_RECEIVE_COUNT"} <= set(compared)
+    assert {"RETRY_DELAY_SECONDS", "FUNCTION_TIMEOUT_SECONDS", "QUEUE_SOURCES", "GATEWAY_BASE_URL"} <= set(compared)
+
+
+def test_the_shortest_windows_are_the_settings_minimum() -> None:
+    from owner_webhook.settings import MIN_WINDOW
+
+    assert _template()["Parameters"]["IdempotencyTtlSeconds"]["MinValue"] == MIN_WINDOW

@@ -13,6 +13,9 @@ class Source(Protocol):
     # Form tools count every non-2xx toward disabling the webhook, so a submission that can never
     # succeed is acknowledged (200, success false) instead of refused with 422.
     acknowledges_refusals: bool
+    # Whether the sender retries a delivery answered 5xx: one that never does (Jotform, Zapier without
+    # Autoreplay) is queued where a retrying one may wait, and its 5xx is counted as likely lost.
+    retries: bool
 
     def verify(self, request: WebhookRequest, secret: str) -> None:
         """Check the signature or token; raises UnauthenticatedError."""

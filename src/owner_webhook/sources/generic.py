@@ -12,6 +12,7 @@ from owner_webhook.sources import fields, standard_webhooks, tokens
 class Generic:
     name = "generic"
     acknowledges_refusals = False
+    retries = True
 
     def verify(self, request: WebhookRequest, secret: str) -> None:
         if secret.startswith(standard_webhooks.PREFIX):

@@ -19,6 +19,7 @@ _PHONE_ANSWER = re.compile(r"^q\d+_.*phone", re.IGNORECASE)
 class Jotform:
     name = "jotform"
     acknowledges_refusals = True
+    retries = False
 
     def verify(self, request: WebhookRequest, secret: str) -> None:
         tokens.require(request.query.get("token"), secret)

@@ -13,6 +13,7 @@ from owner_webhook.sources.fields import as_text, at, id_at
 class Tally:
     name = "tally"
     acknowledges_refusals = True
+    retries = True
 
     def verify(self, request: WebhookRequest, secret: str) -> None:
         expected = signatures.b64(signatures.hmac_sha256(secret.encode(), request.body))

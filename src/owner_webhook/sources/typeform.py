@@ -13,6 +13,7 @@ from owner_webhook.sources.fields import as_text, at, id_at
 class Typeform:
     name = "typeform"
     acknowledges_refusals = True
+    retries = True
 
     def __init__(self, phone_ref: str | None = None) -> None:
         # A form with several phone questions names the one to use by its field.ref (TYPEFORM_PHONE_REF).

@@ -13,6 +13,7 @@ class Webflow:
     name = "webflow"
     # Webflow counts anything but 200 as a failure and deactivates the webhook after repeated ones.
     acknowledges_refusals = True
+    retries = True
 
     def verify(self, request: WebhookRequest, secret: str) -> None:
         timestamp = signatures.require_fresh(

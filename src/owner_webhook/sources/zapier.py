@@ -12,6 +12,7 @@ from owner_webhook.sources import fields, tokens
 class Zapier:
     name = "zapier"
     acknowledges_refusals = False
+    retries = False
 
     def verify(self, request: WebhookRequest, secret: str) -> None:
         tokens.require(tokens.bearer(request) or request.header("x-webhook-token"), secret)
