@@ -111,7 +111,7 @@ class Deliveries:
         written = source.find_phone(payload)
         if written is None:
             raise MissingPhoneError("the payload has no phone field")
-        return to_e164(written, self._region)
+        return to_e164(written, source.phone_region(payload) or self._region)
 
     def _once(
         self,

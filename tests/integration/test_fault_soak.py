@@ -23,7 +23,7 @@ import pytest
 from sandbox import senders
 from sandbox.events import http_api_event
 from sandbox.gateway import Fault
-from sandbox.signing import is_timed, sign
+from sandbox.senders import is_timed, sign
 from sandbox.stack import Sandbox
 from tests.integration.conftest import deliver, invoke_event
 

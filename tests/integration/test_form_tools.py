@@ -90,7 +90,7 @@ def test_webflow_stale_and_future_timestamps(sandbox: Sandbox) -> None:
 
     for skew in (-400, 400):
         request = senders.request("webflow")
-        from sandbox.signing import sign
+        from sandbox.senders import sign
 
         resigned = sign("webflow", request, "local-webflow-secret", now=time.time() + skew)
         assert send(resigned)[:2] == (401, "unauthenticated")
@@ -110,7 +110,7 @@ def test_no_body_makes_a_known_route_answer_404_or_410(
     sandbox: Sandbox, source: str, body: bytes, content_type: str, signed: bool
 ) -> None:
     from sandbox.aws import LOCAL_SECRET
-    from sandbox.signing import sign
+    from sandbox.senders import sign
 
     request = HttpRequest("POST", f"/webhooks/{source}", body, {"content-type": content_type} if content_type else {})
     if signed:
