@@ -76,7 +76,8 @@ def _url(event: Mapping[str, Any], headers: Mapping[str, str], query: Mapping[st
     context = context if isinstance(context, Mapping) else {}
     host = headers.get("host") or context.get("domainName") or ""
     path = context.get("path") if event.get("version") != "2.0" else event.get("rawPath")
-    raw_query = event.get("rawQueryString") if event.get("version") == "2.0" else urlencode(query)
+    version2 = event.get("version") == "2.0"
+    raw_query = event.get("rawQueryString") if version2 else urlencode(query, errors="surrogatepass")
     if not isinstance(host, str) or not isinstance(path, str) or not isinstance(raw_query, str):
         return ""
     return f"https://{host}{path}" + (f"?{raw_query}" if raw_query else "")
