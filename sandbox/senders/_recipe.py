@@ -108,7 +108,9 @@ def _with_token(request: HttpRequest, places: Any, secret: str) -> HttpRequest:
         return replace(request, query=urlencode([*kept, (name, secret)]))
     else:  # body:<field> of a form
         name = place[5:]
-        kept = [(k, v) for k, v in parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True) if k != name]
+        kept = [
+            (k, v) for k, v in parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True) if k != name
+        ]
         return replace(request, body=urlencode([*kept, (name, secret)]).encode())
     return replace(request, headers=headers)
 

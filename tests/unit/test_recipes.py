@@ -218,6 +218,12 @@ def test_an_invalid_recipe_names_its_field(change: dict[str, Any], field: str) -
     assert raised.value.field == field
 
 
+def test_every_recipe_of_the_deployment_is_valid() -> None:
+    # Yours in src/owner_webhook/recipes/ too: make test refuses what would answer 503 once deployed.
+    for name, source in SOURCES.items():
+        assert isinstance(source, RecipeSource), get_source(SOURCES, name)
+
+
 def test_every_preset_is_valid_and_says_whether_it_retries() -> None:
     for name, document in PRESETS.items():
         source = SOURCES[name]
@@ -248,3 +254,16 @@ def test_a_region_where_the_payload_states_one() -> None:
     assert shopify.phone_region({}) is None
     assert SOURCES["woocommerce"].phone_region({"billing": {"country": "us"}}) == "US"
     assert SOURCES["typeform"].phone_region({"anything": "TR"}) is None
+
+
+def test_every_sender_has_its_sample_and_its_row_in_the_docs() -> None:
+    from sandbox import senders
+    from sandbox.senders import _recipe
+
+    docs = (Path(__file__).parents[2] / "docs" / "senders.md").read_text()
+    for name in PRESETS:
+        assert f"| `{name}` |" in docs, name
+        sender = senders.sender(name)
+        assert sender.attempts(503) >= 1
+        if isinstance(sender, _recipe.RecipeSender):
+            assert sender.sample["origin"], name  # where its payload came from
