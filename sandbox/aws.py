@@ -17,7 +17,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from owner_webhook.sources import NAMES
-from sandbox.senders import sender
+from sandbox.senders import local_secret
 
 REGION = "eu-central-1"
 SECRET_ID = "owner-webhook/local"
@@ -27,10 +27,11 @@ LOCAL_PHONE_KEY = "local-phone-key-for-the-hmac-of-phones-0123456789"
 IDEMPOTENCY_TABLE = "owner-webhook-idempotency"
 RETRY_QUEUE = "owner-webhook-retry"
 # Local-only values, documented in the README and used by events/: never use them anywhere real.
-# Each source's secret is its sender's (sandbox/senders/<source>.py), for every source of the registry.
+# Each source's secret is its sender's (sandbox/senders), for every source of the registry; a recipe of your
+# own (owner_webhook/recipes/<name>.json) gets local-<name>-secret.
 LOCAL_SECRET: dict[str, Any] = {
     "api_key": "local-gateway-key",
-    "webhook_secrets": {source: sender(source).SECRET for source in NAMES},
+    "webhook_secrets": {source: local_secret(source) for source in NAMES},
 }
 # The same with generic signed by Standard Webhooks (whsec_ + base64 of a 32-byte key).
 STANDARD_WEBHOOKS_SECRET = "whsec_bG9jYWwtc3RhbmRhcmQtd2ViaG9va3Mta2V5ITE="

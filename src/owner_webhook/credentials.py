@@ -23,6 +23,7 @@ from owner_webhook.errors import (
 )
 from owner_webhook.observability import subsegment
 from owner_webhook.sources import standard_webhooks
+from owner_webhook.sources.secret import WebhookSecret
 
 # An HMAC key should be long enough not to be guessed; the template generates 64 characters.
 _MIN_PHONE_KEY_CHARS = 32
@@ -34,11 +35,11 @@ _HEADER_TOKEN = re.compile(r"[\x21-\x7e]+")
 @dataclass(frozen=True)
 class Credentials:
     api_key: str
-    webhook_secrets: dict[str, str] = field(default_factory=dict)
+    webhook_secrets: dict[str, WebhookSecret] = field(default_factory=dict)
     unusable: dict[str, str] = field(default_factory=dict)  # source: why its entry can authenticate nothing
 
-    def webhook_secret(self, source: str) -> str | None:
-        """The secret a source authenticates with, or None when the secret has no entry for it.
+    def webhook_secret(self, source: str) -> WebhookSecret | None:
+        """The secrets a source authenticates with (any one verifies), or None when the secret has no entry for it.
 
         Raises WebhookSecretInvalidError when its entry is one no request may pass (blank, key-less).
         """
@@ -123,12 +124,13 @@ def parse_secret(value: object) -> Credentials:
     if not isinstance(api_key, str) or not api_key.strip():
         raise ApiKeyMissingError("the secret has no non-empty string 'api_key'")
     secrets = document.get("webhook_secrets", {})
-    if not isinstance(secrets, dict) or not all(isinstance(v, str) for v in secrets.values()):
-        raise SecretFormatError("'webhook_secrets' must be an object of source name to string")
-    problems = {str(k): problem for k, v in secrets.items() if (problem := _webhook_secret_problem(str(k), v))}
+    if not isinstance(secrets, dict):
+        raise SecretFormatError("'webhook_secrets' must be an object of source name to its secret")
+    entries = {str(k): _webhook_secret(v) for k, v in secrets.items()}
+    problems = {source: problem for source, entry in entries.items() if (problem := _entry_problem(source, entry))}
     return Credentials(
         api_key=_header_value(api_key.strip()),
-        webhook_secrets={str(k): v for k, v in secrets.items() if str(k) not in problems},
+        webhook_secrets={k: v for k, v in entries.items() if k not in problems and isinstance(v, WebhookSecret)},
         unusable=problems,
     )
 
@@ -142,9 +144,32 @@ def _header_value(api_key: str) -> str:
     return api_key
 
 
-def _webhook_secret_problem(source: str, value: str) -> str | None:
-    """Why this entry would let anyone in or fail every request, or None when it is usable."""
+def _webhook_secret(value: object) -> WebhookSecret | str:
+    """An entry: a secret, a list of them (any one verifies: rotation), or {"secret": ..., "url": ...};
+    or why it is none of these."""
+    url = None
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - {"secret", "url"})
+        if unknown or not isinstance(value.get("url", ""), str):
+            return "is an object of secret (a string or a list of them) and url (a string)"
+        url = value.get("url") or None
+        value = value.get("secret")
+    values = value if isinstance(value, list) else [value]
+    texts = tuple(v for v in values if isinstance(v, str))
+    if not texts or len(texts) != len(values):
+        return "must be a string, a list of strings, or an object with secret and url"
+    return WebhookSecret(texts, url)
+
+
+def _entry_problem(source: str, entry: WebhookSecret | str) -> str | None:
     name = f"webhook_secrets.{source[:40]}"
+    if isinstance(entry, str):
+        return f"{name} {entry}"
+    return next((problem for value in entry.values if (problem := _webhook_secret_problem(name, value))), None)
+
+
+def _webhook_secret_problem(name: str, value: str) -> str | None:
+    """Why this value would let anyone in or fail every request, or None when it is usable."""
     if not value.strip(" \t\r\n\0"):  # HMAC pads a key with zero bytes: all zeros is no key at all
         return f"{name} is blank: set the sender's secret, or remove the entry"
     if not value.isascii() and not _is_text(value):

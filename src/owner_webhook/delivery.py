@@ -165,7 +165,7 @@ class DeliveryService:
         written = source.find_phone(payload)
         if written is None:
             raise MissingPhoneError("the payload has no phone field")
-        return to_e164(written, self._region)
+        return to_e164(written, source.phone_region(payload) or self._region)
 
     def _queue_or_raise(
         self, failure: WebhookError, delivery: QueuedDelivery, deadline: Deadline, fields: Fields, claim: Claim | None

@@ -18,7 +18,7 @@ import urllib3
 from sandbox import senders
 from sandbox.events import HttpRequest, http_api_event
 from sandbox.gateway import Fault
-from sandbox.signing import is_timed, sign
+from sandbox.senders import is_timed, sign
 from sandbox.stack import Sandbox
 from tests.conftest import ROOT
 from tests.integration.conftest import Answer, invoke_event

@@ -25,11 +25,11 @@ import pytest
 from sandbox import senders
 from sandbox.events import http_api_event
 from sandbox.gateway import Fault
-from sandbox.signing import is_timed, sign
+from sandbox.senders import is_timed, sign
 from sandbox.stack import Sandbox
 from tests.integration.conftest import deliver, invoke_event
 
-DELIVERIES_PER_SOURCE = 100
+DELIVERIES_PER_SOURCE = 600 // len(senders.SOURCES)  # about 600 in all, however many senders there are
 FAULT_RATE = 0.3
 REPEAT_RATE = 0.15  # deliveries whose phone an earlier delivery already carried (a second signup)
 TABLE_FAULT_RATE = 0.03  # attempts after which storing the answer fails (DynamoDB, after the gateway's 200)
@@ -141,7 +141,8 @@ def test_fault_soak(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, logs: Log
     assert lost_with_retries_left == []  # nothing lost while its sender still had retries
     assert not_recorded > 0  # the table's fault was played
     assert duplicates <= ambiguous + not_recorded  # every duplicate was counted
-    assert {d.phone for d in lost} <= {d.phone for d in deliveries if d.source in ("jotform", "zapier")}
+    # Lost only where the sender never sends a delivery twice (its policy: sandbox/senders).
+    assert {d.phone for d in lost} <= {d.phone for d in deliveries if attempts_allowed(d.source, 503) == 1}
     assert elapsed < 120
 
 

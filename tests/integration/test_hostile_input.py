@@ -21,7 +21,7 @@ from sandbox.events import (
     rest_api_event,
     rest_authorizer_event,
 )
-from sandbox.signing import sign
+from sandbox.senders import sign
 from sandbox.stack import Sandbox
 from tests.integration.conftest import Answer, invoke_event
 

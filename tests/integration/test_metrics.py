@@ -14,7 +14,7 @@ from sandbox import senders
 from sandbox.aws import LOCAL_SECRET
 from sandbox.events import HttpRequest, http_api_event
 from sandbox.gateway import Fault
-from sandbox.signing import sign
+from sandbox.senders import sign
 from sandbox.stack import Sandbox
 from tests.integration.conftest import invoke_event
 

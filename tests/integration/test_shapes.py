@@ -20,6 +20,9 @@ def test_every_shape_and_body_type_forwards(sandbox: Sandbox, shape: str, source
     assert [json.loads(r.body) for r in sandbox.gateway.received] == [{"phone": "+905551234567"}]
 
 
+FORM = "application/x-www-form-urlencoded"
+
+
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 def test_header_names_match_whatever_their_case(sandbox: Sandbox, shape: str) -> None:
     answer = webhook(

@@ -110,7 +110,9 @@ def test_no_doc_names_a_parameter_the_template_lacks(template: dict[str, Any]) -
     named: dict[str, set[str]] = {}
     for path in [*DOCS, ROOT / "samconfig.toml"]:
         text = path.read_text()
-        names = set(re.findall(rf"`({CAMEL})(?:=[^`]*)?`", text))  # `Name` or `Name=value`
+        # `Name` or `Name=value`; docs/senders.md also quotes the senders' own field names (`HandshakeKey`),
+        # so there only an override counts.
+        names = set() if path.name == "senders.md" else set(re.findall(rf"`({CAMEL})(?:=[^`]*)?`", text))
         names |= set(re.findall(rf"\b({CAMEL})=(?!=)", text))  # Name=value anywhere: an override
         for name in names - known:
             named.setdefault(name, set()).add(path.name)
