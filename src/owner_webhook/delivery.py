@@ -9,7 +9,7 @@ from owner_webhook import outcomes
 from owner_webhook.budget import CLAIM, NOTE, QUEUE, QUEUE_AND_RELEASE, RECORD, SECRET, Deadline
 from owner_webhook.credentials import CredentialStore
 from owner_webhook.deduplication import STORED, Answered, Claim, Deduplication
-from owner_webhook.delivery_ids import loggable, normalized
+from owner_webhook.delivery_ids import loggable, normalized, phone_ref
 from owner_webhook.errors import (
     DeduplicationUnavailableError,
     InProgressError,
@@ -78,7 +78,7 @@ class DeliveryService:
             phone = self._phone(source, payload)
         except RefusedError as refusal:  # needs no deduplication: the same payload always gets the same answer
             return Result(refusal.outcome, refusal.message, acknowledges_refusals=acknowledges_refusals, fields=fields)
-        fields["phone"] = mask(phone)
+        fields.update(phone=mask(phone), phone_ref=phone_ref(phone, keys[0]))
         delivery = QueuedDelivery(source.name, delivery_id, phone, received_now())
         try:
             result = self._forward_once(delivery, credentials.api_key, keys, deadline, fields, queue=True)
@@ -105,7 +105,7 @@ class DeliveryService:
             raise OutOfTimeError("too little time is left in this invocation; the message waits")
         credentials = self._credentials.load()
         keys = self._phone_keys()
-        fields["delivery_id"] = loggable(queued.delivery_id, keys[0])
+        fields.update(delivery_id=loggable(queued.delivery_id, keys[0]), phone_ref=phone_ref(queued.phone, keys[0]))
         return self._forward_once(queued, credentials.api_key, keys, deadline, fields, queue=False)
 
     def _forward_once(

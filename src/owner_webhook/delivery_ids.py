@@ -44,5 +44,15 @@ def loggable(delivery_id: str, key: bytes) -> str:
     short = len(delivery_id) <= MAX_CHARS and delivery_id.isprintable()
     if short and sum(ch.isdigit() for ch in unicodedata.normalize("NFKC", delivery_id)) <= MAX_LOGGED_DIGITS:
         return delivery_id
-    digest = hmac.new(key, delivery_id.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:32]
-    return "hmac:" + digest.translate(_LETTERS)
+    return "hmac:" + _keyed(delivery_id, key, 32)
+
+
+def phone_ref(phone: str, key: bytes) -> str:
+    """The E.164 phone as logged beside its mask: "ref:" and 16 letters of its HMAC under `key`. Only who
+    holds the deployment's key (`make lookup`) can find a phone's log lines by it; no reader can reverse it."""
+    return "ref:" + _keyed(phone, key, 16)
+
+
+def _keyed(text: str, key: bytes, length: int) -> str:
+    digest = hmac.new(key, text.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:length]
+    return digest.translate(_LETTERS)

@@ -8,7 +8,7 @@ import hashlib
 
 import pytest
 
-from owner_webhook.delivery_ids import loggable, normalized
+from owner_webhook.delivery_ids import loggable, normalized, phone_ref
 from tests import numbering
 
 KEPT = [
@@ -100,3 +100,11 @@ def test_an_id_with_at_most_six_digits_is_logged_as_sent(delivery_id: str) -> No
 )
 def test_ids_that_could_carry_a_phone_or_a_line_break_are_logged_keyed(delivery_id: str) -> None:
     assert loggable(delivery_id, KEY).startswith("hmac:")
+
+
+def test_a_phone_is_logged_as_a_reference_only_its_key_can_make() -> None:
+    reference = phone_ref("+905551234567", KEY)
+    assert reference.startswith("ref:") and len(reference) == 20
+    assert not any(ch.isdigit() for ch in reference)
+    assert reference == phone_ref("+905551234567", KEY) != phone_ref("+905551234568", KEY)
+    assert phone_ref("+905551234567", b"another key of thirty-two bytes!") != reference
