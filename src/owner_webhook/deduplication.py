@@ -131,6 +131,8 @@ class Answered:
 
 
 class Deduplication(Protocol):
+    by_phone: bool  # records keyed by the phone alone (phone deduplication on)
+
     def claim(
         self, source: str, delivery_id: str, phone: str, deadline: Deadline, keys: Sequence[bytes]
     ) -> Claim | Answered:
@@ -152,6 +154,8 @@ class Deduplication(Protocol):
 
 class NoDeduplication:
     """IDEMPOTENCY_TABLE unset: every delivery is forwarded."""
+
+    by_phone = False
 
     def claim(
         self, source: str, delivery_id: str, phone: str, deadline: Deadline, keys: Sequence[bytes]
@@ -197,9 +201,9 @@ class DynamoDBDeduplication:
     ) -> None:
         self._table = table_name
         self._phone_keys = phone_keys
-        self._by_phone = phone_window > 0
+        self.by_phone = phone_window > 0
         self._delivery_window = delivery_window
-        self._lifetime = max(phone_window if self._by_phone else delivery_window, min_lifetime)
+        self._lifetime = max(phone_window if self.by_phone else delivery_window, min_lifetime)
         self._other_lifetime = max(delivery_window, min_lifetime)  # the other mode's record
         self._client = (session or boto3.session.Session()).client("dynamodb", config=CLIENT_CONFIG)
 
@@ -405,13 +409,13 @@ class DynamoDBDeduplication:
 
     def _own_id(self, phone_id: str, delivery: str) -> str:
         """The key this mode claims: the phone's record, or (phone deduplication off) the delivery's."""
-        if self._by_phone:
+        if self.by_phone:
             return item_id(PHONE_PREFIX, {"phone": phone_id})
         return item_id(DELIVERY_PREFIX, {"phone": phone_id, "delivery": delivery})
 
     def _other_id(self, phone_id: str, delivery: str) -> str:
         """The key the other mode claims, written with an owner so that a switch of the mode keeps it."""
-        if self._by_phone:
+        if self.by_phone:
             return item_id(DELIVERY_PREFIX, {"phone": phone_id, "delivery": delivery})
         return item_id(PHONE_PREFIX, {"phone": phone_id})
 

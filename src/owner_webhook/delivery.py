@@ -8,7 +8,7 @@ from typing import Any
 from owner_webhook import outcomes
 from owner_webhook.budget import CLAIM, NOTE, QUEUE, QUEUE_AND_RELEASE, RECORD, SECRET, Deadline
 from owner_webhook.credentials import CredentialStore
-from owner_webhook.deduplication import STORED, Answered, Claim, Deduplication
+from owner_webhook.deduplication import STORED, Answered, Claim, Deduplication, PhoneState, keyed
 from owner_webhook.delivery_ids import loggable, normalized, phone_ref
 from owner_webhook.errors import (
     DeduplicationUnavailableError,
@@ -28,6 +28,7 @@ from owner_webhook.retry_queue import QueuedDelivery, RetryQueue, received_now
 from owner_webhook.sources import Source, get_source
 
 Fields = dict[str, Any]  # what the log line says about the delivery, filled in as it is learned
+DRY_RUN_VALUES = ("1", "true")  # ?dry_run=1 or ?dry_run=true
 
 
 class DeliveryService:
@@ -74,12 +75,17 @@ class DeliveryService:
         keys = self._phone_keys()  # read once: they key the records and the logged id
         fields["delivery_id"] = loggable(delivery_id, keys[0])
         acknowledges_refusals = source.acknowledges_refusals
+        dry_run = request.query.get("dry_run", "").lower() in DRY_RUN_VALUES
         try:
             phone = self._phone(source, payload)
         except RefusedError as refusal:  # needs no deduplication: the same payload always gets the same answer
+            if dry_run:
+                return _dry_run(refusal.outcome, fields, success=False, phone=None, known=False)
             return Result(refusal.outcome, refusal.message, acknowledges_refusals=acknowledges_refusals, fields=fields)
         fields.update(phone=mask(phone), phone_ref=phone_ref(phone, keys[0]))
         delivery = QueuedDelivery(source.name, delivery_id, phone, received_now())
+        if dry_run:
+            return self._dry_run(delivery, keys[0], deadline, fields)
         try:
             result = self._forward_once(delivery, credentials.api_key, keys, deadline, fields, queue=True)
         except InProgressError as busy:
@@ -97,6 +103,25 @@ class DeliveryService:
             fields=fields,
             also=result.also,
         )
+
+    def _dry_run(self, delivery: QueuedDelivery, key: bytes, deadline: Deadline, fields: Fields) -> Result:
+        """What this delivery would get, from what the table knows of its phone (read only)."""
+        if not deadline.fits(CLAIM):
+            raise OutOfTimeError("too little time is left to look the phone up; retry")
+        record = self.deduplication.lookup(delivery.phone)
+        this = keyed(key, delivery.phone, delivery.source, delivery.delivery_id)[1]
+        known = record is not None and record.state == PhoneState.OWNER_CREATED
+        if record is None or record.lapsed:
+            would, success = outcomes.OWNER_CREATED, True
+        elif record.delivery == this and not record.old_key:  # the same delivery again: its first answer
+            would, success = outcomes.DUPLICATE_REPLAYED, known
+        elif not self.deduplication.by_phone or record.state == PhoneState.REFUSED:
+            would, success = outcomes.OWNER_CREATED, True  # forwarded: a refusal marks no owner
+        elif record.state == PhoneState.IN_PROGRESS:
+            would, success = outcomes.IN_PROGRESS, False
+        else:
+            would, success = outcomes.PHONE_EXISTING, True
+        return _dry_run(would, fields, success=success, phone=fields["phone"], known=known)
 
     def retry(self, queued: QueuedDelivery, deadline: Deadline, fields: Fields) -> Result:
         """A queued delivery, forwarded again under the same deduplication; raises a WebhookError to retry it later."""
@@ -186,3 +211,10 @@ class DeliveryService:
             self.deduplication.release(claim)  # if this fails, the claim lapses and the worker takes it over
         fields.update(problem=failure.message, queued_because=failure.code)
         return Result(outcomes.QUEUED, also=failure.outcome.signals)
+
+
+def _dry_run(would: outcomes.Outcome, fields: Fields, *, success: bool, phone: str | None, known: bool) -> Result:
+    """The answer to a dry run: 200 whatever would happen, and what that is."""
+    fields["dry_run_outcome"] = would.code
+    details = {"success": success, "outcome": would.code, "phone": phone, "phone_known": known}
+    return Result(outcomes.DRY_RUN, fields=fields, details=details)

@@ -115,6 +115,15 @@ RETRY_LATER = Outcome("retry_later", "RetryLater", "a worker attempt failed; the
 DEAD_LETTERED = Outcome("dead_lettered", "DeadLettered", "the last attempt failed: the dead-letter queue", 503)
 MALFORMED_MESSAGE = Outcome("malformed_message", "MalformedRequest", "a message this function did not write", 400)
 DUPLICATE_REPLAYED = Outcome("duplicate_replayed", "DuplicateReplayed", "a delivery already answered, again", 200)
+# A check of a sender's setup: 200 for every sender, so that a test button shows what would happen.
+DRY_RUN = Outcome(
+    "dry_run",
+    "DryRun",
+    "`?dry_run=1`: authenticated, read and normalized, answered with what would happen; never forwarded, "
+    "queued or remembered",
+    200,
+    body=MappingProxyType({"success": True, "dry_run": True}),  # `success`: whether the delivery would succeed
+)
 
 ALL: dict[str, Outcome] = {o.code: o for o in globals().values() if isinstance(o, Outcome)}
 
@@ -130,6 +139,7 @@ class Result:
     acknowledges_refusals: bool = False  # the sender gets 200 for a refusal (see Outcome.refusal)
     fields: dict[str, Any] = field(default_factory=dict)  # for the log line: source, delivery id, gateway...
     also: tuple[str, ...] = ()  # metrics counted besides the outcome's: some of ALSO_METRICS
+    details: dict[str, Any] = field(default_factory=dict)  # more of the body (a dry run's findings)
 
     @property
     def code(self) -> str:
@@ -142,7 +152,7 @@ class Result:
     @property
     def body(self) -> dict[str, Any]:
         if self.outcome.body is not None:
-            return dict(self.outcome.body)
+            return {**self.outcome.body, **self.details}
         return {"success": False, "error": {"code": self.code, "message": self.message or self.outcome.meaning}}
 
     @property

@@ -41,6 +41,7 @@ TABLE = [
     (outcomes.PHONE_KEY_MALFORMED, 503, 503, "60"),
     (outcomes.INTERNAL_ERROR, 503, 503, "60"),
     (outcomes.OUT_OF_TIME, 503, 503, "60"),
+    (outcomes.DRY_RUN, 200, 200, None),
 ]
 WORKER_ONLY = {"drained", "retry_later", "dead_lettered", "malformed_message", "duplicate_replayed"}
 
