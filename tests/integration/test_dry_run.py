@@ -6,17 +6,23 @@ The promise: docs/answers.md (dry run) and docs/senders.md (each sender's setup 
 
 from __future__ import annotations
 
+import json
+import re
+import shlex
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import pytest
+import urllib3
 
 from sandbox import queue, senders
+from sandbox.endpoint import LocalEndpoint
 from sandbox.events import HttpRequest, http_api_event
 from sandbox.gateway import Fault
 from sandbox.stack import Sandbox
+from tests.conftest import ROOT
 from tests.integration.conftest import Answer, invoke_event
 
 PHONE = "0555 123 45 67"
@@ -105,3 +111,24 @@ def test_the_log_line_says_dry_run_and_what_would_happen(
     (line,) = [line for line in logs() if line["message"] == "webhook answered"]
     assert (line["outcome"], line["dry_run_outcome"], line["phone"]) == ("dry_run", "owner_created", "+90555*****67")
     assert "5551234567" not in str(line)
+
+
+def test_the_readmes_dry_run_curl_answers_as_the_readme_says(sandbox: Sandbox) -> None:
+    """The README's curl, sent as curl would send it (its URL, headers and body), to the function over HTTP."""
+    from owner_webhook.handler import lambda_handler
+
+    readme = (ROOT / "README.md").read_text()
+    (block,) = [b for b in re.findall(r"```sh\n(.*?)```", readme, re.DOTALL) if "dry_run=1" in b]
+    command, expected = block.split("\n# ")
+    endpoint = LocalEndpoint(lambda_handler).start()
+    try:
+        words = shlex.split(command.replace("\\\n", " ").replace("<WebhookBaseUrl>", endpoint.url + "/webhooks/"))
+        words = [w.replace("<the token>", senders.sender("zapier").SECRET) for w in words]
+        headers = dict(words[i + 1].split(": ", 1) for i, word in enumerate(words) if word == "-H")
+        body = words[words.index("-d") + 1]
+        response = urllib3.request("POST", words[words.index("-X") + 2], headers=headers, body=body)
+    finally:
+        endpoint.stop()
+    assert response.status == 200
+    assert json.loads(response.data) == json.loads(expected)
+    nothing_happened(sandbox)
