@@ -1,8 +1,6 @@
 """The Lambda entry point: the route, and the one place where errors become HTTP answers.
 
-The three event shapes (HTTP API 2.0, Function URL, REST API 1.0) are read here, field by field.
-Powertools' resolver and event data classes are not used for that: for one route and five fields they
-import every resolver and all 40 event types (their cost is in docs/performance.md).
+The event itself is read in request.py, the one module that knows its three shapes.
 """
 
 from __future__ import annotations
@@ -16,50 +14,20 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from owner_webhook import outcomes
-from owner_webhook.errors import (
-    MethodNotAllowedError,
-    RouteNotFoundError,
-    TransientError,
-    UnsupportedEventError,
-    WebhookError,
-)
+from owner_webhook.errors import MethodNotAllowedError, RouteNotFoundError, TransientError, WebhookError
 from owner_webhook.observability import logger, metrics, own_place, report, traced_handler
 from owner_webhook.outcomes import Result
+from owner_webhook.request import method_and_path
 from owner_webhook.sources import registry
 from owner_webhook.wiring import parts
 
 ROUTE = re.compile(r"^/webhooks/(?P<source>[^/]+)/?$")
 
 
-def _method_and_path(event: dict[str, Any]) -> tuple[str, str]:
-    """The request's method and path (and the log's correlation id: API Gateway's request id).
-
-    HTTP API 2.0 and Function URL events carry them in requestContext.http and rawPath, REST API 1.0
-    events in httpMethod and path. Raises UnsupportedEventError.
-    """
-    if not isinstance(event, dict):
-        raise UnsupportedEventError("expected an API Gateway or Function URL request event")
-    if "type" in event or "routeArn" in event or "methodArn" in event:
-        # An authorizer's event (HTTP API or REST, TOKEN or REQUEST) has a method, a path and a request
-        # id too, but it asks whether to let a request in: it is not the request.
-        raise UnsupportedEventError("expected a request event, not an authorizer's")
-    try:
-        if event.get("version") == "2.0":
-            method, path = event["requestContext"]["http"]["method"], event["rawPath"]
-        else:
-            method, path = event["httpMethod"], event["path"]
-        request_id = event["requestContext"]["requestId"]
-    except (KeyError, TypeError, AttributeError):
-        raise UnsupportedEventError("expected an API Gateway or Function URL request event") from None
-    if not isinstance(method, str) or not isinstance(path, str) or not isinstance(request_id, str):
-        raise UnsupportedEventError("expected an API Gateway or Function URL request event")
-    logger.set_correlation_id(request_id)
-    return method.upper(), path
-
-
 def route(event: dict[str, Any]) -> str:
     """The source named by a POST to /webhooks/{source}; raises WebhookError for anything else."""
-    method, path = _method_and_path(event)
+    method, path, request_id = method_and_path(event)
+    logger.set_correlation_id(request_id)
     found = ROUTE.match(path)
     if found is None:
         raise RouteNotFoundError("POST webhooks to /webhooks/{source}")

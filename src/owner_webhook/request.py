@@ -1,4 +1,10 @@
-"""A webhook request as the sources see it: raw body bytes, headers, query; and its fields."""
+"""The invocation's event, the one place it is read: its route (method, path, request id) for the handler,
+and the webhook request as the sources see it (raw body bytes, headers, query, URL), and its fields.
+
+The three event shapes (HTTP API 2.0, Function URL, REST API 1.0) are read field by field. Powertools'
+resolver and event data classes are not used for that: for one route and a few fields they import every
+resolver and all 40 event types (their cost is in docs/performance.md).
+"""
 
 from __future__ import annotations
 
@@ -22,6 +28,31 @@ from owner_webhook.errors import (
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
+
+
+def method_and_path(event: Mapping[str, Any]) -> tuple[str, str, str]:
+    """The request's method, path and API Gateway's request id (the log's correlation id).
+
+    HTTP API 2.0 and Function URL events carry them in requestContext.http and rawPath, REST API 1.0
+    events in httpMethod and path. Raises UnsupportedEventError.
+    """
+    if not isinstance(event, Mapping):
+        raise UnsupportedEventError("expected an API Gateway or Function URL request event")
+    if "type" in event or "routeArn" in event or "methodArn" in event:
+        # An authorizer's event (HTTP API or REST, TOKEN or REQUEST) has a method, a path and a request
+        # id too, but it asks whether to let a request in: it is not the request.
+        raise UnsupportedEventError("expected a request event, not an authorizer's")
+    try:
+        if event.get("version") == "2.0":
+            method, path = event["requestContext"]["http"]["method"], event["rawPath"]
+        else:
+            method, path = event["httpMethod"], event["path"]
+        request_id = event["requestContext"]["requestId"]
+    except (KeyError, TypeError, AttributeError):
+        raise UnsupportedEventError("expected an API Gateway or Function URL request event") from None
+    if not isinstance(method, str) or not isinstance(path, str) or not isinstance(request_id, str):
+        raise UnsupportedEventError("expected an API Gateway or Function URL request event")
+    return method.upper(), path, request_id
 
 
 @dataclass(frozen=True)
