@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from owner_webhook.settings import load_settings
 from tests.unit.test_template import CODE_METRICS, load_template
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -72,18 +71,6 @@ def test_every_documented_setting_is_set_by_the_template(template: dict[str, Any
     for name in documented:
         value = environment[name]
         assert isinstance(value, dict) and set(value) <= {"Ref", "Fn::GetAtt"}, (name, value)
-
-
-def test_the_template_defaults_are_the_functions_own(template: dict[str, Any]) -> None:
-    """Say it once: a deploy with every default behaves as the function does with nothing set."""
-    parameters = template["Parameters"]
-    environment = {
-        name: str(parameters[value["Ref"]].get("Default", ""))
-        for name, value in _environment(template).items()
-        if isinstance(value, dict) and value.get("Ref") in parameters
-    }
-    required = {"API_KEY_SECRET_ID": "owner-webhook/dev", "IDEMPOTENCY_TABLE": "t", "PHONE_KEY_SECRET_ID": "k"}
-    assert load_settings(environment | required) == load_settings(required)
 
 
 def test_the_parameter_table_is_the_templates(template: dict[str, Any]) -> None:
