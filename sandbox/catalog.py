@@ -30,6 +30,8 @@ def answer_code(body: dict[str, Any]) -> str:
     """The outcome an answer tells: its error code, or which success it is."""
     if "error" in body:
         return str(body["error"]["code"])
+    if body.get("dry_run"):
+        return "dry_run"
     return "phone_existing" if body.get("existing") else "queued" if body.get("queued") else "owner_created"
 
 
