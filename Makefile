@@ -14,9 +14,14 @@ ARTIFACT := .aws-sam/build/WebhookFunction
 ARCH ?= arm64
 EVENT ?= events/zapier-success.json
 FUNCTION ?= WebhookFunction
-# make dead-letters / redrive: the local stack of make serve unless STACK names a deployed one.
+# make dead-letters / redrive / lookup: the local stack of make serve unless STACK names a deployed one.
 STACK ?=
 ID ?=
+PHONE ?=
+# make lookup: the region of a phone written without country code (default: the stack's DefaultPhoneRegion);
+# ENDPOINT: the local moto server when make serve runs on other ports.
+REGION_CODE ?=
+ENDPOINT ?=
 export PATH := $(BIN):$(PATH)
 export PYTHONPATH := src:.
 export SAM_CLI_TELEMETRY := 0
@@ -28,7 +33,7 @@ PARALLEL := --numprocesses=auto --maxprocesses=4
 LOCK := $(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.13 --custom-compile-command "make lock"
 
 .DEFAULT_GOAL := help
-.PHONY: help demo serve events invoke dead-letters redrive bench test lint typecheck cfn-lint validate scan pytest build \
+.PHONY: help demo serve events invoke dead-letters redrive lookup bench test lint typecheck cfn-lint validate scan pytest build \
 	runtime artifact-test sam-local-check lock clean
 
 help:  ## this list (bare `make` changes nothing)
@@ -83,6 +88,11 @@ dead-letters: $(STAMP)  ## what waits in the dead-letter queue (make serve's, or
 
 redrive: $(STAMP)  ## dead letters back to the retry queue: all, or ID=<message id>; make serve's, or STACK=<name>'s
 	$(BIN)/python -m tools.dead_letters redrive $(if $(STACK),--stack $(STACK)) $(if $(ID),--id $(ID))
+
+# Not echoed: the command line holds the whole phone, and the tool prints only its mask.
+lookup: $(STAMP)  ## PHONE="0555 123 45 67": what the table knows of a phone (make serve's, or STACK=<name>'s), masked
+	@$(BIN)/python -m tools.lookup "$(PHONE)" $(if $(STACK),--stack $(STACK)) \
+		$(if $(REGION_CODE),--region-code $(REGION_CODE)) $(if $(ENDPOINT),--endpoint $(ENDPOINT))
 
 bench: build runtime  ## cold start, warm overhead, memory and size against the floor and a hand-written peer
 	$(BIN)/python -m bench.run

@@ -10,6 +10,7 @@ from sandbox.endpoint import Handler, LocalEndpoint
 from sandbox.gateway import SandboxGateway
 
 LOCAL_MAX_RECEIVE_COUNT = 4
+PHONE_REGION = "TR"  # the local stack's DEFAULT_PHONE_REGION
 
 
 class Sandbox:
@@ -43,7 +44,7 @@ class Sandbox:
             **self.aws.environment(),
             "API_KEY_SECRET_ID": SECRET_ID,
             "GATEWAY_BASE_URL": self.gateway.url,
-            "DEFAULT_PHONE_REGION": "TR",
+            "DEFAULT_PHONE_REGION": PHONE_REGION,
             "POWERTOOLS_SERVICE_NAME": "owner-webhook",
             "POWERTOOLS_METRICS_NAMESPACE": "OwnerWebhook",
             "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,

@@ -13,30 +13,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from owner_webhook.errors import MalformedMessageError
 from owner_webhook.phone import mask
 from owner_webhook.retry_queue import QueuedDelivery
-from sandbox.aws import REGION, RETRY_QUEUE
+from sandbox.aws import RETRY_QUEUE
+from tools.stack import LOCAL_ENDPOINT, LocalSession, ToolError, code, deployed, no_local_stack, run
 
-LOCAL_ENDPOINT = "http://127.0.0.1:5001"  # make serve's moto server
 # While listed, each message is hidden from the worker (and this listing) this long, then shown again at once.
 PEEK_SECONDS = 30
 MAX_MESSAGES = 1000
-
-
-class ToolError(Exception):
-    """What went wrong, said so that the reader knows what to do."""
 
 
 @dataclass
@@ -63,51 +56,26 @@ class DeadLetter:
 
 def local_queues(endpoint: str) -> Queues:
     """The queues of `make serve`'s moto server; raises ToolError when none answers there."""
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106 - the moto server's, local only
-        config=Config(retries={"max_attempts": 1}),  # a stack on this machine answers at once, or is not running
-    )
+    sqs = LocalSession(endpoint).client("sqs")
     try:
         retry = sqs.get_queue_url(QueueName=RETRY_QUEUE)["QueueUrl"]
         dead_letters = sqs.get_queue_url(QueueName=f"{RETRY_QUEUE}-dlq")["QueueUrl"]
     except EndpointConnectionError:
-        raise ToolError(f"no local stack answers on {endpoint}: start `make serve`, or give STACK=<name>") from None
+        raise no_local_stack(endpoint) from None
     except ClientError as error:
-        raise ToolError(f"the local stack on {endpoint} has no retry queues ({_code(error)})") from None
+        raise ToolError(f"the local stack on {endpoint} has no retry queues ({code(error)})") from None
     return Queues(sqs, retry, dead_letters)
 
 
 def stack_queues(stack: str) -> Queues:
     """A deployed stack's queues and worker log group, from its outputs; raises ToolError."""
-    try:
-        # AWS_REGION as Lambda and the AWS CLI read it, else botocore's own (AWS_DEFAULT_REGION, the profile)
-        session = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
-        found = session.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
-    except NoRegionError:
-        raise ToolError("no AWS region: set AWS_REGION (or AWS_PROFILE) to the stack's region") from None
-    except NoCredentialsError:
-        raise ToolError("no AWS credentials: set AWS_PROFILE or run `aws configure` / `aws sso login`") from None
-    except ClientError as error:
-        if "does not exist" in str(error):
-            raise ToolError(f"no stack named {stack!r} in {session.region_name}: check STACK and AWS_REGION") from None
-        raise ToolError(f"cannot read stack {stack!r}: {_code(error)}") from None
-    except BotoCoreError as error:
-        raise ToolError(f"cannot reach CloudFormation: {error}") from None
-    outputs = {output["OutputKey"]: output["OutputValue"] for output in found.get("Outputs", [])}
-    wanted = ("RetryQueueUrl", "RetryDeadLetterQueueUrl", "RetryWorkerLogGroupName")
-    missing = [key for key in wanted if key not in outputs]
-    if missing:
-        raise ToolError(f"stack {stack!r} has no output {', '.join(missing)}: deploy this version of template.yaml")
+    found = deployed(stack, ("RetryQueueUrl", "RetryDeadLetterQueueUrl", "RetryWorkerLogGroupName"))
     return Queues(
-        session.client("sqs"),
-        outputs["RetryQueueUrl"],
-        outputs["RetryDeadLetterQueueUrl"],
-        session.client("logs"),
-        outputs["RetryWorkerLogGroupName"],
+        found.session.client("sqs"),
+        found.outputs["RetryQueueUrl"],
+        found.outputs["RetryDeadLetterQueueUrl"],
+        found.session.client("logs"),
+        found.outputs["RetryWorkerLogGroupName"],
     )
 
 
@@ -231,10 +199,6 @@ def _json(text: str) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", "error"))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["list", "redrive"])
@@ -242,20 +206,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--endpoint", default=LOCAL_ENDPOINT, help="the local moto server (default: make serve's)")
     parser.add_argument("--id", dest="message_id", help="redrive only this message (an id make dead-letters shows)")
     args = parser.parse_args(argv)
-    try:
+
+    def lines() -> Iterator[str]:
         queues = stack_queues(args.stack) if args.stack else local_queues(args.endpoint)
         if args.command == "list":
-            for line in listing(queues):
-                print(line)
+            yield from listing(queues)
         else:
-            print(redrive(queues, args.message_id))
-    except ToolError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except (BotoCoreError, ClientError) as error:
-        print(f"error: AWS refused or failed: {error}", file=sys.stderr)
-        return 1
-    return 0
+            yield redrive(queues, args.message_id)
+
+    return run(lines)
 
 
 if __name__ == "__main__":

@@ -82,7 +82,7 @@ class CredentialStore:
             raise PhoneKeyError("PHONE_KEY_SECRET_ID is not set")
         value = self._get(self._phone_key_secret_id, "PHONE_KEY_SECRET_ID")
         if self._phone_keys is None or self._phone_keys[0] != value:  # parse once per value
-            self._phone_keys = (value, _phone_keys(value))
+            self._phone_keys = (value, parse_phone_keys(value))
         return self._phone_keys[1]
 
     def _get(self, secret_id: str, variable: str, *, fresh: bool = False) -> object:
@@ -187,8 +187,9 @@ def _is_text(value: str) -> bool:
     return True
 
 
-def _phone_keys(value: object) -> tuple[bytes, ...]:
-    """One key, or a JSON list of keys (the current first); raises PhoneKeyError."""
+def parse_phone_keys(value: object) -> tuple[bytes, ...]:
+    """The phone key secret's value as keys: one key, or a JSON list of keys (the current first), as the
+    function reads it (and `make lookup`); raises PhoneKeyError."""
     keys: object = value
     if isinstance(value, str) and value.strip().startswith("["):
         try:
