@@ -68,8 +68,9 @@ invoke: build runtime  ## EVENT=events/<file>.json [FUNCTION=RetryWorkerFunction
 redrive: $(STAMP)  ## move dead letters back to the retry queue, on the stand-ins of a running make serve
 	$(BIN)/python -m sandbox.redrive
 
-bench: build runtime  ## cold start, warm overhead, memory and size against the floor and a hand-written peer
+bench: build runtime  ## cold start, warm overhead, memory and size against the floor and a peer; the burst soak
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.burst
 
 test: lint typecheck cfn-lint pytest artifact-test  ## every check, as CI runs it
 
