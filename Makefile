@@ -6,11 +6,17 @@ STAMP := $(VENV)/.installed
 # The runtime-like interpreter: what Lambda's python3.13 runtime provides (awslambdaric, boto3), nothing else.
 RUNTIME := .runtime
 RUNTIME_STAMP := $(RUNTIME)/.installed
+# The infrastructure scanner in an environment of its own (its dependencies would move the development pins).
+SCAN := .scan
+SCAN_STAMP := $(SCAN)/.installed
 ARTIFACT := .aws-sam/build/WebhookFunction
 # The deployed functions are arm64; ARCH=x86_64 builds for sam local on an x86_64 machine (README).
 ARCH ?= arm64
 EVENT ?= events/zapier-success.json
 FUNCTION ?= WebhookFunction
+# make dead-letters / redrive: the local stack of make serve unless STACK names a deployed one.
+STACK ?=
+ID ?=
 export PATH := $(BIN):$(PATH)
 export PYTHONPATH := src:.
 export SAM_CLI_TELEMETRY := 0
@@ -22,8 +28,8 @@ PARALLEL := --numprocesses=auto --maxprocesses=4
 LOCK := $(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.13 --custom-compile-command "make lock"
 
 .DEFAULT_GOAL := help
-.PHONY: help demo serve events invoke redrive bench test lint typecheck cfn-lint pytest build runtime artifact-test \
-	sam-local-check lock clean
+.PHONY: help demo serve events invoke dead-letters redrive bench test lint typecheck cfn-lint validate scan pytest build \
+	runtime artifact-test sam-local-check lock clean
 
 help:  ## this list (bare `make` changes nothing)
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / { name[++n] = $$1; text[$$1] = $$2 } END { \
@@ -47,12 +53,19 @@ $(RUNTIME_STAMP): requirements-runtime.lock | $(STAMP)
 		-r requirements-runtime.lock
 	touch $(RUNTIME_STAMP)
 
+$(SCAN_STAMP): requirements-scan.lock | $(STAMP)
+	rm -rf $(SCAN)
+	$(BIN)/python -m venv $(SCAN)
+	$(SCAN)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-scan.lock
+	touch $(SCAN_STAMP)
+
 # The development tools resolved with their dependencies, for every platform; the bundle and the runtime
 # exactly as listed (they install without dependencies), with the hashes of every platform's wheels.
-lock: $(STAMP)  ## pin again after editing requirements-dev.txt, src/requirements.txt or requirements-runtime.txt
+lock: $(STAMP)  ## pin again after editing a requirements*.txt or src/requirements.txt
 	$(LOCK) --universal requirements-dev.txt -o requirements-dev.lock
 	$(LOCK) --universal --no-deps src/requirements.txt -o src/requirements.lock
 	$(LOCK) --universal --no-deps requirements-runtime.txt -o requirements-runtime.lock
+	$(LOCK) --universal requirements-scan.txt -o requirements-scan.lock
 
 runtime: $(RUNTIME_STAMP)  ## the runtime-like interpreter in .runtime (awslambdaric and boto3, pinned)
 
@@ -65,14 +78,17 @@ serve: $(STAMP)  ## the local stack in the foreground on http://127.0.0.1:3000, 
 invoke: build runtime  ## EVENT=events/<file>.json [FUNCTION=RetryWorkerFunction]: the built artifact in the Lambda runtime
 	$(BIN)/python -m sandbox.invoke $(EVENT) --function $(FUNCTION)
 
-redrive: $(STAMP)  ## move dead letters back to the retry queue, on the stand-ins of a running make serve
-	$(BIN)/python -m sandbox.redrive
+dead-letters: $(STAMP)  ## what waits in the dead-letter queue (make serve's, or STACK=<name>'s): source, masked phone, why
+	$(BIN)/python -m tools.dead_letters list $(if $(STACK),--stack $(STACK))
+
+redrive: $(STAMP)  ## dead letters back to the retry queue: all, or ID=<message id>; make serve's, or STACK=<name>'s
+	$(BIN)/python -m tools.dead_letters redrive $(if $(STACK),--stack $(STACK)) $(if $(ID),--id $(ID))
 
 bench: build runtime  ## cold start, warm overhead, memory and size against the floor and a peer; the burst soak
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.burst
 
-test: lint typecheck cfn-lint pytest artifact-test  ## every check, as CI runs it
+test: lint typecheck cfn-lint validate scan pytest artifact-test  ## every check, as CI runs it
 
 lint: $(STAMP)  ## ruff check and ruff format --check
 	$(BIN)/ruff check .
@@ -83,6 +99,14 @@ typecheck: $(STAMP)  ## mypy (strict on the function)
 
 cfn-lint: $(STAMP)  ## cfn-lint template.yaml
 	$(BIN)/cfn-lint template.yaml
+
+# The SAM transform as sam deploy runs it, offline: errors in the Serverless resources that cfn-lint alone misses.
+validate: $(STAMP)  ## sam validate --lint (no AWS account needed)
+	AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null $(BIN)/sam validate --lint --region eu-central-1
+
+# Offline (--skip-download): the checks that fail are fixed or skipped in template.yaml with their reason.
+scan: $(SCAN_STAMP)  ## checkov on template.yaml: every finding fixed or skipped in the template with a reason
+	$(SCAN)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
 pytest: $(STAMP)  ## unit tests on src/ (`.venv/bin/pytest` alone also runs the integration tests on src/)
 	$(BIN)/pytest tests/unit
@@ -98,4 +122,4 @@ sam-local-check: $(STAMP)  ## with Docker: the sam local lines of docs/local.md 
 	$(BIN)/python -m sandbox.sam_local
 
 clean:  ## remove the build, the runtime-like interpreter and the caches
-	rm -rf .aws-sam .runtime .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam .runtime .scan .demo .pytest_cache .mypy_cache .ruff_cache

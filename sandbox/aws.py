@@ -17,7 +17,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from owner_webhook.sources import NAMES
-from sandbox.senders import sender
+from sandbox.senders import local_secret
 
 REGION = "eu-central-1"
 SECRET_ID = "owner-webhook/local"
@@ -27,10 +27,11 @@ LOCAL_PHONE_KEY = "local-phone-key-for-the-hmac-of-phones-0123456789"
 IDEMPOTENCY_TABLE = "owner-webhook-idempotency"
 RETRY_QUEUE = "owner-webhook-retry"
 # Local-only values, documented in the README and used by events/: never use them anywhere real.
-# Each source's secret is its sender's (sandbox/senders/<source>.py), for every source of the registry.
+# Each source's secret is its sender's (sandbox/senders), for every source of the registry; a recipe of your
+# own (owner_webhook/recipes/<name>.json) gets local-<name>-secret.
 LOCAL_SECRET: dict[str, Any] = {
     "api_key": "local-gateway-key",
-    "webhook_secrets": {source: sender(source).SECRET for source in NAMES},
+    "webhook_secrets": {source: local_secret(source) for source in NAMES},
 }
 # The same with generic signed by Standard Webhooks (whsec_ + base64 of a 32-byte key).
 STANDARD_WEBHOOKS_SECRET = "whsec_bG9jYWwtc3RhbmRhcmQtd2ViaG9va3Mta2V5ITE="
@@ -54,6 +55,7 @@ class LocalAws:
         self._failing: Counter[str] = Counter()  # X-Amz-Target: how many of the next calls fail
         self._fail_after: dict[str, float] = {}  # X-Amz-Target: seconds to wait before failing
         self._passing: Counter[str] = Counter()  # X-Amz-Target: calls to let through before failing
+        self._slow: dict[str, float] = {}  # X-Amz-Target ("" for every call): seconds to wait before answering
         self._lock = threading.Lock()
         self._server: BaseWSGIServer = make_server(
             host,
@@ -82,6 +84,8 @@ class LocalAws:
                     failing = not passing and self._failing[target] > 0
                     self._failing[target] -= failing
                     delay = self._fail_after.get(target, 0.0)
+                    slow = self._slow.get(target, self._slow.get("", 0.0))
+                time.sleep(slow)  # a slow but working service
                 if failing:
                     time.sleep(delay)  # longer than the client waits: a hang
                     body = json.dumps({"__type": "InternalServerError", "message": "sandbox fault"}).encode()
@@ -103,8 +107,14 @@ class LocalAws:
             self._failing[target] += times
             self._fail_after[target] = after
 
+    def slow_down(self, seconds: float, target: str = "") -> None:
+        """Answer every call of `target` (every call, when empty) `seconds` late, but answer it."""
+        with self._lock:
+            self._slow[target] = seconds
+
     def clear_faults(self) -> None:
         with self._lock:
+            self._slow.clear()
             self._failing.clear()
             self._fail_after.clear()
             self._passing.clear()

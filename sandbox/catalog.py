@@ -9,7 +9,7 @@ from typing import Any
 
 from sandbox.aws import SECRETS
 from sandbox.events import ROUTE_PREFIX, HttpRequest, http_api_event, request_of
-from sandbox.signing import is_timed, sign
+from sandbox.senders import is_timed, sign
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 

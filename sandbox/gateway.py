@@ -47,6 +47,9 @@ class Fault:
     reset: bool = False  # close the connection with a TCP reset instead of answering
     create_first: bool = False  # create the owner, then reset: the ambiguous failure
     location: str | None = None  # a Location header, with a 3xx status
+    retry_after_text: str | None = None  # a Retry-After header as written (a fraction, a date, garbage)
+    trickle: float = 0.0  # create the owner, then send the status line and one header line every this many s
+    trickle_for: float = 0.0  # ... for this long, then the rest of the answer
 
 
 @dataclass(frozen=True)
@@ -256,6 +259,11 @@ def _handler_for(gateway: SandboxGateway) -> type[BaseHTTPRequestHandler]:
                 if generation != gateway._generation:  # the test that asked for the delay is over
                     self.close_connection = True
                     return
+            if fault and fault.trickle:
+                status, answer = gateway._decide(authorization, phone)
+                gateway._record(Received(self.path, authorization, body, phone, status))
+                self._trickle(status, answer, fault)
+                return
             if fault and (fault.reset or fault.create_first):
                 if fault.create_first:
                     gateway._decide(authorization, phone)
@@ -264,6 +272,8 @@ def _handler_for(gateway: SandboxGateway) -> type[BaseHTTPRequestHandler]:
                 return
             if fault and fault.status:
                 headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+                if fault.retry_after_text is not None:
+                    headers["Retry-After"] = fault.retry_after_text
                 if fault.location is not None:
                     headers["Location"] = fault.location
                 self._send(
@@ -284,6 +294,19 @@ def _handler_for(gateway: SandboxGateway) -> type[BaseHTTPRequestHandler]:
         ) -> None:
             gateway._record(Received(self.path, authorization, body, phone, status))
             self._reply(status, answer, headers)
+
+        def _trickle(self, status: int, answer: dict[str, Any], fault: Fault) -> None:
+            """A gateway that answers byte by byte: each read is quick, the answer as a whole is not."""
+            payload = json.dumps(answer).encode()
+            self.wfile.write(f"HTTP/1.1 {status} OK\r\n".encode())
+            self.wfile.flush()
+            ends = time.monotonic() + fault.trickle_for
+            while time.monotonic() < ends:
+                time.sleep(fault.trickle)
+                self.wfile.write(b"X-Trickle: 1\r\n")
+                self.wfile.flush()
+            self.wfile.write(f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload)
+            self.close_connection = True
 
         def _reset(self) -> None:
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

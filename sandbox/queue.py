@@ -12,8 +12,11 @@ from sandbox.events import LocalContext
 Worker = Callable[[dict[str, Any], Any], Any]
 
 
-def poll_once(aws: LocalAws, queue_url: str, worker: Worker, batch_size: int = 10) -> tuple[int, int]:
-    """One batch through the worker, as the event source mapping does; (messages, failed)."""
+def poll_once(
+    aws: LocalAws, queue_url: str, worker: Worker, batch_size: int = 10, timeout_seconds: float = 60
+) -> tuple[int, int]:
+    """One batch through the worker (whose timeout is `timeout_seconds`), as the event source mapping does;
+    (messages, failed)."""
     sqs = aws.client("sqs")
     received = sqs.receive_message(
         QueueUrl=queue_url, MaxNumberOfMessages=batch_size, AttributeNames=["All"], WaitTimeSeconds=0
@@ -22,7 +25,7 @@ def poll_once(aws: LocalAws, queue_url: str, worker: Worker, batch_size: int = 1
         return 0, 0
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     event = {"Records": [record(message, arn) for message in received]}
-    response = worker(event, LocalContext(timeout_seconds=60))
+    response = worker(event, LocalContext(timeout_seconds=timeout_seconds))
     failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
     for message in received:
         if message["MessageId"] not in failed:
@@ -30,11 +33,13 @@ def poll_once(aws: LocalAws, queue_url: str, worker: Worker, batch_size: int = 1
     return len(received), len(failed)
 
 
-def drain(aws: LocalAws, queue_url: str, worker: Worker, rounds: int = 50, pause: float = 0.0) -> int:
+def drain(
+    aws: LocalAws, queue_url: str, worker: Worker, rounds: int = 50, pause: float = 0.0, timeout_seconds: float = 60
+) -> int:
     """Poll until the queue gives nothing (or `rounds` run out); the number of messages handled."""
     handled = 0
     for _ in range(rounds):
-        count, _failed = poll_once(aws, queue_url, worker)
+        count, _failed = poll_once(aws, queue_url, worker, timeout_seconds=timeout_seconds)
         if count == 0:
             break
         handled += count

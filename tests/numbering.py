@@ -59,7 +59,7 @@ def national(e164: str) -> str:
 
 
 def check_mask(e164: str, masked: str) -> None:
-    """The SPEC's rule: the country code, then at most half of the national digits, at most the first three
+    """The rule of docs/security.md: the country code, then at most half of the national digits, at most the first three
     and the last two, each shown digit where it is in the number."""
     digits = national(e164)
     country = e164[: len(e164) - len(digits)]

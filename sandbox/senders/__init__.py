@@ -1,8 +1,9 @@
 """Requests as each sender builds and signs them, for any phone: the demo, the tests, the soaks and the benchmark.
 
-Each source of the function's registry (owner_webhook.sources.NAMES) has its sender here, a module of
-the same name in this package, written from the sender's documentation independently of the function's
-own code: `SECRET` (its local-only secret or token), `TIMED` (whether its signature covers a timestamp
+Each source of the function's registry (owner_webhook.sources.NAMES) has its sender here, written
+independently of the function's own code: a module of the same name in this package (the first six
+senders), or a preset's sample in samples/<source>.json signed from its recipe's data (_recipe.py).
+Each has `SECRET` (its local-only secret or token), `TIMED` (whether its signature covers a timestamp
 and so goes stale), `payload(phone, delivery_id)` (the body and headers of one submission),
 `sign(request, secret, now)` (the request with the authentication it sends) and `attempts(status)`
 (how many times in all it sends a delivery that keeps getting that status).
@@ -20,8 +21,11 @@ from sandbox.events import HttpRequest
 
 
 class Sender(Protocol):
-    SECRET: str
-    TIMED: bool
+    @property
+    def SECRET(self) -> str: ...  # noqa: N802 - a module's constant, or a sample's property
+
+    @property
+    def TIMED(self) -> bool: ...  # noqa: N802
 
     def payload(self, phone: Any, delivery_id: str) -> tuple[bytes, dict[str, str]]: ...
 
@@ -45,10 +49,23 @@ def sender(source: str) -> Sender:
     """The sender of `source`: sandbox/senders/<source>.py."""
     if not source.isidentifier() or source.startswith("_"):
         raise LookupError(f"no sender is named {source!r}")
+    from sandbox.senders import _recipe
+
+    from_sample = _recipe.load(source)
+    if from_sample is not None:
+        return from_sample
     try:
         return cast(Sender, importlib.import_module(f"{__name__}.{source}"))
     except ModuleNotFoundError:
-        raise LookupError(f"no sender is named {source!r}: add sandbox/senders/{source}.py") from None
+        raise LookupError(f"no sender is named {source!r}: add sandbox/senders/samples/{source}.json") from None
+
+
+def local_secret(source: str) -> str:
+    """The local-only secret of `source`: its sender's, or for a recipe of your own `local-<source>-secret`."""
+    try:
+        return sender(source).SECRET
+    except LookupError:
+        return f"local-{source}-secret"
 
 
 def payload(source: str, phone: Any, delivery_id: str) -> tuple[bytes, dict[str, str]]:

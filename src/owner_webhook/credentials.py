@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import ClientError
 
-from owner_webhook.budget import AWS_CONFIG
+from owner_webhook.aws_clients import CLIENT_CONFIG
 from owner_webhook.errors import (
     ApiKeyInvalidError,
     ApiKeyMissingError,
@@ -23,6 +23,7 @@ from owner_webhook.errors import (
 )
 from owner_webhook.observability import subsegment
 from owner_webhook.sources import standard_webhooks
+from owner_webhook.sources.secret import WebhookSecret
 
 # An HMAC key should be long enough not to be guessed; the template generates 64 characters.
 _MIN_PHONE_KEY_CHARS = 32
@@ -34,11 +35,11 @@ _HEADER_TOKEN = re.compile(r"[\x21-\x7e]+")
 @dataclass(frozen=True)
 class Credentials:
     api_key: str
-    webhook_secrets: dict[str, str] = field(default_factory=dict)
+    webhook_secrets: dict[str, WebhookSecret] = field(default_factory=dict)
     unusable: dict[str, str] = field(default_factory=dict)  # source: why its entry can authenticate nothing
 
-    def webhook_secret(self, source: str) -> str | None:
-        """The secret a source authenticates with, or None when the secret has no entry for it.
+    def webhook_secret(self, source: str) -> WebhookSecret | None:
+        """The secrets a source authenticates with (any one verifies), or None when the secret has no entry for it.
 
         Raises WebhookSecretInvalidError when its entry is one no request may pass (blank, key-less).
         """
@@ -60,8 +61,9 @@ class CredentialStore:
         self._secret_id = secret_id
         self._phone_key_secret_id = phone_key_secret_id
         self._max_age = max_age
-        self._provider = SecretsProvider(boto_config=AWS_CONFIG, boto3_session=session)
+        self._provider = SecretsProvider(boto_config=CLIENT_CONFIG, boto3_session=session)
         self._parsed: tuple[object, Credentials] | None = None  # the last value and its parse
+        self._phone_keys: tuple[object, tuple[bytes, ...]] | None = None
 
     def load(self, *, fresh: bool = False) -> Credentials:
         """The current credentials; raises SecretStoreUnavailableError or a ConfigurationError."""
@@ -70,16 +72,18 @@ class CredentialStore:
             self._parsed = (value, parse_secret(value))
         return self._parsed[1]
 
-    def phone_key(self) -> bytes:
-        """The key of the phones' HMAC (PHONE_KEY_SECRET_ID); raises as `load` does."""
+    def phone_keys(self) -> tuple[bytes, ...]:
+        """The phone keys (PHONE_KEY_SECRET_ID): the current one first, then older ones still read.
+
+        The secret is one key, or a JSON list of keys (after replacing the key: the new one first).
+        Raises as `load` does.
+        """
         if self._phone_key_secret_id is None:
             raise PhoneKeyError("PHONE_KEY_SECRET_ID is not set")
         value = self._get(self._phone_key_secret_id, "PHONE_KEY_SECRET_ID")
-        if not isinstance(value, str) or len(value.strip()) < _MIN_PHONE_KEY_CHARS:
-            raise PhoneKeyError(
-                f"PHONE_KEY_SECRET_ID names a secret that is not a key of at least {_MIN_PHONE_KEY_CHARS} characters"
-            )
-        return value.strip().encode()
+        if self._phone_keys is None or self._phone_keys[0] != value:  # parse once per value
+            self._phone_keys = (value, _phone_keys(value))
+        return self._phone_keys[1]
 
     def _get(self, secret_id: str, variable: str, *, fresh: bool = False) -> object:
         try:
@@ -100,7 +104,7 @@ class CredentialStore:
 
 
 def parse_secret(value: object) -> Credentials:
-    """Parse the secret's value (SPEC section 4); raises SecretFormatError or ApiKeyMissingError."""
+    """Parse the secret's value (docs/configuration.md); raises SecretFormatError or ApiKeyMissingError."""
     if not isinstance(value, str):
         raise SecretFormatError("the secret is binary: store a JSON object or the plain API key as SecretString")
     text = value.strip()
@@ -120,12 +124,13 @@ def parse_secret(value: object) -> Credentials:
     if not isinstance(api_key, str) or not api_key.strip():
         raise ApiKeyMissingError("the secret has no non-empty string 'api_key'")
     secrets = document.get("webhook_secrets", {})
-    if not isinstance(secrets, dict) or not all(isinstance(v, str) for v in secrets.values()):
-        raise SecretFormatError("'webhook_secrets' must be an object of source name to string")
-    problems = {str(k): problem for k, v in secrets.items() if (problem := _webhook_secret_problem(str(k), v))}
+    if not isinstance(secrets, dict):
+        raise SecretFormatError("'webhook_secrets' must be an object of source name to its secret")
+    entries = {str(k): _webhook_secret(v) for k, v in secrets.items()}
+    problems = {source: problem for source, entry in entries.items() if (problem := _entry_problem(source, entry))}
     return Credentials(
         api_key=_header_value(api_key.strip()),
-        webhook_secrets={str(k): v for k, v in secrets.items() if str(k) not in problems},
+        webhook_secrets={k: v for k, v in entries.items() if k not in problems and isinstance(v, WebhookSecret)},
         unusable=problems,
     )
 
@@ -139,9 +144,32 @@ def _header_value(api_key: str) -> str:
     return api_key
 
 
-def _webhook_secret_problem(source: str, value: str) -> str | None:
-    """Why this entry would let anyone in or fail every request, or None when it is usable."""
+def _webhook_secret(value: object) -> WebhookSecret | str:
+    """An entry: a secret, a list of them (any one verifies: rotation), or {"secret": ..., "url": ...};
+    or why it is none of these."""
+    url = None
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - {"secret", "url"})
+        if unknown or not isinstance(value.get("url", ""), str):
+            return "is an object of secret (a string or a list of them) and url (a string)"
+        url = value.get("url") or None
+        value = value.get("secret")
+    values = value if isinstance(value, list) else [value]
+    texts = tuple(v for v in values if isinstance(v, str))
+    if not texts or len(texts) != len(values):
+        return "must be a string, a list of strings, or an object with secret and url"
+    return WebhookSecret(texts, url)
+
+
+def _entry_problem(source: str, entry: WebhookSecret | str) -> str | None:
     name = f"webhook_secrets.{source[:40]}"
+    if isinstance(entry, str):
+        return f"{name} {entry}"
+    return next((problem for value in entry.values if (problem := _webhook_secret_problem(name, value))), None)
+
+
+def _webhook_secret_problem(name: str, value: str) -> str | None:
+    """Why this value would let anyone in or fail every request, or None when it is usable."""
     if not value.strip(" \t\r\n\0"):  # HMAC pads a key with zero bytes: all zeros is no key at all
         return f"{name} is blank: set the sender's secret, or remove the entry"
     if not value.isascii() and not _is_text(value):
@@ -157,3 +185,20 @@ def _is_text(value: str) -> bool:
     except UnicodeEncodeError:  # a lone surrogate, from a \ud800 escape in the JSON
         return False
     return True
+
+
+def _phone_keys(value: object) -> tuple[bytes, ...]:
+    """One key, or a JSON list of keys (the current first); raises PhoneKeyError."""
+    keys: object = value
+    if isinstance(value, str) and value.strip().startswith("["):
+        try:
+            keys = json.loads(value)
+        except ValueError:
+            keys = None
+    listed = keys if isinstance(keys, list) and keys else [keys]
+    if not all(isinstance(key, str) and len(key.strip()) >= _MIN_PHONE_KEY_CHARS for key in listed):
+        raise PhoneKeyError(
+            f"PHONE_KEY_SECRET_ID names a secret that is not a key of at least {_MIN_PHONE_KEY_CHARS} characters "
+            "(or a JSON list of such keys, the current first)"
+        )
+    return tuple(str(key).strip().encode() for key in listed)

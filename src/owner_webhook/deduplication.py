@@ -1,17 +1,62 @@
-"""One owner per phone, one answer per delivery: Powertools Idempotency on DynamoDB (SPEC section 7).
+"""Deduplication: one owner per phone, one answer per delivery, kept in a DynamoDB table.
 
-A record's key is an HMAC of the E.164 phone under the deployment's own key (PHONE_KEY_SECRET_ID): the
-table never holds a phone, nor a hash of one that anybody could compute. With the phone memory on
-(PHONE_DEDUPLICATION_SECONDS), the key is the phone alone, kept that long, so any later delivery of the
-phone, from any source, finds its owner. With it off, the key is the phone with the source and the
-delivery id, kept IDEMPOTENCY_TTL_SECONDS. Either way a delivery id reused for another phone is another
-key: that phone is forwarded as the new signup it is, and a small record per delivery id tells that it
-happened.
+This module owns the whole protocol: a few boto3 calls with condition expressions, read here from top
+to bottom. (Earlier versions used Powertools Idempotency; its public API cannot carry a record keyed
+by the phone whose answer depends on which delivery asks, so the calls are owned here, and the items
+stay exactly as Powertools wrote them: a table written by an earlier version is read as it was.)
 
-Stored with the answer (owner created, or the gateway's refusal) is which delivery gave it. The same
-delivery again gets that answer replayed; another delivery of a phone that has its owner is answered
-`existing`; another delivery of a refused phone is forwarded again (a refusal marks no owner). A
-transient failure, queued or not, raises inside Powertools, which deletes the record: no owner yet.
+Keys. A phone is never stored, nor a hash anybody can compute: `phone_id` is an HMAC-SHA256 of the
+E.164 phone under the deployment's phone key (PHONE_KEY_SECRET_ID), and `delivery` an HMAC of the
+source and its delivery id. With phone deduplication on (PHONE_DEDUPLICATION_SECONDS above 0) a
+record's key is the phone alone, so any later delivery of the phone, from any source, finds its
+owner; with it off, the phone and the delivery. An item's `id` is "<prefix>#" and the MD5 of the key's
+JSON (sorted keys), as Powertools computes it: `owner-webhook-phone#...` for a phone record,
+`owner-webhook-delivery#...` for a delivery record, and `owner-webhook-id#<delivery>` for the note of
+which phone a delivery id carried (to count a reused id).
+
+Items: `status` INPROGRESS (a claim) or COMPLETED (an answer); `expiration` (epoch seconds: after it
+the item means nothing, and DynamoDB's TTL deletes it); on a claim `in_progress_expiration` (epoch ms:
+when the claiming invocation ends) and `claim` (its random token); on an answer `data`, the JSON of
+{"code", "delivery", "message"}; on what this version writes, `source` and `recorded_at`.
+
+States of a key, and the one call that moves each step:
+
+    nothing ─claim: PutItem if absent, expired, or a lapsed claim─▶ claimed
+    claimed ─record: an owner: BatchWriteItem (with the other mode's record); a refusal: UpdateItem if
+        the claim is still ours─▶ owner created, or refused
+    claimed ─release: DeleteItem, if the claim is still ours─▶ nothing  (a transient failure, or queued)
+    claimed ─the invocation ends without either (it died mid-forward)─▶ a lapsed claim: the next claim
+        takes it over and says so, and an owner it then creates is counted as a possible duplicate
+    refused (another delivery's) ─claim: PutItem if the item is still exactly that refusal─▶ claimed
+    owner created, refused ─expiration─▶ nothing
+
+What DynamoDB's answers mean:
+
+- claim succeeds: ReturnValues ALL_OLD says whether it took over a lapsed claim.
+- claim fails its condition: ReturnValuesOnConditionCheckFailure ALL_OLD is the item that stopped it.
+  A claim still running: InProgressError. An answer for the same delivery: replayed. An owner for
+  another delivery: `existing`. Another delivery's refusal: taken over once (a refusal marks no owner);
+  if that fails too, whatever stopped it decides, without another takeover.
+- any other error (throttled, unreachable, a timeout): DeduplicationUnavailableError, and nothing is
+  forwarded (a forward without protection could duplicate).
+- record fails (the table, an unprocessed item, a refusal's condition): False; the caller answers the
+  truth and counts a possible duplicate.
+- release fails its condition: the claim is not ours any more, nothing to undo.
+
+Both modes keep what the other reads: recording an owner also writes the other mode's record in the
+same call (with phone deduplication on, the delivery record; off, the phone record, kept as
+long as the delivery window), so switching the mode gives no known phone or answered delivery a
+second owner. Replacing the phone key: the secret may hold a JSON list of keys, the current first;
+the older ones are read (one GetItem each, only for a phone the current key does not know) until
+their records expire, and an answer found under an old key is copied under the current one.
+
+With the retry queue on, an answer is kept at least `min_lifetime` (the longest SQS keeps a message,
+dead letters included), so redriven dead letters find the owner created meanwhile.
+
+`lookup(phone)` is the read-only view for support tools ("what does the table know about this
+phone"): GetItem only, under every key of the list, the current first; it returns a `PhoneRecord`
+(owner created, in progress or refused; when; by which source and delivery, as stored: an HMAC; until
+when) or None when the table knows nothing of the phone.
 """
 
 from __future__ import annotations
@@ -19,70 +64,124 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import secrets
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
 from typing import Any, Protocol
 
 import boto3
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyInconsistentStateError,
-    IdempotencyPersistenceLayerError,
-)
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
 from owner_webhook import outcomes
-from owner_webhook.budget import AWS_CONFIG, Deadline
+from owner_webhook.aws_clients import CLIENT_CONFIG
+from owner_webhook.budget import Deadline
 from owner_webhook.errors import DeduplicationUnavailableError, InProgressError
 from owner_webhook.outcomes import Result
 
-Work = Callable[[], Result]
-_STORED = {outcomes.OWNER_CREATED, outcomes.REJECTED_PHONE}  # final answers; anything else is not an owner
 # Fixed key prefixes keep the keys stable when this module is renamed or moved.
-_PHONE_PREFIX, _DELIVERY_PREFIX, _ID_PREFIX = "owner-webhook-phone", "owner-webhook-delivery", "owner-webhook-id"
+PHONE_PREFIX, DELIVERY_PREFIX, ID_PREFIX = "owner-webhook-phone", "owner-webhook-delivery", "owner-webhook-id"
+INPROGRESS, COMPLETED = "INPROGRESS", "COMPLETED"
+STORED = {outcomes.OWNER_CREATED, outcomes.REJECTED_PHONE}  # final answers; anything else is not recorded
+_CONDITION_FAILED = "ConditionalCheckFailedException"
+_FREE = (
+    "attribute_not_exists(#id) OR #expiration < :now"
+    " OR (#status = :inprogress AND attribute_exists(#claim_end) AND #claim_end < :now_ms)"
+)
+_NAMES = {"#id": "id", "#expiration": "expiration", "#status": "status", "#claim_end": "in_progress_expiration"}
 
 
-@dataclass
-class Notes:
-    """What one call of `once` found out besides its result: for the log line and the metrics."""
-
-    result: Result | None = None  # what the work returned, when this call ran it
-    failure: Exception | None = None  # what the work raised, when this call ran it
-    reused_id: bool = False  # the delivery id came before with another phone
-    unrecorded: bool = False  # the work ended but its result could not be stored
+class PhoneState(StrEnum):
+    OWNER_CREATED = "owner_created"
+    IN_PROGRESS = "in_progress"
+    REFUSED = "refused"
 
 
-class Deduplicator(Protocol):
-    def expire_with(self, context: LambdaContext) -> None:
-        """Tell the store how long this invocation may run (an in-flight record expires with it)."""
+@dataclass(frozen=True)
+class PhoneRecord:
+    """What the table knows about one phone (`lookup`)."""
 
-    def once(self, source: str, delivery_id: str, phone: str, work: Work, notes: Notes, deadline: Deadline) -> Result:
-        """The result of `work`, run at most once per phone (or per phone and delivery) while the record lives.
+    state: PhoneState
+    expires_at: int  # epoch seconds
+    recorded_at: int | None = None  # epoch seconds; None for a claim, and for what earlier versions wrote
+    source: str | None = None  # None for what earlier versions wrote
+    delivery: str | None = None  # the delivery's HMAC, as stored
+    lapsed: bool = False  # a claim whose invocation has ended without recording or releasing it
+    old_key: bool = False  # found under a phone key that is no longer the current one
 
-        Raises InProgressError, DeduplicationUnavailableError, and whatever `work` raises.
-        """
+
+@dataclass(frozen=True)
+class Claim:
+    """A key this invocation holds while it forwards (without a table: nothing to hold)."""
+
+    item_id: str = ""
+    token: str = ""
+    phone_id: str = ""
+    delivery: str = ""
+    source: str = ""
+    after_lapsed_claim: bool = False  # it took over the claim of an invocation that died mid-forward
+
+
+@dataclass(frozen=True)
+class Answered:
+    """The table already has the answer: replayed for the same delivery, `existing` for another."""
+
+    result: Result
+
+
+class Deduplication(Protocol):
+    def claim(
+        self, source: str, delivery_id: str, phone: str, deadline: Deadline, keys: Sequence[bytes]
+    ) -> Claim | Answered:
+        """Claim the phone (or the phone and delivery) for a forward, keyed by `keys` (the current first);
+        raises InProgressError, DeduplicationUnavailableError."""
+
+    def note(self, claim: Claim) -> bool:
+        """Note which phone the claim's delivery id carries; whether it carried another before (best effort)."""
+
+    def record(self, claim: Claim, result: Result) -> bool:
+        """Store a final answer (owner created, refused) in place of the claim; False if it could not be."""
+
+    def release(self, claim: Claim) -> bool:
+        """Delete the claim (no owner yet); False if the table failed."""
+
+    def lookup(self, phone: str) -> PhoneRecord | None:
+        """What the table knows about the phone (read-only); raises DeduplicationUnavailableError."""
 
 
 class NoDeduplication:
     """IDEMPOTENCY_TABLE unset: every delivery is forwarded."""
 
-    def expire_with(self, context: LambdaContext) -> None:
-        pass
+    def claim(
+        self, source: str, delivery_id: str, phone: str, deadline: Deadline, keys: Sequence[bytes]
+    ) -> Claim | Answered:
+        return Claim(source=source)
 
-    def once(self, source: str, delivery_id: str, phone: str, work: Work, notes: Notes, deadline: Deadline) -> Result:
-        notes.result = work()
-        return notes.result
+    def note(self, claim: Claim) -> bool:
+        return False
+
+    def record(self, claim: Claim, result: Result) -> bool:
+        return True
+
+    def release(self, claim: Claim) -> bool:
+        return True
+
+    def lookup(self, phone: str) -> PhoneRecord | None:
+        return None
 
 
-class _Unstored(Exception):  # noqa: N818 - a signal, not an error: the answer must not be kept
-    pass
+def item_id(prefix: str, key: dict[str, str]) -> str:
+    """An item's id as Powertools Idempotency computes it: the prefix, "#", the MD5 of the key's JSON."""
+    return f"{prefix}#{hashlib.md5(json.dumps(key, sort_keys=True).encode(), usedforsecurity=False).hexdigest()}"
+
+
+def keyed(key: bytes, phone: str, source: str, delivery_id: str) -> tuple[str, str]:
+    """The phone's and the delivery's HMACs under one phone key."""
+    phone_id = hmac.new(key, phone.encode(), hashlib.sha256).hexdigest()
+    # Keyed too: a delivery id may be the phone itself, or the hash of a body that is only the phone.
+    delivery = hmac.new(key, f"{source}\0{delivery_id}".encode(), hashlib.sha256).hexdigest()
+    return phone_id, delivery
 
 
 class DynamoDBDeduplication:
@@ -91,111 +190,245 @@ class DynamoDBDeduplication:
         table_name: str,
         *,
         delivery_window: int,
-        phone_memory: int,
-        phone_key: Callable[[], bytes],
+        phone_window: int,
+        min_lifetime: int,
+        phone_keys: Callable[[], Sequence[bytes]],
         session: boto3.session.Session | None = None,
     ) -> None:
         self._table = table_name
-        self._phone_key = phone_key
-        self._by_phone = phone_memory > 0
+        self._phone_keys = phone_keys
+        self._by_phone = phone_window > 0
         self._delivery_window = delivery_window
-        self._config = IdempotencyConfig(
-            expires_after_seconds=phone_memory if self._by_phone else delivery_window,
-            raise_on_no_idempotency_key=True,
-        )
-        self._client = (session or boto3.session.Session()).client("dynamodb", config=AWS_CONFIG)
-        self._layer = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=self._client)
-        self._run_once = idempotent_function(
-            data_keyword_argument="key",
-            persistence_store=self._layer,
-            config=self._config,
-            key_prefix=_PHONE_PREFIX if self._by_phone else _DELIVERY_PREFIX,
-        )(_run)
+        self._lifetime = max(phone_window if self._by_phone else delivery_window, min_lifetime)
+        self._other_lifetime = max(delivery_window, min_lifetime)  # the other mode's record
+        self._client = (session or boto3.session.Session()).client("dynamodb", config=CLIENT_CONFIG)
 
-    def expire_with(self, context: LambdaContext) -> None:
-        self._config.register_lambda_context(context)
+    # -- claim ------------------------------------------------------------------------------------------
 
-    def once(self, source: str, delivery_id: str, phone: str, work: Work, notes: Notes, deadline: Deadline) -> Result:
-        phone_key = self._phone_key()
-        phone_id = hmac.new(phone_key, phone.encode(), hashlib.sha256).hexdigest()
-        # Keyed too: a delivery id may be the phone itself, or the hash of a body that is only the phone.
-        delivery = hmac.new(phone_key, f"{source}\0{delivery_id}".encode(), hashlib.sha256).hexdigest()
-        key = {"phone": phone_id} if self._by_phone else {"phone": phone_id, "delivery": delivery}
+    def claim(
+        self, source: str, delivery_id: str, phone: str, deadline: Deadline, keys: Sequence[bytes]
+    ) -> Claim | Answered:
+        phone_id, delivery = keyed(keys[0], phone, source, delivery_id)
+        claim = Claim(self._own_id(phone_id, delivery), secrets.token_hex(16), phone_id, delivery, source)
+        now = time.time()
+        item = {
+            "id": {"S": claim.item_id},
+            "status": {"S": INPROGRESS},
+            "expiration": {"N": str(int(now) + self._lifetime)},
+            "in_progress_expiration": {"N": str(int(deadline.wall_clock_end() * 1000))},
+            "claim": {"S": claim.token},
+            "source": {"S": source},
+        }
+        claimed, old = self._put(item, _FREE, now)
+        if claimed:
+            lapsed = old.get("status", {}).get("S") == INPROGRESS
+            return self._under_old_keys(replace(claim, after_lapsed_claim=lapsed), keys[1:], phone, delivery_id)
+        decided = self._decide(old, claim)
+        if decided is not None:
+            return decided
+        # Another delivery's refusal: take it over, if it is still exactly that refusal.
+        claimed, stopped_by = self._replace_refusal(item, old)
+        if claimed:
+            return claim
+        decided = self._decide(stopped_by, claim)
+        if decided is None:  # yet another refusal: another delivery of the phone is being handled
+            raise _in_progress()
+        return decided
 
-        def noted_work() -> Result:
-            if deadline.fits_aws_call(calls=2):  # the note, and the claim's final write after it
-                notes.reused_id = self._reused(delivery, phone_id)
-            try:
-                return work()
-            except Exception as failure:
-                notes.failure = failure
-                raise
+    def _put(self, item: dict[str, Any], condition: str, now: float, **values: Any) -> tuple[bool, dict[str, Any]]:
+        """Put the claim if `condition` holds: (True, the item it replaced) or (False, the item that stopped it)."""
+        try:
+            response = self._client.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression=condition,
+                ExpressionAttributeNames={k: v for k, v in {**_NAMES, "#data": "data"}.items() if k in condition},
+                ExpressionAttributeValues={
+                    ":now": {"N": str(int(now))},
+                    ":now_ms": {"N": str(int(now * 1000))},
+                    ":inprogress": {"S": INPROGRESS},
+                    **values,
+                }
+                if ":now" in condition
+                else values,
+                ReturnValues="ALL_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == _CONDITION_FAILED:
+                old = exc.response.get("Item")
+                if isinstance(old, dict):
+                    return False, old
+            raise DeduplicationUnavailableError("the deduplication table is unavailable; retry") from exc
+        except BotoCoreError as exc:
+            raise DeduplicationUnavailableError("the deduplication table is unavailable; retry") from exc
+        return True, response.get("Attributes") or {}
 
-        for _ in range(3):  # again only after clearing another delivery's refusal
-            try:
-                stored = self._run_once(key=key, delivery=delivery, work=noted_work, notes=notes)
-            except _Unstored:
-                return notes.result  # type: ignore[return-value]  # set before raising
-            except IdempotencyAlreadyInProgressError:
-                raise InProgressError("this phone's owner is being created right now; retry shortly") from None
-            except (IdempotencyPersistenceLayerError, IdempotencyInconsistentStateError) as exc:
-                if notes.failure is not None:  # the work failed and its record could not be deleted:
-                    raise notes.failure from exc  # the work's failure is what happened (an ambiguous one counts)
-                if notes.result is None:
-                    raise DeduplicationUnavailableError("the deduplication table is unavailable; retry") from exc
-                # The work is done (an owner may exist now): answer the truth, and say it was not recorded.
-                notes.unrecorded = True
-                return notes.result
-            if notes.result is not None:  # this call did the work
-                return notes.result
+    def _replace_refusal(self, item: dict[str, Any], refusal: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        """Claim over another delivery's refusal if the item still holds exactly that refusal."""
+        condition = "#status = :completed AND #data = :refusal"
+        values = {":completed": {"S": COMPLETED}, ":refusal": refusal["data"]}
+        return self._put(item, condition, time.time(), **values)
+
+    def _decide(self, item: dict[str, Any], claim: Claim) -> Answered | None:
+        """What a key's item answers: raises InProgressError for a running claim; None for a refusal to take over."""
+        if item.get("status", {}).get("S") != COMPLETED or "data" not in item:
+            raise _in_progress()
+        try:
+            stored = json.loads(item["data"]["S"])
             outcome = outcomes.ALL[stored["code"]]
-            if stored["delivery"] == delivery:
-                return Result(outcome, stored.get("message"), replayed=True)
-            if outcome == outcomes.OWNER_CREATED:
-                return Result(outcomes.PHONE_EXISTING)
-            self._forget(key, stored)  # a refusal for another delivery marks no owner: forward this one
-        # Other deliveries of this phone keep changing its record: one of them is being handled.
-        raise InProgressError("this phone's owner is being created right now; retry shortly")
+        except (ValueError, KeyError, TypeError):
+            raise DeduplicationUnavailableError("the deduplication table holds an unreadable record") from None
+        if stored.get("delivery") == claim.delivery:
+            return Answered(Result(outcome, stored.get("message"), replayed=True))
+        if outcome == outcomes.OWNER_CREATED:
+            return Answered(Result(outcomes.PHONE_EXISTING))
+        return None
 
-    def _reused(self, delivery: str, phone_id: str) -> bool:
-        """Record which phone this delivery id carries; whether it carried another one before (best effort)."""
+    def _under_old_keys(
+        self, claim: Claim, old_keys: Sequence[bytes], phone: str, delivery_id: str
+    ) -> Claim | Answered:
+        """The new claim, unless an older phone key knows the answer (then copied under the current key)."""
+        for key in old_keys:
+            phone_id, delivery = keyed(key, phone, claim.source, delivery_id)
+            item = self._get(self._own_id(phone_id, delivery))
+            if item is None or item.get("status", {}).get("S") != COMPLETED:
+                continue
+            answered = self._decide(item, replace(claim, delivery=delivery))
+            if answered is not None and answered.result.outcome in (outcomes.PHONE_EXISTING, outcomes.OWNER_CREATED):
+                stored = json.loads(item["data"]["S"])
+                self._write(claim, stored["code"], stored.get("message"), stored.get("delivery", ""))
+                return answered
+        return claim
+
+    # -- after the forward --------------------------------------------------------------------------------
+
+    def note(self, claim: Claim) -> bool:
         now = int(time.time())
         try:
             old = self._client.put_item(
                 TableName=self._table,
                 Item={
-                    "id": {"S": f"{_ID_PREFIX}#{delivery}"},
-                    "phone": {"S": phone_id[:32]},
+                    "id": {"S": f"{ID_PREFIX}#{claim.delivery}"},
+                    "phone": {"S": claim.phone_id[:32]},
                     "expiration": {"N": str(now + self._delivery_window)},
                 },
                 ReturnValues="ALL_OLD",
             ).get("Attributes", {})
         except (BotoCoreError, ClientError):
             return False  # only a metric depends on it; the forward does not
-        return bool(old) and old["phone"]["S"] != phone_id[:32] and int(old["expiration"]["N"]) > now
+        return bool(old) and old["phone"]["S"] != claim.phone_id[:32] and int(old["expiration"]["N"]) > now
 
-    def _forget(self, key: dict[str, str], stored: dict[str, Any]) -> None:
-        """Delete the record if it still holds `stored` (a concurrent delivery may have replaced it)."""
+    def record(self, claim: Claim, result: Result) -> bool:
+        return self._write(claim, result.code, result.message, claim.delivery)
+
+    def _write(self, claim: Claim, code: str, message: str | None, delivery: str) -> bool:
+        now = int(time.time())
+        data = {"S": json.dumps({"code": code, "delivery": delivery, "message": message}, sort_keys=True)}
+        own = {
+            "TableName": self._table,
+            "Key": {"id": {"S": claim.item_id}},
+            "UpdateExpression": "SET #status = :completed, #data = :data, #expiration = :expiration, "
+            "#recorded_at = :now, #source = :source REMOVE #claim_end",
+            "ConditionExpression": "#claim = :token",
+            "ExpressionAttributeNames": {
+                "#status": "status",
+                "#data": "data",
+                "#expiration": "expiration",
+                "#recorded_at": "recorded_at",
+                "#source": "source",
+                "#claim_end": "in_progress_expiration",
+                "#claim": "claim",
+            },
+            "ExpressionAttributeValues": {
+                ":completed": {"S": COMPLETED},
+                ":data": data,
+                ":expiration": {"N": str(now + self._lifetime)},
+                ":now": {"N": str(now)},
+                ":source": {"S": claim.source},
+                ":token": {"S": claim.token},
+            },
+        }
+        try:
+            if code != outcomes.OWNER_CREATED.code:
+                self._client.update_item(**own)
+                return True
+            # An owner: in one call, the answer in place of the claim and the other mode's record, so that
+            # switching the mode keeps this owner known. Unconditional: a claim is taken over only once its
+            # invocation has ended, and then this one can no longer record.
+            written = {"status": {"S": COMPLETED}, "data": data, "recorded_at": {"N": str(now)}}
+            written["source"] = {"S": claim.source}
+            mine = {"id": {"S": claim.item_id}, "expiration": {"N": str(now + self._lifetime)}, **written}
+            other_id = self._other_id(claim.phone_id, claim.delivery)
+            other = {"id": {"S": other_id}, "expiration": {"N": str(now + self._other_lifetime)}, **written}
+            unprocessed = self._client.batch_write_item(
+                RequestItems={self._table: [{"PutRequest": {"Item": mine}}, {"PutRequest": {"Item": other}}]}
+            ).get("UnprocessedItems", {})
+        except (BotoCoreError, ClientError):
+            return False
+        left = [request["PutRequest"]["Item"]["id"]["S"] for request in unprocessed.get(self._table, [])]
+        return claim.item_id not in left  # the other mode's record is best effort
+
+    def release(self, claim: Claim) -> bool:
         try:
             self._client.delete_item(
                 TableName=self._table,
-                Key={"id": {"S": self._layer._get_hashed_idempotency_key(key)}},  # the layer's own key scheme
-                ConditionExpression="#status = :completed AND #data = :data",
-                ExpressionAttributeNames={"#status": "status", "#data": "data"},
-                ExpressionAttributeValues={
-                    ":completed": {"S": "COMPLETED"},
-                    ":data": {"S": json.dumps(stored, sort_keys=True)},  # as Powertools stored it
-                },
+                Key={"id": {"S": claim.item_id}},
+                ConditionExpression="#claim = :token",
+                ExpressionAttributeNames={"#claim": "claim"},
+                ExpressionAttributeValues={":token": {"S": claim.token}},
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise DeduplicationUnavailableError("the deduplication table is unavailable; retry") from exc
-        except BotoCoreError as exc:
+            return exc.response.get("Error", {}).get("Code") == _CONDITION_FAILED  # not ours any more
+        except BotoCoreError:
+            return False
+        return True
+
+    # -- reading --------------------------------------------------------------------------------------------
+
+    def lookup(self, phone: str) -> PhoneRecord | None:
+        now = time.time()
+        for index, key in enumerate(self._phone_keys()):
+            phone_id = hmac.new(key, phone.encode(), hashlib.sha256).hexdigest()
+            item = self._get(item_id(PHONE_PREFIX, {"phone": phone_id}))
+            if item is None or int(item["expiration"]["N"]) < now:
+                continue
+            return _phone_record(item, now, old_key=index > 0)
+        return None
+
+    def _get(self, key: str) -> dict[str, Any] | None:
+        try:
+            item = self._client.get_item(TableName=self._table, Key={"id": {"S": key}}, ConsistentRead=True).get("Item")
+        except (BotoCoreError, ClientError) as exc:
             raise DeduplicationUnavailableError("the deduplication table is unavailable; retry") from exc
+        return item if isinstance(item, dict) else None
+
+    def _own_id(self, phone_id: str, delivery: str) -> str:
+        """The key this mode claims: the phone's record, or (phone deduplication off) the delivery's."""
+        if self._by_phone:
+            return item_id(PHONE_PREFIX, {"phone": phone_id})
+        return item_id(DELIVERY_PREFIX, {"phone": phone_id, "delivery": delivery})
+
+    def _other_id(self, phone_id: str, delivery: str) -> str:
+        """The key the other mode claims, written with an owner so that a switch of the mode keeps it."""
+        if self._by_phone:
+            return item_id(DELIVERY_PREFIX, {"phone": phone_id, "delivery": delivery})
+        return item_id(PHONE_PREFIX, {"phone": phone_id})
 
 
-def _run(key: dict[str, str], delivery: str, work: Work, notes: Notes) -> dict[str, Any]:
-    notes.result = result = work()
-    if result.outcome not in _STORED:
-        raise _Unstored  # waiting in the retry queue is not an owner: Powertools deletes the record
-    return {"code": result.code, "message": result.message, "delivery": delivery}
+def _phone_record(item: dict[str, Any], now: float, *, old_key: bool) -> PhoneRecord:
+    expires_at = int(item["expiration"]["N"])
+    source = item.get("source", {}).get("S")
+    if item.get("status", {}).get("S") != COMPLETED:
+        claim_end = int(item.get("in_progress_expiration", {}).get("N", "0"))
+        return PhoneRecord(
+            PhoneState.IN_PROGRESS, expires_at, source=source, lapsed=claim_end < now * 1000, old_key=old_key
+        )
+    stored = json.loads(item["data"]["S"])
+    state = PhoneState.OWNER_CREATED if stored.get("code") == outcomes.OWNER_CREATED.code else PhoneState.REFUSED
+    recorded_at = int(item["recorded_at"]["N"]) if "recorded_at" in item else None
+    return PhoneRecord(state, expires_at, recorded_at, source, stored.get("delivery"), old_key=old_key)
+
+
+def _in_progress() -> InProgressError:
+    return InProgressError("this phone's owner is being created right now; retry shortly")

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from owner_webhook import outcomes
-from owner_webhook.budget import Deadline
+from owner_webhook.budget import CLAIM, NOTE, QUEUE, QUEUE_AND_RELEASE, RECORD, SECRET, Deadline
 from owner_webhook.credentials import CredentialStore
-from owner_webhook.deduplication import Deduplicator, Notes, Work
-from owner_webhook.delivery_ids import bounded
+from owner_webhook.deduplication import STORED, Answered, Claim, Deduplication
+from owner_webhook.delivery_ids import loggable, normalized
 from owner_webhook.errors import (
     DeduplicationUnavailableError,
+    InProgressError,
     MissingPhoneError,
+    OutOfTimeError,
     RefusedError,
     TransientError,
     UnauthenticatedError,
+    WebhookError,
 )
 from owner_webhook.outcomes import Result
 from owner_webhook.owners import Owners
@@ -27,7 +30,7 @@ from owner_webhook.sources import Source, get_source
 Fields = dict[str, Any]  # what the log line says about the delivery, filled in as it is learned
 
 
-class Deliveries:
+class DeliveryService:
     """Webhook deliveries and the retry queue's messages, each to its result."""
 
     def __init__(
@@ -35,31 +38,28 @@ class Deliveries:
         *,
         sources: Mapping[str, Source],
         credentials: CredentialStore,
-        memory: Deduplicator,
+        deduplication: Deduplication,
         owners: Owners,
         queue: RetryQueue | None,
+        phone_keys: Callable[[], Sequence[bytes]],
         max_body_bytes: int,
         default_region: str,
     ) -> None:
         self._sources = sources
         self._credentials = credentials
-        self._memory = memory
+        self.deduplication = deduplication
         self._owners = owners
         self._queue = queue
+        self._phone_keys = phone_keys
         self._max_body_bytes = max_body_bytes
         self._region = default_region
 
-    @property
-    def memory(self) -> Deduplicator:
-        return self._memory
+    def source(self, name: str) -> Source:
+        """The source registered under `name`; raises UnknownSourceError."""
+        return get_source(self._sources, name)
 
-    def calls_after_forward(self) -> int:
-        """The AWS calls that may follow the gateway's answer: storing it, and queueing the delivery."""
-        return 1 if self._queue is None else 2
-
-    def handle(self, source_name: str, event: Mapping[str, Any], deadline: Deadline, fields: Fields) -> Result:
+    def handle(self, source: Source, event: Mapping[str, Any], deadline: Deadline, fields: Fields) -> Result:
         """One webhook request, within `deadline`. Raises a WebhookError for anything that ends without an owner."""
-        source = get_source(self._sources, source_name)
         fields["source"] = source.name
         request = WebhookRequest.from_event(event, self._max_body_bytes)
         credentials = self._credentials.load()
@@ -70,34 +70,88 @@ class Deliveries:
             )
         source.verify(request, secret)
         payload = source.read(request)
-        delivery_id = fields["delivery_id"] = bounded(source.delivery_id(request, payload))
-        form_tool = source.acknowledges_refusals
+        delivery_id = normalized(source.delivery_id(request, payload))
+        keys = self._phone_keys()  # read once: they key the records and the logged id
+        fields["delivery_id"] = loggable(delivery_id, keys[0])
+        acknowledges_refusals = source.acknowledges_refusals
         try:
             phone = self._phone(source, payload)
-        except RefusedError as refusal:  # needs no memory: the same payload always gets the same answer
-            return Result(refusal.outcome, refusal.message, form_tool=form_tool, fields=fields)
+        except RefusedError as refusal:  # needs no deduplication: the same payload always gets the same answer
+            return Result(refusal.outcome, refusal.message, acknowledges_refusals=acknowledges_refusals, fields=fields)
         fields["phone"] = mask(phone)
-
-        def create_or_queue() -> Result:
-            try:
-                return self._create(phone, credentials.api_key, deadline, fields)
-            except TransientError as failure:
-                self._queue_or_raise(
-                    failure, QueuedDelivery(source.name, delivery_id, phone, received_now()), fields, deadline
-                )
-                return Result(outcomes.QUEUED)
-
-        return self._once(source.name, delivery_id, phone, create_or_queue, deadline, fields, form_tool)
+        delivery = QueuedDelivery(source.name, delivery_id, phone, received_now())
+        try:
+            result = self._forward_once(delivery, credentials.api_key, keys, deadline, fields, queue=True)
+        except InProgressError as busy:
+            if source.retries:
+                raise  # 409: the sender comes back and finds the owner
+            # A sender that never retries would lose the signup: the worker finds the owner, or creates it.
+            result = self._queue_or_raise(busy, delivery, deadline, fields, claim=None)
+        except (OutOfTimeError, DeduplicationUnavailableError) as failure:  # before any claim was made
+            result = self._queue_or_raise(failure, delivery, deadline, fields, claim=None)
+        return Result(
+            result.outcome,
+            result.message,
+            replayed=result.replayed,
+            acknowledges_refusals=acknowledges_refusals,
+            fields=fields,
+            also=result.also,
+        )
 
     def retry(self, queued: QueuedDelivery, deadline: Deadline, fields: Fields) -> Result:
-        """A queued delivery, forwarded again under the same memory; raises a WebhookError to retry it later."""
-        fields.update(source=queued.source, delivery_id=queued.delivery_id, phone=mask(queued.phone))
-        api_key = self._credentials.load().api_key
+        """A queued delivery, forwarded again under the same deduplication; raises a WebhookError to retry it later."""
+        fields.update(source=queued.source, phone=mask(queued.phone))
+        if not deadline.fits(SECRET, then=CLAIM):
+            raise OutOfTimeError("too little time is left in this invocation; the message waits")
+        credentials = self._credentials.load()
+        keys = self._phone_keys()
+        fields["delivery_id"] = loggable(queued.delivery_id, keys[0])
+        return self._forward_once(queued, credentials.api_key, keys, deadline, fields, queue=False)
 
-        def create() -> Result:
-            return self._create(queued.phone, api_key, deadline, fields)
+    def _forward_once(
+        self,
+        delivery: QueuedDelivery,
+        api_key: str,
+        keys: Sequence[bytes],
+        deadline: Deadline,
+        fields: Fields,
+        *,
+        queue: bool,
+    ) -> Result:
+        """Claim the phone, forward it, record the answer (or, with `queue`, queue a transient failure).
 
-        return self._once(queued.source, queued.delivery_id, queued.phone, create, deadline, fields)
+        Raises InProgressError, OutOfTimeError or DeduplicationUnavailableError before claiming anything,
+        and the forward's TransientError after releasing the claim.
+        """
+        if not deadline.fits(CLAIM):
+            raise OutOfTimeError("too little time is left to claim the phone; retry")
+        decision = self.deduplication.claim(delivery.source, delivery.delivery_id, delivery.phone, deadline, keys)
+        if isinstance(decision, Answered):
+            return decision.result
+        claim = decision
+        also: list[str] = []
+        if claim.after_lapsed_claim:  # an invocation died mid-forward: its owner may exist
+            fields["after_lapsed_claim"] = True
+        if deadline.fits(NOTE) and self.deduplication.note(claim):
+            fields["delivery_id_reused"] = True  # counted, not refused: the phone is forwarded as the new signup
+            also.append("DeliveryIdReused")
+        try:
+            result = self._create(delivery.phone, api_key, deadline, fields)
+        except TransientError as failure:
+            also.extend(failure.outcome.signals)
+            if queue:
+                queued = self._queue_or_raise(failure, delivery, deadline, fields, claim=claim)
+                return Result(queued.outcome, also=tuple(also))
+            self.deduplication.release(claim)  # if this fails, the claim lapses when the invocation ends
+            raise
+        if result.outcome in STORED:
+            recorded = deadline.fits_in_reserve(RECORD) and self.deduplication.record(claim, result)
+            if not recorded and result.outcome == outcomes.OWNER_CREATED:
+                # The owner exists, but a retry of this delivery would not know it: a possible duplicate.
+                result = Result(outcomes.CREATED_UNRECORDED)
+        if claim.after_lapsed_claim and result.outcome == outcomes.OWNER_CREATED:
+            also.append("AmbiguousForward")  # the dead invocation may have created one too
+        return Result(result.outcome, result.message, also=tuple(also))
 
     def _create(self, phone: str, api_key: str, deadline: Deadline, fields: Fields) -> Result:
         """The owner created, or the gateway's refusal (final); raises a TransientError."""
@@ -111,45 +165,24 @@ class Deliveries:
         written = source.find_phone(payload)
         if written is None:
             raise MissingPhoneError("the payload has no phone field")
-        return to_e164(written, self._region)
-
-    def _once(
-        self,
-        source: str,
-        delivery_id: str,
-        phone: str,
-        work: Work,
-        deadline: Deadline,
-        fields: Fields,
-        form_tool: bool = False,
-    ) -> Result:
-        """The work done at most once per phone (SPEC section 7). Raises InProgressError,
-        DeduplicationUnavailableError, and the work's TransientError."""
-        # The phone's claim and its final write (or delete); the delivery id's note only if it fits too.
-        if not deadline.fits_aws_call(calls=2):
-            raise DeduplicationUnavailableError("no time is left to check the deduplication table; retry")
-        notes = Notes()
-        result = self._memory.once(source, delivery_id, phone, work, notes, deadline)
-        also: tuple[str, ...] = ("DeliveryIdReused",) if notes.reused_id else ()
-        if notes.reused_id:  # counted, not refused: the phone is forwarded as the new signup it is
-            fields["delivery_id_reused"] = True
-        if fields.get("queued_because") == outcomes.UPSTREAM_AMBIGUOUS.code:
-            also += ("AmbiguousForward",)  # queued all the same: a possible duplicate
-        if notes.unrecorded and result.outcome == outcomes.OWNER_CREATED:
-            # The owner exists, but a retry of this delivery would not know it: a possible duplicate.
-            result = Result(outcomes.CREATED_UNRECORDED)
-        return Result(
-            result.outcome, result.message, replayed=result.replayed, form_tool=form_tool, fields=fields, also=also
-        )
+        return to_e164(written, source.phone_region(payload) or self._region)
 
     def _queue_or_raise(
-        self, failure: TransientError, queued: QueuedDelivery, fields: Fields, deadline: Deadline
-    ) -> None:
-        """Put the delivery on the retry queue, or raise `failure` (the sender then retries)."""
-        # The message, then the record's delete: both must still fit.
-        if self._queue is None or not self._queue.takes(queued.source) or not deadline.fits_aws_call(calls=2):
+        self, failure: WebhookError, delivery: QueuedDelivery, deadline: Deadline, fields: Fields, claim: Claim | None
+    ) -> Result:
+        """Put the delivery on the retry queue and release its claim, or raise `failure` (the sender retries)."""
+        # Reserved when the request started: what came before the forward cannot have used this time.
+        needed = QUEUE if claim is None else QUEUE_AND_RELEASE
+        if self._queue is None or not self._queue.takes(delivery.source) or not deadline.fits_in_reserve(needed):
+            if claim is not None:
+                self.deduplication.release(claim)
             raise failure
-        if not self._queue.put(queued):
+        if not self._queue.put(delivery):
             fields["retry_queue"] = "unavailable"
+            if claim is not None:
+                self.deduplication.release(claim)
             raise failure
+        if claim is not None:
+            self.deduplication.release(claim)  # if this fails, the claim lapses and the worker takes it over
         fields.update(problem=failure.message, queued_because=failure.code)
+        return Result(outcomes.QUEUED, also=failure.outcome.signals)

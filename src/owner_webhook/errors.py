@@ -93,12 +93,6 @@ class TransientError(WebhookError):
         self.retry_after = retry_after
 
 
-class InternalError(TransientError):
-    """A bug or an event this code does not understand; retried, and logged by type and place."""
-
-    outcome = outcomes.INTERNAL_ERROR
-
-
 class UpstreamUnavailableError(TransientError):
     """The gateway answered 429/5xx or could not be reached; nothing was created."""
 
@@ -125,6 +119,12 @@ class DeduplicationUnavailableError(TransientError):
     """The idempotency table could not be read or written: better a retry than an unprotected forward."""
 
     outcome = outcomes.DEDUPLICATION_UNAVAILABLE
+
+
+class OutOfTimeError(TransientError):
+    """Too little of the invocation's time is left for the next step (a claim, a forward, a message)."""
+
+    outcome = outcomes.OUT_OF_TIME
 
 
 class ConfigurationError(TransientError):
@@ -162,6 +162,6 @@ class WebhookSecretInvalidError(ConfigurationError):
 
 
 class PhoneKeyError(ConfigurationError):
-    """The HMAC key of the phone memory (PHONE_KEY_SECRET_ID) is missing or too short."""
+    """The phone key (PHONE_KEY_SECRET_ID) is missing or too short."""
 
     outcome = outcomes.PHONE_KEY_MALFORMED

@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import email.utils
 import json
+import math
+import re
+import socket
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from types import TracebackType
 from typing import Any, Self
 
 import urllib3
-from urllib3.exceptions import ConnectTimeoutError, HTTPError, MaxRetryError, NewConnectionError, ProxyError, SSLError
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ProxyError,
+    SSLError,
+)
 from urllib3.util import Retry, Timeout, parse_url
 
+from owner_webhook.budget import MIN_FORWARD_SECONDS
 from owner_webhook.observability import subsegment
 
 
@@ -24,8 +42,8 @@ class GatewayStatus(StrEnum):
     THROTTLED = "throttled"  # 429
     FAILED = "failed"  # 5xx or an answer outside the contract; nothing created
     UNREACHABLE = "unreachable"  # refused, DNS, connect timeout: the request surely did not arrive
-    AMBIGUOUS = "ambiguous"  # read timeout or dropped connection: the owner may exist
-    NO_TIME = "no_time"  # not sent: too little time was left for an answer to come back
+    AMBIGUOUS = "ambiguous"  # read timeout, dropped or cut connection: the owner may exist
+    NOT_SENT = "not_sent"  # too little time was left for an answer to come back: nothing was sent
 
 
 _BY_HTTP_STATUS = {
@@ -35,8 +53,9 @@ _BY_HTTP_STATUS = {
     403: GatewayStatus.FORBIDDEN,
     429: GatewayStatus.THROTTLED,
 }
-# Under this, a request is not sent: a timeout that short would make an ambiguous failure of a healthy call.
-MIN_SEND_SECONDS = 0.5
+# The gateway's Retry-After, as answered to the sender: whole seconds, at least 1, at most an hour.
+MAX_RETRY_AFTER = 3600
+_SECONDS = re.compile(r"\s*[0-9]+(?:\.[0-9]*)?\s*")
 # Failures that happen before a byte of the request is sent.
 _NOT_SENT = (NewConnectionError, ConnectTimeoutError, SSLError, ProxyError)
 
@@ -55,7 +74,8 @@ class BudgetRetry(Retry):
 
     Retried: what surely never reached the gateway (refused, DNS, connect timeout), and a 429/503
     whose Retry-After leaves time for one more whole attempt. Never a request that may have arrived
-    (read timeout, dropped connection): the gateway would create a second owner.
+    (read timeout, dropped connection): the gateway would create a second owner. A Retry-After that is
+    not a number of seconds or an HTTP date is no Retry-After (never an error: the gateway is only busy).
     """
 
     def __init__(self, *args: Any, deadline: float = float("inf"), attempt_seconds: float = 0.0, **kwargs: Any) -> None:
@@ -66,6 +86,9 @@ class BudgetRetry(Retry):
     def new(self, **kw: Any) -> Self:
         return super().new(deadline=self.deadline, attempt_seconds=self.attempt_seconds, **kw)
 
+    def get_retry_after(self, response: urllib3.BaseHTTPResponse) -> float | None:
+        return retry_after_seconds(response.headers.get("Retry-After"))
+
     def increment(
         self,
         method: str | None = None,
@@ -75,11 +98,110 @@ class BudgetRetry(Retry):
         _pool: Any = None,
         _stacktrace: TracebackType | None = None,
     ) -> Self:
-        wait = (self.get_retry_after(response) or 0.0) if response is not None else self.get_backoff_time()
+        if response is not None:
+            wait = self.get_retry_after(response)
+            if wait is None:  # a Retry-After that says nothing usable: answered as it is, not retried blind
+                raise MaxRetryError(_pool, url or "", error)
+        else:
+            wait = self.get_backoff_time()
         if time.monotonic() + wait + self.attempt_seconds > self.deadline:
             # For an error, urllib3 raises this; for a response (raise_on_status off), the response stands.
             raise MaxRetryError(_pool, url or "", error)
         return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After's wait in seconds (a number, a fraction, or an HTTP date), or None when it is neither."""
+    if not value:
+        return None
+    if _SECONDS.fullmatch(value):
+        seconds = float(value)
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = when.timestamp() - time.time()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER) if math.isfinite(seconds) else None
+
+
+# When the answer being read must be over (time.monotonic()), for the connection reading it.
+_ANSWER_BY: contextvars.ContextVar[float | None] = contextvars.ContextVar("answer_by", default=None)
+
+
+class _Watchdog:
+    """One thread per warm function that shuts down a connection still reading past its deadline.
+
+    A socket timeout bounds each read, not the answer: a gateway that sends one header line every two
+    seconds never trips it. Shut down, the socket ends the read at once: an ambiguous failure, in time.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._watched: dict[int, tuple[float, Callable[[], None]]] = {}
+        self._next = 0
+        self._thread: threading.Thread | None = None
+
+    def watch(self, deadline: float, cut: Callable[[], None]) -> int:
+        with self._changed:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="gateway-watchdog", daemon=True)
+                self._thread.start()
+            self._next += 1
+            self._watched[self._next] = (deadline, cut)
+            self._changed.notify()
+            return self._next
+
+    def release(self, token: int) -> None:
+        with self._changed:
+            self._watched.pop(token, None)
+
+    def _run(self) -> None:
+        with self._changed:
+            while True:
+                now = time.monotonic()
+                for token, (deadline, cut) in list(self._watched.items()):
+                    if deadline <= now:
+                        del self._watched[token]
+                        cut()
+                soonest = min((deadline for deadline, _ in self._watched.values()), default=None)
+                self._changed.wait(None if soonest is None else max(0.0, soonest - now))
+
+
+_WATCHDOG = _Watchdog()
+
+
+class _DeadlineConnection(HTTPConnection):
+    """urllib3's connection, whose answer (status line, headers and body) ends by `_ANSWER_BY`."""
+
+    _cut = False
+
+    def getresponse(self) -> Any:
+        deadline = _ANSWER_BY.get()
+        sock = self.sock
+        if deadline is None or sock is None:
+            return super().getresponse()
+        self._cut = False
+
+        def cut() -> None:
+            self._cut = True
+            with contextlib.suppress(OSError):  # closed meanwhile: nothing left to cut
+                sock.shutdown(socket.SHUT_RDWR)
+
+        token = _WATCHDOG.watch(deadline, cut)
+        try:
+            response = super().getresponse()
+        finally:
+            _WATCHDOG.release(token)
+        if self._cut:  # a cut read looks like the end of the headers or of the body: it is neither
+            raise ProtocolError("the gateway's answer was not over by the forward's deadline")
+        return response
+
+
+class _DeadlineHTTPSConnection(_DeadlineConnection, HTTPSConnection):
+    pass
 
 
 class GatewayClient:
@@ -93,18 +215,17 @@ class GatewayClient:
         self._owner_path = parse_url(owner_url).request_uri
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
-        self._timeout = Timeout(connect=connect_timeout, read=read_timeout)
         self._pool = urllib3.connection_from_url(owner_url, maxsize=4)
+        self._pool.ConnectionCls = _DeadlineHTTPSConnection if owner_url.startswith("https") else _DeadlineConnection
 
     def create_owner(self, phone: str, api_key: str, deadline: float) -> GatewayResult:
-        """POST {"phone": phone} with the Bearer key, retrying only within `deadline` (monotonic)."""
+        """POST {"phone": phone} with the Bearer key; every byte of it, retries included, by `deadline` (monotonic)."""
         started = time.perf_counter()
         remaining = deadline - time.monotonic()
-        if remaining < MIN_SEND_SECONDS:
-            return GatewayResult(GatewayStatus.NO_TIME, attempts=0)
-        timeout = self._timeout
-        if remaining < self._connect_timeout + self._read_timeout:  # the whole attempt must end in time
-            timeout = Timeout(connect=self._connect_timeout, read=self._read_timeout, total=remaining)
+        if remaining < MIN_FORWARD_SECONDS:
+            return GatewayResult(GatewayStatus.NOT_SENT, attempts=0)
+        # The total bounds connecting and each read; the watchdog bounds the answer as a whole.
+        timeout = Timeout(connect=self._connect_timeout, read=self._read_timeout, total=remaining)
         retries = BudgetRetry(
             total=4,
             connect=2,
@@ -116,8 +237,9 @@ class GatewayClient:
             backoff_factor=0.1,
             raise_on_status=False,
             deadline=deadline,
-            attempt_seconds=self._connect_timeout + self._read_timeout,
+            attempt_seconds=min(self._connect_timeout + self._read_timeout, remaining),
         )
+        answer_by = _ANSWER_BY.set(deadline)
         try:
             with subsegment("gateway"):
                 response = self._pool.urlopen(
@@ -137,6 +259,8 @@ class GatewayClient:
             return GatewayResult(_classify_error(exc.reason), latency_ms=_since(started))
         except HTTPError as exc:
             return GatewayResult(_classify_error(exc), latency_ms=_since(started))
+        finally:
+            _ANSWER_BY.reset(answer_by)
         status = _BY_HTTP_STATUS.get(response.status, GatewayStatus.FAILED)
         return GatewayResult(
             status,
@@ -152,10 +276,11 @@ def _classify_error(error: Exception | None) -> GatewayStatus:
 
 
 def _retry_after(response: urllib3.BaseHTTPResponse) -> int | None:
+    """The wait to pass on to the sender for a 429/503: whole seconds, 1 to MAX_RETRY_AFTER, or None."""
     if response.status not in (429, 503):
         return None
-    seconds = Retry(retry_after_max=86_400).get_retry_after(response)
-    return None if seconds is None else max(1, round(seconds))
+    seconds = retry_after_seconds(response.headers.get("Retry-After"))
+    return None if seconds is None else max(1, math.ceil(seconds))
 
 
 def _since(started: float) -> float:

@@ -7,8 +7,10 @@ import every resolver and all 40 event types (their cost is in docs/performance.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
+from dataclasses import replace
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -23,6 +25,7 @@ from owner_webhook.errors import (
 )
 from owner_webhook.observability import logger, metrics, own_place, report, traced_handler
 from owner_webhook.outcomes import Result
+from owner_webhook.sources import registry
 from owner_webhook.wiring import parts
 
 ROUTE = re.compile(r"^/webhooks/(?P<source>[^/]+)/?$")
@@ -65,21 +68,32 @@ def route(event: dict[str, Any]) -> str:
     return found["source"]
 
 
+@functools.cache
+def _never_retry() -> frozenset[str]:
+    """The sources whose senders never retry a failed delivery: a 5xx to them is likely a lost signup."""
+    return frozenset(name for name, source in registry().items() if not source.retries)
+
+
 def answer(event: dict[str, Any], context: LambdaContext) -> Result:
     """The result of any invocation: the one place where errors become answers."""
     fields: dict[str, Any] = {}
+    name = None
     try:
-        source = route(event)
+        name = route(event)
         ready = parts()
-        ready.deliveries.memory.expire_with(context)
-        return ready.deliveries.handle(source, event, ready.deadline(context), fields)
+        return ready.service.handle(ready.service.source(name), event, ready.deadline(context), fields)
     except WebhookError as error:
         retry_after = error.retry_after if isinstance(error, TransientError) else None
-        return Result(error.outcome, error.message, retry_after=retry_after, fields=fields)
+        result = Result(
+            error.outcome, error.message, retry_after=retry_after, fields=fields, also=error.outcome.signals
+        )
     except Exception as error:
         # The message may quote the payload, so only the type and the place are logged.
         fields.update(error_type=type(error).__name__, error_place=own_place(error))
-        return Result(outcomes.INTERNAL_ERROR, "the request could not be handled; retry later", fields=fields)
+        result = Result(outcomes.INTERNAL_ERROR, "the request could not be handled; retry later", fields=fields)
+    if result.status >= 500 and name in _never_retry():
+        return replace(result, also=(*result.also, "LikelyLost"))  # nobody will send it again
+    return result
 
 
 @traced_handler

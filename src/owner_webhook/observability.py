@@ -38,7 +38,7 @@ def report(result: Result, message: str, **extra: Any) -> None:
     metrics.add_dimension(name="source", value=str(result.fields.get("source", "unknown")))
     metrics.add_dimensions(service=SERVICE)  # the second dimension set: what the alarms watch
     outcome = outcomes.DUPLICATE_REPLAYED if result.replayed else result.outcome
-    for name in (outcome.metric, *result.also):
+    for name in dict.fromkeys((outcome.metric, *result.also)):  # each once: a signal may be the outcome's own
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
     keys: dict[str, Any] = {**result.fields, "outcome": outcome.code}
     if result.replayed:

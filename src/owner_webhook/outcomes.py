@@ -1,6 +1,6 @@
 """Every outcome, defined once: its code, the answer each kind of sender gets, its metric, its meaning.
 
-The README's answer, metric and log tables are this table in prose; tests keep them in step. A request
+The tables of docs/answers.md and docs/operations.md are this table in prose; tests keep them in step. A request
 or a queued message ends in exactly one outcome (`Result`), which the entry points log and count.
 """
 
@@ -21,15 +21,17 @@ class Outcome:
     code: str
     metric: str
     meaning: str
-    status: int = 503  # what the automation senders (zapier, generic) get
-    # Form tools (Typeform, Tally, Webflow, Jotform) count every non-2xx toward disabling the webhook, so
-    # a submission that can never succeed is acknowledged with 200 instead (`success` false).
-    acknowledged: bool = False
+    status: int = 503  # what a sender that does not acknowledge refusals (zapier, generic) gets
+    # A submission that can never succeed. Senders that count every non-2xx toward disabling the webhook
+    # (the form tools: Typeform, Tally, Webflow, Jotform) acknowledge refusals: they get 200 (`success` false).
+    refusal: bool = False
     retry_after: int | None = None  # seconds, for the answers that ask the sender to come back
     body: MappingProxyType[str, Any] | None = None  # a success's body; None: a failure with its code
+    # Metrics this failure carries into whatever it ends in (answered, queued, retried by the worker).
+    signals: tuple[str, ...] = ()
 
-    def status_for(self, form_tool: bool) -> int:
-        return 200 if form_tool and self.acknowledged else self.status
+    def status_for(self, acknowledges_refusals: bool) -> int:
+        return 200 if acknowledges_refusals and self.refusal else self.status
 
 
 def _success(code: str, metric: str, meaning: str, **body: Any) -> Outcome:
@@ -37,15 +39,15 @@ def _success(code: str, metric: str, meaning: str, **body: Any) -> Outcome:
 
 
 def _refusal(code: str, meaning: str) -> Outcome:
-    return Outcome(code, "PhoneRefused", meaning, 422, acknowledged=True)
+    return Outcome(code, "PhoneRefused", meaning, 422, refusal=True)
 
 
 def _malformed(code: str, status: int, meaning: str) -> Outcome:
     return Outcome(code, "MalformedRequest", meaning, status)
 
 
-def _transient(code: str, metric: str, meaning: str) -> Outcome:
-    return Outcome(code, metric, meaning, 503, retry_after=DEFAULT_RETRY_AFTER)
+def _transient(code: str, metric: str, meaning: str, *signals: str) -> Outcome:
+    return Outcome(code, metric, meaning, 503, retry_after=DEFAULT_RETRY_AFTER, signals=signals)
 
 
 # Forwarded, or not needed.
@@ -83,12 +85,18 @@ UPSTREAM_UNAVAILABLE = _transient(
     "upstream_unavailable", "UpstreamFailure", "the gateway answered 429/5xx or was unreachable"
 )
 UPSTREAM_AMBIGUOUS = _transient(
-    "upstream_ambiguous", "AmbiguousForward", "the gateway may have received the request but did not answer"
+    "upstream_ambiguous",
+    "AmbiguousForward",
+    "the gateway may have received the request but did not answer",
+    "AmbiguousForward",  # a possible duplicate, also when it is queued or retried
 )
-UPSTREAM_AUTH = _transient("upstream_auth", "UpstreamFailure", "the gateway refused the key, even fresh")
+UPSTREAM_AUTH = _transient(
+    "upstream_auth", "UpstreamFailure", "the gateway refused the key, even fresh", "GatewayKeyRefused"
+)
+OUT_OF_TIME = _transient("out_of_time", "OutOfTime", "too little of the invocation's time was left for the next step")
 SECRET_STORE_UNAVAILABLE = _transient("secret_store_unavailable", "DependencyFailure", "Secrets Manager unreachable")
 DEDUPLICATION_UNAVAILABLE = _transient(
-    "deduplication_unavailable", "DependencyFailure", "the deduplication table unavailable"
+    "deduplication_unavailable", "DependencyFailure", "the deduplication table is unavailable"
 )
 INTERNAL_ERROR = _transient("internal_error", "InternalError", "a bug: the log line names the error's type and place")
 # The configuration: 503 so that nothing is lost while it is fixed.
@@ -119,9 +127,9 @@ class Result:
     message: str | None = None  # a failure's message for the sender (never personal data)
     retry_after: int | None = None  # the gateway's own Retry-After, when it gave one
     replayed: bool = False  # the stored answer to an earlier delivery of the same id
-    form_tool: bool = False  # the sender acknowledges refusals (see Outcome.acknowledged)
+    acknowledges_refusals: bool = False  # the sender gets 200 for a refusal (see Outcome.refusal)
     fields: dict[str, Any] = field(default_factory=dict)  # for the log line: source, delivery id, gateway...
-    also: tuple[str, ...] = ()  # metrics besides the outcome's (DeliveryIdReused, AmbiguousForward)
+    also: tuple[str, ...] = ()  # metrics counted besides the outcome's: some of ALSO_METRICS
 
     @property
     def code(self) -> str:
@@ -129,7 +137,7 @@ class Result:
 
     @property
     def status(self) -> int:
-        return self.outcome.status_for(self.form_tool)
+        return self.outcome.status_for(self.acknowledges_refusals)
 
     @property
     def body(self) -> dict[str, Any]:
@@ -150,3 +158,7 @@ class Result:
             "body": json.dumps(self.body, separators=(",", ":")),
             "isBase64Encoded": False,
         }
+
+
+# Every metric counted beside an outcome's own: possible duplicates, signups likely lost, a key refused.
+ALSO_METRICS = frozenset({"DeliveryIdReused", "AmbiguousForward", "LikelyLost", "GatewayKeyRefused"})

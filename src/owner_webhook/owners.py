@@ -1,13 +1,14 @@
-"""The gateway side: the key (fetched fresh once when the gateway refuses it), the POST, what each answer means."""
+"""The gateway side: the key (read fresh once when the gateway refuses it), the POST, what each answer means."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any
 
-from owner_webhook.budget import Deadline
+from owner_webhook.budget import SECRET, Deadline
 from owner_webhook.credentials import CredentialStore
 from owner_webhook.errors import (
+    OutOfTimeError,
     RejectedPhoneError,
     UpstreamAmbiguousError,
     UpstreamAuthError,
@@ -28,6 +29,9 @@ class Owners:
         Raises RejectedPhoneError (final), or a TransientError (the owner may be created on a retry).
         """
         result = self._post(phone, api_key, deadline)
+        if result.status == GatewayStatus.NOT_SENT:
+            fields.update(gateway_attempts=0)
+            raise OutOfTimeError("too little time was left to call the payment gateway safely; retry")
         fields.update(
             gateway_status=result.http_status or str(result.status),
             gateway_latency_ms=result.latency_ms,
@@ -43,8 +47,6 @@ class Owners:
             case GatewayStatus.AMBIGUOUS:
                 # The owner may exist now: a retry may create a second one, but dropping the signup is worse.
                 raise UpstreamAmbiguousError("the payment gateway did not answer in time; retry")
-            case GatewayStatus.NO_TIME:
-                raise UpstreamUnavailableError("too little time was left to call the payment gateway safely; retry")
             case _:
                 raise UpstreamUnavailableError(
                     "the payment gateway is unavailable; retry", retry_after=result.retry_after
@@ -54,7 +56,7 @@ class Owners:
         result = self._gateway.create_owner(phone, api_key, deadline.forward_by)
         if result.status not in (GatewayStatus.UNAUTHORIZED, GatewayStatus.FORBIDDEN):
             return result
-        if not deadline.fits_aws_call(before_forward_ends=True):  # the calls after the forward have their time
+        if not deadline.fits_in_forward(SECRET):  # the calls after the forward keep their reservation
             return result
         # The key may have been rotated since it was cached: fetch it fresh once, and send again only if it
         # changed (a 401 on the new key is a real configuration problem, not a rotation).

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from owner_webhook.errors import (
     MalformedBodyError,
@@ -29,6 +29,8 @@ class WebhookRequest:
     body: bytes
     headers: Mapping[str, str]  # lower-case names
     query: Mapping[str, str]
+    # https://<Host><path>?<query> as API Gateway received it, for a signature that covers the URL.
+    url: str = ""
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any], max_body_bytes: int) -> WebhookRequest:
@@ -53,7 +55,7 @@ class WebhookRequest:
             raise PayloadTooLargeError(f"the body is larger than {max_body_bytes} bytes")
         headers = {str(k).lower(): str(v) for k, v in _mapping(event, "headers").items()}
         query = {str(k): str(v) for k, v in _mapping(event, "queryStringParameters").items()}
-        return cls(body=body, headers=headers, query=query)
+        return cls(body=body, headers=headers, query=query, url=_url(event, headers, query))
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -65,6 +67,20 @@ class WebhookRequest:
     @property
     def body_digest(self) -> str:
         return hashlib.sha256(self.body).hexdigest()
+
+
+def _url(event: Mapping[str, Any], headers: Mapping[str, str], query: Mapping[str, str]) -> str:
+    """The URL the request was sent to, as far as the event tells: the Host header (or the API's domain), the
+    path with the stage where the API has one (REST APIs: requestContext.path), and the raw query."""
+    context = event.get("requestContext")
+    context = context if isinstance(context, Mapping) else {}
+    host = headers.get("host") or context.get("domainName") or ""
+    path = context.get("path") if event.get("version") != "2.0" else event.get("rawPath")
+    version2 = event.get("version") == "2.0"
+    raw_query = event.get("rawQueryString") if version2 else urlencode(query, errors="surrogatepass")
+    if not isinstance(host, str) or not isinstance(path, str) or not isinstance(raw_query, str):
+        return ""
+    return f"https://{host}{path}" + (f"?{raw_query}" if raw_query else "")
 
 
 def _mapping(event: Mapping[str, Any], key: str) -> Mapping[str, Any]:

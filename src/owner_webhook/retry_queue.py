@@ -17,14 +17,16 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from owner_webhook.budget import AWS_CONFIG
-from owner_webhook.delivery_ids import bounded
+from owner_webhook.aws_clients import CLIENT_CONFIG
+from owner_webhook.delivery_ids import normalized
 from owner_webhook.errors import MalformedMessageError
 from owner_webhook.phone import is_e164
 from owner_webhook.sources import NAMES
 
 # SQS allows at most 12 hours of visibility; a retry waits at most this long between attempts.
 MAX_DELAY_SECONDS = 900
+# The longest SQS keeps a message, counted from when it was first queued, dead-letter queue included.
+MAX_RETENTION_SECONDS = 14 * 86_400
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,8 @@ class QueuedDelivery:
             raise MalformedMessageError("the message's phone is not a valid E.164 number")
         if not isinstance(received_at, int | float) or isinstance(received_at, bool) or not _finite(received_at):
             raise MalformedMessageError("the message's received_at is not a time")
-        # The webhook wrote the id bounded already: bounding it again changes only what it did not write.
-        return cls(source, bounded(delivery_id), phone, float(received_at))
+        # The webhook wrote the id normalized already: normalizing it again changes only what it did not write.
+        return cls(source, normalized(delivery_id), phone, float(received_at))
 
 
 def _finite(number: float) -> bool:
@@ -101,7 +103,7 @@ class RetryQueue:
 
     def _sqs(self) -> Any:
         if self._client is None:
-            self._client = self._session.client("sqs", config=AWS_CONFIG)
+            self._client = self._session.client("sqs", config=CLIENT_CONFIG)
         return self._client
 
 

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import phonenumbers
 
+from owner_webhook.budget import minimum_timeout
 from owner_webhook.errors import SettingError
 from owner_webhook.sources import NAMES
 
@@ -30,12 +31,13 @@ class Settings:
     typeform_phone_ref: str | None = None
     idempotency_table: str | None = None
     idempotency_ttl: int = 72 * 3600  # longer than Tally's 31 h and Typeform's 10 h of retries
-    phone_memory: int = 7 * 86_400  # 0: one owner per delivery only
+    phone_deduplication: int = 7 * 86_400  # 0: one owner per delivery only
     phone_key_secret_id: str | None = None
     retry_queue_url: str | None = None
     queue_sources: frozenset[str] | None = None  # None: every source
     retry_delay: int = 60  # the worker's first wait; it doubles up to 15 minutes
     max_receive_count: int = 16  # as the queue's redrive policy: then the dead-letter queue
+    function_timeout: float = 10.0  # the function's Timeout in the template: Tally gives up after 10 s
 
     @property
     def owner_url(self) -> str:
@@ -50,12 +52,20 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise SettingError("API_KEY_SECRET_ID is not set: name the Secrets Manager secret (name or ARN)")
     table = env.get("IDEMPOTENCY_TABLE", "").strip() or None
     idempotency_ttl = int(_number(env, "IDEMPOTENCY_TTL_SECONDS", Settings.idempotency_ttl, MIN_WINDOW, 366 * 86_400))
-    phone_memory = _phone_memory(env, table, idempotency_ttl)
+    phone_deduplication = _phone_deduplication(env, table, idempotency_ttl)
     phone_key_secret_id = env.get("PHONE_KEY_SECRET_ID", "").strip() or None
     if table and phone_key_secret_id is None:
         raise SettingError(
             "PHONE_KEY_SECRET_ID is not set: with IDEMPOTENCY_TABLE, phones are stored only as an HMAC under the "
             "key in that secret (the template generates it)"
+        )
+    retry_queue_url = _optional_url(env, "RETRY_QUEUE_URL")
+    function_timeout = _number(env, "FUNCTION_TIMEOUT_SECONDS", Settings.function_timeout, 1, 900)
+    shortest = minimum_timeout(queue=retry_queue_url is not None)
+    if function_timeout < shortest:
+        raise SettingError(
+            f"FUNCTION_TIMEOUT_SECONDS ({function_timeout:g}) is too short for a claim, a forward and what follows "
+            f"it{' (queueing the delivery)' if retry_queue_url else ''}: at least {shortest:g} s"
         )
     return Settings(
         api_key_secret_id=secret_id,
@@ -69,24 +79,25 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         typeform_phone_ref=env.get("TYPEFORM_PHONE_REF", "").strip() or None,
         idempotency_table=table,
         idempotency_ttl=idempotency_ttl,
-        phone_memory=phone_memory,
+        phone_deduplication=phone_deduplication,
         phone_key_secret_id=phone_key_secret_id,
-        retry_queue_url=_optional_url(env, "RETRY_QUEUE_URL"),
+        retry_queue_url=retry_queue_url,
         queue_sources=_sources(env, "QUEUE_SOURCES"),
         retry_delay=int(_number(env, "RETRY_DELAY_SECONDS", Settings.retry_delay, 0, 900)),
         max_receive_count=int(_number(env, "MAX_RECEIVE_COUNT", Settings.max_receive_count, 1, 1000)),
+        function_timeout=function_timeout,
     )
 
 
-def _phone_memory(env: Mapping[str, str], table: str | None, delivery_window: int) -> int:
+def _phone_deduplication(env: Mapping[str, str], table: str | None, delivery_window: int) -> int:
     raw = env.get("PHONE_DEDUPLICATION_SECONDS", "").strip()
-    value = _number(env, "PHONE_DEDUPLICATION_SECONDS", Settings.phone_memory, 0, 366 * 86_400)
+    value = _number(env, "PHONE_DEDUPLICATION_SECONDS", Settings.phone_deduplication, 0, 366 * 86_400)
     if value == 0:
         return 0
     seconds = int(value)
     if table is None:
         if raw:
-            raise SettingError("PHONE_DEDUPLICATION_SECONDS needs IDEMPOTENCY_TABLE (the phones are remembered there)")
+            raise SettingError("PHONE_DEDUPLICATION_SECONDS needs IDEMPOTENCY_TABLE (the phone records are kept there)")
         return 0
     if seconds < max(MIN_WINDOW, delivery_window):
         raise SettingError(

@@ -3,39 +3,39 @@
 from __future__ import annotations
 
 import functools
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from owner_webhook.budget import Deadline
+from owner_webhook.budget import Deadline, after_forward
 from owner_webhook.credentials import CredentialStore
-from owner_webhook.deduplication import Deduplicator, DynamoDBDeduplication, NoDeduplication
-from owner_webhook.delivery import Deliveries
+from owner_webhook.deduplication import Deduplication, DynamoDBDeduplication, NoDeduplication
+from owner_webhook.delivery import DeliveryService
 from owner_webhook.gateway import GatewayClient
 from owner_webhook.owners import Owners
-from owner_webhook.retry_queue import RetryQueue
+from owner_webhook.retry_queue import MAX_RETENTION_SECONDS, RetryQueue
 from owner_webhook.settings import Settings, load_settings
 from owner_webhook.sources import registry
 
 
 @dataclass(frozen=True)
 class Parts:
-    """What the two entry points use: the deliveries, and the settings of their time and retries."""
+    """What the two entry points use: the delivery service, and the settings of their time and retries."""
 
-    deliveries: Deliveries
+    service: DeliveryService
     queue: RetryQueue | None
     forward_budget: float
     retry_delay: int
     max_receive_count: int
 
     def deadline(self, context: LambdaContext) -> Deadline:
-        """The invocation's deadline: the forward within its budget, and room after it for the calls that
-        follow (storing the answer, queueing the delivery), all before the function's timeout."""
+        """The invocation's deadline: the forward within its budget, and the reservation after it (storing
+        the answer; with the retry queue, queueing the delivery and releasing its claim) kept from the start."""
         return Deadline.start(
-            context.get_remaining_time_in_millis() / 1000,
-            self.forward_budget,
-            self.deliveries.calls_after_forward(),
+            context.get_remaining_time_in_millis() / 1000, self.forward_budget, after_forward(self.queue is not None)
         )
 
 
@@ -49,25 +49,37 @@ def parts() -> Parts:
     )
     gateway = GatewayClient(settings.owner_url, settings.gateway_connect_timeout, settings.gateway_read_timeout)
     queue = RetryQueue(settings.retry_queue_url, settings.queue_sources, session) if settings.retry_queue_url else None
-    deliveries = Deliveries(
+    service = DeliveryService(
         sources=registry(settings.typeform_phone_ref),
         credentials=credentials,
-        memory=_memory(settings, credentials, session),
+        deduplication=_deduplication(settings, credentials, session),
         owners=Owners(gateway, credentials),
         queue=queue,
+        phone_keys=_phone_keys(settings, credentials),
         max_body_bytes=settings.max_body_bytes,
         default_region=settings.default_phone_region,
     )
-    return Parts(deliveries, queue, settings.forward_budget, settings.retry_delay, settings.max_receive_count)
+    return Parts(service, queue, settings.forward_budget, settings.retry_delay, settings.max_receive_count)
 
 
-def _memory(settings: Settings, credentials: CredentialStore, session: boto3.session.Session) -> Deduplicator:
+def _deduplication(settings: Settings, credentials: CredentialStore, session: boto3.session.Session) -> Deduplication:
     if settings.idempotency_table is None:
         return NoDeduplication()
     return DynamoDBDeduplication(
         settings.idempotency_table,
         delivery_window=settings.idempotency_ttl,
-        phone_memory=settings.phone_memory,
-        phone_key=credentials.phone_key,
+        phone_window=settings.phone_deduplication,
+        # With the retry queue, an answer outlives every message that may still be redriven.
+        min_lifetime=MAX_RETENTION_SECONDS if settings.retry_queue_url else 0,
+        phone_keys=credentials.phone_keys,
         session=session,
     )
+
+
+def _phone_keys(settings: Settings, credentials: CredentialStore) -> Callable[[], Sequence[bytes]]:
+    """The phone keys, which also key the HMAC of logged delivery ids; without a table (and so without
+    them) a key of this warm function's own, for the logged ids only."""
+    if settings.phone_key_secret_id is not None:
+        return credentials.phone_keys
+    own = (os.urandom(32),)
+    return lambda: own

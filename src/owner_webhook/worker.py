@@ -17,7 +17,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from owner_webhook import outcomes
-from owner_webhook.errors import DeduplicationUnavailableError, MalformedMessageError, WebhookError
+from owner_webhook.budget import DELAY
+from owner_webhook.errors import MalformedMessageError, WebhookError
 from owner_webhook.observability import logger, metrics, own_place, report, traced_handler
 from owner_webhook.outcomes import Result
 from owner_webhook.retry_queue import QueuedDelivery, retry_delay
@@ -38,10 +39,10 @@ def drain(record: SQSRecord, lambda_context: LambdaContext) -> None:
     receive_count = int(record.attributes.approximate_receive_count or 1)
     try:
         result = _handle(record, lambda_context, receive_count)
-    except Exception as error:  # a bug: logged and counted, and the message retried (nothing is lost)
+    except Exception as error:  # a bug: logged and counted as one, and the message retried (nothing is lost)
         fields = {"failure": outcomes.INTERNAL_ERROR.code, "error_type": type(error).__name__}
         fields["error_place"] = own_place(error)
-        result = Result(outcomes.RETRY_LATER, "the message could not be handled; retry later", fields=fields)
+        result = Result(outcomes.INTERNAL_ERROR, "the message could not be handled; retry later", fields=fields)
     report(
         result,
         "queued delivery handled",
@@ -49,7 +50,7 @@ def drain(record: SQSRecord, lambda_context: LambdaContext) -> None:
         total_ms=round((time.perf_counter() - started) * 1000, 2),
     )
     metrics.flush_metrics()  # one EMF record per message: the messages of a batch have different sources
-    if result.outcome in (outcomes.RETRY_LATER, outcomes.DEAD_LETTERED):
+    if result.outcome in (outcomes.RETRY_LATER, outcomes.DEAD_LETTERED, outcomes.INTERNAL_ERROR):
         raise RetryLaterError(result.fields["failure"])
 
 
@@ -62,20 +63,18 @@ def _handle(record: SQSRecord, context: LambdaContext, receive_count: int) -> Re
     ready = parts()  # built (or failed, failing the batch) before the first record
     deadline = ready.deadline(context)
     try:
-        if not deadline.fits_aws_call(calls=4):  # the secret, the claim and its final write, and a delay
-            raise DeduplicationUnavailableError("too little time is left in this invocation; the message waits")
-        result = ready.deliveries.retry(queued, deadline, fields)
+        result = ready.service.retry(queued, deadline, fields)
     except WebhookError as error:
-        if ready.queue is not None and deadline.fits_aws_call():
+        if ready.queue is not None and deadline.fits_in_reserve(DELAY):
             ready.queue.delay(record.receipt_handle, retry_delay(receive_count, ready.retry_delay))
         fields.update(failure=error.code, problem=error.message)
         # After its last receive, SQS moves the message to the dead-letter queue instead of delivering it.
         last = receive_count >= ready.max_receive_count
-        also = ("AmbiguousForward",) if error.outcome == outcomes.UPSTREAM_AMBIGUOUS else ()  # a possible duplicate
-        return Result(outcomes.DEAD_LETTERED if last else outcomes.RETRY_LATER, error.message, fields=fields, also=also)
+        outcome = outcomes.DEAD_LETTERED if last else outcomes.RETRY_LATER
+        return Result(outcome, error.message, fields=fields, also=error.outcome.signals)
     if result.outcome == outcomes.OWNER_CREATED and not result.replayed:
-        return Result(outcomes.DRAINED, fields=result.fields, also=result.also)
-    return result
+        return Result(outcomes.DRAINED, fields=fields, also=result.also)
+    return Result(result.outcome, result.message, replayed=result.replayed, fields=fields, also=result.also)
 
 
 # No log_metrics decorator: each message's metric is flushed on its own (they have different sources),
@@ -84,5 +83,4 @@ def _handle(record: SQSRecord, context: LambdaContext, receive_count: int) -> Re
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
     """An SQS batch; returns the ids of the messages to retry (Lambda's partial batch response)."""
-    parts().deliveries.memory.expire_with(context)
     return process_partial_response(event=event, record_handler=drain, processor=_processor, context=context)

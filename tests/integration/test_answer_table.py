@@ -1,4 +1,4 @@
-"""Every row of the answer table (SPEC section 6) for zapier and generic, against real stand-ins."""
+"""Every row of the answer table (docs/answers.md) for zapier and generic, against real stand-ins."""
 
 from __future__ import annotations
 
@@ -214,12 +214,12 @@ def test_an_event_that_is_not_a_request_is_400(sandbox: Sandbox, event: dict[str
 def test_a_bug_is_answered_503_and_logged_by_type_and_place_only(
     sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, logs: Any
 ) -> None:
-    from owner_webhook.sources.zapier import Zapier
+    from owner_webhook.sources.recipe import RecipeSource
 
-    def broken(self: Zapier, payload: object) -> str:
+    def broken(self: RecipeSource, payload: object) -> str:
         raise RuntimeError("bug while reading +905551234567")
 
-    monkeypatch.setattr(Zapier, "find_phone", broken)
+    monkeypatch.setattr(RecipeSource, "find_phone", broken)
     answer = webhook("zapier")
     assert (answer.status, answer.code) == (503, "internal_error")
     assert "Retry-After" in answer.headers

@@ -1,5 +1,8 @@
 """`make bench` keeps working: its probes answer the benchmark's requests and its report says which
-targets are met. The figures themselves are not asserted: performance lives in the benchmark."""
+targets are met. The figures themselves are not asserted: performance lives in the benchmark.
+
+The promise: docs/performance.md.
+"""
 
 from __future__ import annotations
 

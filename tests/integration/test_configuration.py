@@ -1,4 +1,7 @@
-"""A misconfigured function answers 503 with its own code and logs one line naming the problem."""
+"""A misconfigured function answers 503 with its own code and logs one line naming the problem.
+
+The promise: docs/configuration.md and docs/answers.md.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""One owner per delivery (SPEC section 7): replays, races, transient failures, a failing store."""
+"""One owner per delivery (docs/guarantees.md, "One owner per phone"): replays, races, transient failures,
+a failing store."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import urllib3
 from sandbox import senders
 from sandbox.events import HttpRequest, http_api_event
 from sandbox.gateway import Fault
-from sandbox.signing import is_timed, sign
+from sandbox.senders import is_timed, sign
 from sandbox.stack import Sandbox
 from tests.conftest import ROOT
 from tests.integration.conftest import Answer, invoke_event

@@ -1,4 +1,7 @@
-"""The files in events/: each one's answer, in-process and over real HTTP through the local endpoint."""
+"""The files in events/: each one's answer, in-process and over real HTTP through the local endpoint.
+
+The promise: docs/local.md.
+"""
 
 from __future__ import annotations
 
@@ -34,7 +37,7 @@ def test_every_event_has_an_expectation_and_the_cases_are_covered() -> None:
 
 
 @pytest.mark.parametrize("case", catalog.cases(), ids=lambda c: c.name)
-def test_event_file(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, case: catalog.Case) -> None:
+def test_event_file(sandbox: Sandbox, case: catalog.Case) -> None:
     sandbox.aws.put_secret(SECRETS[case.secret])
     first = [c for c in catalog.cases() if c.name == case.after]
     for earlier in first:  # a repeated phone: its first delivery

@@ -2,9 +2,11 @@
 some people signing up twice, the table failing after the gateway's 200; and bursts of one phone from
 five function instances at once.
 
-Sender retry policies come from shared/reference/senders.md, compressed in time (no waiting between
+Sender retry policies are those of docs/senders.md, compressed in time (no waiting between
 attempts). The figures are printed (`pytest -s` shows them; the README quotes them). Possible
 duplicates are the ones the function counted: ambiguous forwards and owners it could not record.
+
+The promise: docs/guarantees.md, "What is guaranteed, and how".
 """
 
 from __future__ import annotations
@@ -23,15 +25,17 @@ import pytest
 from sandbox import senders
 from sandbox.events import http_api_event
 from sandbox.gateway import Fault
-from sandbox.signing import is_timed, sign
+from sandbox.senders import is_timed, sign
 from sandbox.stack import Sandbox
 from tests.integration.conftest import deliver, invoke_event
 
-DELIVERIES_PER_SOURCE = 100
+DELIVERIES_PER_SOURCE = 600 // len(senders.SOURCES)  # about 600 in all, however many senders there are
 FAULT_RATE = 0.3
 REPEAT_RATE = 0.15  # deliveries whose phone an earlier delivery already carried (a second signup)
 TABLE_FAULT_RATE = 0.03  # attempts after which storing the answer fails (DynamoDB, after the gateway's 200)
-UPDATE_ITEM = "DynamoDB_20120810.UpdateItem"
+UPDATE_ITEM = "DynamoDB_20120810.BatchWriteItem"  # the write that records an owner
+# The worker's timeout here: a claim it leaves (its record failed) lapses this long after it began.
+WORKER_SECONDS = 10
 Logs = Callable[[], list[dict[str, Any]]]
 FAULTS = [
     Fault(status=500),
@@ -139,7 +143,8 @@ def test_fault_soak(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, logs: Log
     assert lost_with_retries_left == []  # nothing lost while its sender still had retries
     assert not_recorded > 0  # the table's fault was played
     assert duplicates <= ambiguous + not_recorded  # every duplicate was counted
-    assert {d.phone for d in lost} <= {d.phone for d in deliveries if d.source in ("jotform", "zapier")}
+    # Lost only where the sender never sends a delivery twice (its policy: sandbox/senders).
+    assert {d.phone for d in lost} <= {d.phone for d in deliveries if attempts_allowed(d.source, 503) == 1}
     assert elapsed < 120
 
 
@@ -170,14 +175,23 @@ def test_fault_soak_with_the_retry_queue_and_senders_that_never_retry(
         delivery.answered_2xx = 200 <= answer.status < 300
         assert answer.status in (200, 409), answer.body
         if number % 50 == 49:  # the worker runs meanwhile, against the same failing gateway
-            queue.poll_once(sandbox.aws, sandbox.queue_url, worker)
-    queue.drain(sandbox.aws, sandbox.queue_url, worker, rounds=200)  # still 30 % failures
+            queue.poll_once(sandbox.aws, sandbox.queue_url, worker, timeout_seconds=WORKER_SECONDS)
+    queue.drain(sandbox.aws, sandbox.queue_url, worker, rounds=200, timeout_seconds=WORKER_SECONDS)  # still failing
     dead_letters = queue.depth(sandbox.aws, sandbox.dead_letter_url)
-    sandbox.gateway.chaos(0, [], seed=0)  # the gateway recovers; the cause of the dead letters is fixed
-    redriven = queue.redrive(sandbox.aws, sandbox.dead_letter_url, sandbox.queue_url)
-    queue.drain(sandbox.aws, sandbox.queue_url, worker, rounds=200)
-    sandbox.gateway.settle()
+    sandbox.gateway.chaos(0, [], seed=0)  # the gateway and the table recover: the dead letters' cause is fixed
     sandbox.aws.clear_faults()
+    redriven = 0
+    for _ in range(3):
+        # Locally the worker tries a message 4 times at once; a phone whose owner the table failed to record
+        # stays claimed until the claiming invocation's time is over, so such a message may die again: it is
+        # redriven once that claim has lapsed, as an operator would.
+        moved = queue.redrive(sandbox.aws, sandbox.dead_letter_url, sandbox.queue_url)
+        redriven += moved
+        queue.drain(sandbox.aws, sandbox.queue_url, worker, rounds=200, timeout_seconds=WORKER_SECONDS)
+        if not moved or not queue.depth(sandbox.aws, sandbox.dead_letter_url):
+            break
+        time.sleep(WORKER_SECONDS)
+    sandbox.gateway.settle()
     elapsed = time.monotonic() - started
 
     lines = logs()
@@ -211,7 +225,7 @@ def test_fault_soak_with_the_retry_queue_and_senders_that_never_retry(
     assert all(d.answered_2xx or owners[d.phone] for d in deliveries)
     assert lost == []  # nothing lost, although no sender retried
     assert duplicates <= ambiguous + not_recorded
-    assert redriven == dead_letters
+    assert redriven >= dead_letters
     assert queue.depth(sandbox.aws, sandbox.queue_url) == queue.depth(sandbox.aws, sandbox.dead_letter_url) == 0
     assert elapsed < 120
 

@@ -1,4 +1,8 @@
-"""The form tools' column of the answer table, over real stand-ins; and no 404 or 410 on their routes."""
+"""Every sender that acknowledges refusals (the form tools, the stores, the presets), over real stand-ins: its
+column of the answer table, its credential refused when forged, tampered, stale or missing; no 404 or 410.
+
+The promise: docs/answers.md and docs/senders.md.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from owner_webhook.sources import registry
+from owner_webhook.sources.presets import PRESETS
 from sandbox import senders
 from sandbox.events import HttpRequest, http_api_event
 from sandbox.gateway import Fault
 from sandbox.stack import Sandbox
 from tests.integration.conftest import invoke_event
 
-FORM_TOOLS = ["typeform", "tally", "webflow", "jotform"]
+FORM_TOOLS = [name for name, source in registry().items() if source.acknowledges_refusals]
+# A token carried beside the body (Jotform's, Paperform's, ...) cannot tell a tampered body; a signature can.
+SIGNED = {name for name in FORM_TOOLS if "token" not in str(PRESETS[name]["credential"])}
+TIMED = [name for name in FORM_TOOLS if senders.sender(name).TIMED]
 
 
 def send(request: HttpRequest) -> tuple[int, str, dict[str, str]]:
@@ -55,16 +64,10 @@ def test_forged_missing_and_tampered_signatures_are_401_and_nothing_is_sent(sand
     forged = senders.request(source, secret="not-the-secret")
     good = senders.request(source)
     tampered = HttpRequest(good.method, good.path, good.body.replace(b"0555", b"0556"), good.headers, good.query)
-    auth_names = ("signature", "token", "timestamp")
-    missing = HttpRequest(
-        good.method,
-        good.path,
-        good.body,
-        {k: v for k, v in good.headers.items() if not any(n in k for n in auth_names)},
-        "",
-    )
-    # Jotform does not sign its bodies: only the URL's token authenticates it, so tampering is undetectable.
-    for request in (forged, missing) if source == "jotform" else (forged, tampered, missing):
+    body, headers = senders.payload(source, "0555 123 45 67", "unsigned")
+    missing = HttpRequest("POST", f"/webhooks/{source}", body, headers)  # as the sender sends it with no secret set
+    # A token sender does not sign its bodies: only the token authenticates it, so tampering is undetectable.
+    for request in (forged, tampered, missing) if source in SIGNED else (forged, missing):
         assert send(request)[:2] == (401, "unauthenticated")
     assert sandbox.gateway.received == []
 
@@ -85,14 +88,15 @@ def test_transient_failures_are_503_with_retry_after(sandbox: Sandbox, source: s
     assert int(headers["Retry-After"]) > 0
 
 
-def test_webflow_stale_and_future_timestamps(sandbox: Sandbox) -> None:
+@pytest.mark.parametrize("source", TIMED)
+def test_stale_and_future_timestamps(sandbox: Sandbox, source: str) -> None:
     import time
 
-    for skew in (-400, 400):
-        request = senders.request("webflow")
-        from sandbox.signing import sign
+    from sandbox.senders import sign
 
-        resigned = sign("webflow", request, "local-webflow-secret", now=time.time() + skew)
+    for skew in (-400, 400):
+        request = senders.request(source)
+        resigned = sign(source, request, senders.sender(source).SECRET, now=time.time() + skew)
         assert send(resigned)[:2] == (401, "unauthenticated")
     assert sandbox.gateway.received == []
 
@@ -110,7 +114,7 @@ def test_no_body_makes_a_known_route_answer_404_or_410(
     sandbox: Sandbox, source: str, body: bytes, content_type: str, signed: bool
 ) -> None:
     from sandbox.aws import LOCAL_SECRET
-    from sandbox.signing import sign
+    from sandbox.senders import sign
 
     request = HttpRequest("POST", f"/webhooks/{source}", body, {"content-type": content_type} if content_type else {})
     if signed:

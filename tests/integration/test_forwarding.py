@@ -1,4 +1,7 @@
-"""The forward to the gateway: retried only when safe, within its budget, across key rotations."""
+"""The forward to the gateway: retried only when safe, within its budget, across key rotations.
+
+The promise: docs/guarantees.md, "Retries inside one request" and "Key rotation".
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """Fuzzing the handler: whatever arrives, a JSON answer with `success`, a 2xx or 4xx status while the
-gateway is healthy, no exception, and nothing forwarded without valid authentication."""
+gateway is healthy, no exception, and nothing forwarded without valid authentication.
+
+The promise: docs/security.md.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import json
 import time
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import hypothesis
 import pytest
@@ -27,7 +30,7 @@ from sandbox.events import (
     rest_api_event,
     rest_authorizer_event,
 )
-from sandbox.signing import sign
+from sandbox.senders import sign
 from sandbox.stack import Sandbox
 
 EXAMPLES = 2000
@@ -221,6 +224,56 @@ def test_timestamps_and_signature_headers_that_are_not_what_they_claim(
     untouched = header not in {k.lower() for k in signed.headers}  # e.g. webhook-id for webflow
     answer = _answered(sandbox, http_api_event(request), signed=untouched)
     assert untouched or answer["status"] == 401
+
+
+def _credential_places(request: HttpRequest, secret: str) -> list[tuple[str, str]]:
+    """Where this request carries its credential: (header, query or body field, name), as its sender adds it."""
+    plain = HttpRequest(request.method, request.path, b"", {}, "")
+    signed_alone = senders.sign(request.path.rsplit("/", 1)[-1], plain, secret)
+    places = [("header", name) for name in signed_alone.headers]
+    places += [("query", name) for name, _ in parse_qsl(signed_alone.query)]
+    return places + [("body", name) for name, _ in parse_qsl(signed_alone.body.decode())]
+
+
+@FEW
+@given(source=st.sampled_from(senders.SOURCES), data=st.data(), value=header_values)
+def test_every_credential_place_with_what_it_should_not_hold(
+    sandbox: Sandbox, standard_webhooks: None, source: str, data: st.DataObject, value: str
+) -> None:
+    secret = STANDARD_WEBHOOKS_SECRET if source == "generic" else LOCAL_SECRET["webhook_secrets"][source]
+    signed = senders.request(source, secret=secret)
+    kind, name = data.draw(st.sampled_from(_credential_places(signed, secret)))
+    request = signed
+    if kind == "header":
+        request = HttpRequest("POST", signed.path, signed.body, {**signed.headers, name: value}, signed.query)
+    elif kind == "body":  # a token inside the body (Wufoo)
+        as_sent = value.encode("utf-8", "surrogatepass")  # a body is bytes: any bytes a sender may send
+        fields = [(k.encode(), as_sent if k == name else v.encode()) for k, v in parse_qsl(signed.body.decode())]
+        body = urlencode(fields).encode()
+        request = HttpRequest("POST", signed.path, body, signed.headers, signed.query)
+    event = http_api_event(request)
+    if kind == "query":  # in the event, as a URL cannot carry some of these values (lone surrogates)
+        event["queryStringParameters"] = {**event["queryStringParameters"], name: value}
+    answer = _answered(sandbox, event, signed=False)
+    assert answer["status"] == 401, answer
+
+
+@FEW
+@given(source=st.sampled_from(senders.SOURCES), phone=st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=10,
+))  # fmt: skip
+def test_every_phone_place_with_any_json_value(
+    sandbox: Sandbox, standard_webhooks: None, source: str, phone: Any
+) -> None:
+    secret = STANDARD_WEBHOOKS_SECRET if source == "generic" else LOCAL_SECRET["webhook_secrets"][source]
+    try:
+        request = senders.request(source, phone, secret=secret)
+    except (TypeError, ValueError):  # a form sender cannot put a list or an object in a field
+        hypothesis.assume(False)
+        raise
+    _answered(sandbox, http_api_event(request), signed=True)
 
 
 nested_json = st.integers(0, 100_000).flatmap(

@@ -1,5 +1,8 @@
 """What an adversarial review sent (issue 12): nothing a request carries makes a 5xx, and none of it is
-forwarded. Each test is one finding, reproduced through the handler against the local stack."""
+forwarded. Each test is one finding, reproduced through the handler against the local stack.
+
+The promise: docs/security.md.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from sandbox.events import (
     rest_api_event,
     rest_authorizer_event,
 )
-from sandbox.signing import sign
+from sandbox.senders import sign
 from sandbox.stack import Sandbox
 from tests.integration.conftest import Answer, invoke_event
 
@@ -85,7 +88,7 @@ def test_a_lone_surrogate_in_a_signed_id_is_logged_hashed(sandbox: Sandbox, logs
     request = _with(senders.request("zapier"), **{"idempotency-key": "signup-\ud800"})
     assert invoke_event(http_api_event(request)).code == "owner_created"
     [line] = logs()
-    assert line["delivery_id"].startswith("sha256:")
+    assert line["delivery_id"].startswith("hmac:")
 
 
 BOUNDARY = "b0undary"

@@ -1,4 +1,7 @@
-"""Each outcome emits its metric (EMF), by source and for all sources; cold starts are counted."""
+"""Each outcome emits its metric (EMF), by source and for all sources; cold starts are counted.
+
+The promise: docs/operations.md (metrics).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from sandbox import senders
 from sandbox.aws import LOCAL_SECRET
 from sandbox.events import HttpRequest, http_api_event
 from sandbox.gateway import Fault
-from sandbox.signing import sign
+from sandbox.senders import sign
 from sandbox.stack import Sandbox
 from tests.integration.conftest import invoke_event
 
@@ -90,4 +93,7 @@ def test_every_outcome_is_in_the_docs() -> None:
     for outcome in outcomes.ALL.values():  # the answers table, or the worker's log line, names each one
         assert f"`{outcome.code}`" in table or f"`{outcome.code}`" in worker, outcome.code
         assert f"`{outcome.metric}`" in metrics, outcome.metric
-    assert {"`DeliveryIdReused`", "`ColdStart`"} <= {word for word in metrics.split() if word.startswith("`")}
+    named = {word.strip("|") for word in metrics.split() if word.startswith("`")}
+    assert {f"`{name}`" for name in {*outcomes.ALSO_METRICS, "ColdStart"}} <= named
+    for name in ("`out_of_time`", "`LikelyLost`", "`GatewayKeyRefused`"):
+        assert name in table, name

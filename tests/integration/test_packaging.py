@@ -1,4 +1,7 @@
-"""The code under test is the code that deploys: src/, or the `sam build` artifact with its bundle."""
+"""The code under test is the code that deploys: src/, or the `sam build` artifact with its bundle.
+
+The promise: docs/development.md (`make artifact-test`).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""A warm function reads the secret (and the phone key) once per max age, not per request."""
+"""A warm function reads the secret (and the phone key) once per max age, not per request.
+
+The promise: docs/configuration.md (`SECRET_CACHE_SECONDS`).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""One code path for HTTP API 2.0, REST API 1.0 and Function URL events; bodies as each sends them."""
+"""One code path for HTTP API 2.0, REST API 1.0 and Function URL events, bodies as each sends them
+(docs/guarantees.md, "How a request is handled", step 1)."""
 
 from __future__ import annotations
 
@@ -17,16 +18,6 @@ def test_every_shape_and_body_type_forwards(sandbox: Sandbox, shape: str, source
     answer = webhook(source, {"Phone Number": "+90 (555) 123-45-67"}, form=form, shape=shape)
     assert answer.status == 200
     assert [json.loads(r.body) for r in sandbox.gateway.received] == [{"phone": "+905551234567"}]
-
-
-def test_http_api_sends_forms_base64_encoded() -> None:
-    from sandbox.events import HttpRequest, http_api_event
-
-    form = http_api_event(HttpRequest("POST", "/webhooks/zapier", b"phone=1", {"Content-Type": FORM}))
-    assert form["isBase64Encoded"] is True
-    assert form["body"] == "cGhvbmU9MQ=="
-    as_json = http_api_event(HttpRequest("POST", "/webhooks/zapier", b"{}", {"Content-Type": "application/json"}))
-    assert as_json["isBase64Encoded"] is False
 
 
 FORM = "application/x-www-form-urlencoded"

@@ -1,4 +1,7 @@
-"""The Tracer: off by default without even importing the X-Ray SDK; on, subsegments without personal data."""
+"""The Tracer: off by default without even importing the X-Ray SDK; on, subsegments without personal data.
+
+The promise: docs/operations.md (tracing).
+"""
 
 from __future__ import annotations
 

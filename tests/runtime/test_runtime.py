@@ -1,5 +1,8 @@
 """The artifact in the Lambda runtime: every event in events/, the answer table's main rows, the retry
-worker on a real SQS batch after an outage, and the function timeout as the runtime sets it."""
+worker on a real SQS batch after an outage, and the function timeout as the runtime sets it.
+
+The promise: docs/local.md and docs/development.md (`make artifact-test`).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The secret's format (SPEC section 4): a JSON object, or the API key alone."""
+"""The secret's format (docs/configuration.md, "The secret"): a JSON object, or the API key alone."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pytest
 
 from owner_webhook.credentials import Credentials, parse_secret
 from owner_webhook.errors import ApiKeyInvalidError, ApiKeyMissingError, SecretFormatError, WebhookSecretInvalidError
+from owner_webhook.sources.secret import WebhookSecret
 
 
 @pytest.mark.parametrize(
@@ -17,7 +18,15 @@ from owner_webhook.errors import ApiKeyInvalidError, ApiKeyMissingError, SecretF
         ('"gw-key"', Credentials("gw-key")),
         (
             '{"api_key": "gw-key", "webhook_secrets": {"zapier": "z", "generic": "whsec_abc"}}',
-            Credentials("gw-key", {"zapier": "z", "generic": "whsec_abc"}),
+            Credentials("gw-key", {"zapier": WebhookSecret.of("z"), "generic": WebhookSecret.of("whsec_abc")}),
+        ),
+        (  # two while a secret is rotated: either verifies
+            '{"api_key": "gw-key", "webhook_secrets": {"shopify": ["old", "new"]}}',
+            Credentials("gw-key", {"shopify": WebhookSecret.of("old", "new")}),
+        ),
+        (  # a recipe that signs its public URL
+            '{"api_key": "gw-key", "webhook_secrets": {"hubspot": {"secret": ["s"], "url": "https://h.example/x"}}}',
+            Credentials("gw-key", {"hubspot": WebhookSecret.of("s", url="https://h.example/x")}),
         ),
     ],
 )
@@ -32,7 +41,6 @@ def test_valid_secrets(value: str, credentials: Credentials) -> None:
         ('{"api_key": ', SecretFormatError),
         ("[1, 2]", SecretFormatError),
         ('{"api_key": "k", "webhook_secrets": ["z"]}', SecretFormatError),
-        ('{"api_key": "k", "webhook_secrets": {"zapier": 1}}', SecretFormatError),
         ('{"webhook_secrets": {}}', ApiKeyMissingError),
         ('{"api_key": ""}', ApiKeyMissingError),
         ('{"api_key": 42}', ApiKeyMissingError),
@@ -52,9 +60,8 @@ def test_invalid_secrets(value: str | bytes, error: type[Exception]) -> None:
 
 
 def test_a_source_without_an_entry_has_no_secret() -> None:
-    credentials = Credentials("k", {"zapier": "z", "generic": ""})
-    assert credentials.webhook_secret("zapier") == "z"
-    assert credentials.webhook_secret("generic") is None
+    credentials = Credentials("k", {"zapier": WebhookSecret.of("z")})
+    assert credentials.webhook_secret("zapier") == WebhookSecret.of("z")
     assert credentials.webhook_secret("typeform") is None
 
 
@@ -71,11 +78,18 @@ def test_a_source_without_an_entry_has_no_secret() -> None:
         ("\\u0000", "blank"),  # a key of zero bytes only, likewise
         ("\\u0000\\u0000 ", "blank"),
         ("\\ud800", "not valid text"),
+        ('["new", ""]', "blank"),  # every secret of a list must be usable
+        ("[]", "must be a string, a list of strings"),
+        ("1", "must be a string, a list of strings"),
+        ('["a", 1]', "must be a string, a list of strings"),
+        ('{"secret": "s", "uri": "x"}', "an object of secret"),
+        ('{"url": "https://x"}', "must be a string, a list of strings"),
     ],
 )
 def test_a_webhook_secret_that_would_let_anyone_in_is_a_configuration_error(entry: str, why: str) -> None:
-    credentials = parse_secret(f'{{"api_key": "k", "webhook_secrets": {{"zapier": "{entry}", "tally": "t"}}}}')
+    json_entry = entry if entry[:1] in ("[", "{") or entry.isdigit() else f'"{entry}"'
+    credentials = parse_secret(f'{{"api_key": "k", "webhook_secrets": {{"zapier": {json_entry}, "tally": "t"}}}}')
     with pytest.raises(WebhookSecretInvalidError, match=why) as raised:
         credentials.webhook_secret("zapier")
     assert "webhook_secrets.zapier" in raised.value.message  # the log names the source
-    assert credentials.webhook_secret("tally") == "t"  # the other sources are unaffected
+    assert credentials.webhook_secret("tally") == WebhookSecret.of("t")  # the other sources are unaffected

@@ -11,7 +11,6 @@ import pytest
 from owner_webhook.errors import MalformedBodyError, UnsupportedMediaTypeError
 from owner_webhook.request import WebhookRequest
 from owner_webhook.sources import registry
-from owner_webhook.sources.typeform import Typeform
 
 SOURCES = registry()
 
@@ -45,10 +44,10 @@ def test_typeform_phone_answer(answers: list[dict[str, Any]], phone: str | None)
 
 def test_typeform_phone_chosen_by_field_ref() -> None:
     answers = {"form_response": {"answers": [_phone_answer("+2", ref="emergency"), _phone_answer("+1", ref="mobile")]}}
-    assert Typeform(phone_ref="mobile").find_phone(answers) == "+1"
-    assert Typeform(phone_ref="emergency").find_phone(answers) == "+2"
+    assert registry("mobile")["typeform"].find_phone(answers) == "+1"
+    assert registry("emergency")["typeform"].find_phone(answers) == "+2"
     # The configured question unanswered: no phone, rather than another person's number.
-    assert Typeform(phone_ref="work").find_phone(answers) is None
+    assert registry("work")["typeform"].find_phone(answers) is None
     assert registry("mobile")["typeform"].find_phone(answers) == "+1"
 
 
@@ -156,10 +155,5 @@ def test_form_tool_delivery_ids() -> None:
         assert SOURCES[name].delivery_id(request, {}) == request.body_digest
 
 
-def test_form_tools_acknowledge_refusals_and_automation_tools_do_not() -> None:
-    assert {name for name, source in SOURCES.items() if source.acknowledges_refusals} == {
-        "typeform",
-        "tally",
-        "webflow",
-        "jotform",
-    }
+def test_only_the_automation_tools_are_answered_422() -> None:
+    assert {name for name, source in SOURCES.items() if not source.acknowledges_refusals} == {"zapier", "generic"}

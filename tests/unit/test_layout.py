@@ -1,4 +1,7 @@
-"""The package's shape: each module imports only what it uses, and no two modules import each other."""
+"""The package's shape: each module imports only what it uses, and no two modules import each other.
+
+The promise: docs/development.md, "Layout".
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
 """Each requirements list is installed from its lock, which pins it with hashes: the two stay in step.
 
 A list edited without `make lock` fails here, before an install quietly leaves the new package out.
+
+The promise: docs/development.md, "Dependencies".
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ def locked(path: Path) -> dict[str, tuple[str, int]]:
         ("src/requirements.txt", "src/requirements.lock", True),  # the bundle: installed --no-deps
         ("requirements-runtime.txt", "requirements-runtime.lock", True),  # the runtime: installed --no-deps
         ("requirements-dev.txt", "requirements-dev.lock", False),  # the tools, with their dependencies
+        ("requirements-scan.txt", "requirements-scan.lock", False),  # make scan's checkov, in its own environment
     ],
 )
 def test_every_list_is_locked_with_hashes(human: str, lock: str, exact: bool) -> None:

@@ -1,4 +1,4 @@
-"""The answer table (SPEC section 6), one row per outcome, for both kinds of sender."""
+"""The answer table (docs/answers.md), one row per outcome, for both kinds of sender."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ TABLE = [
     (outcomes.WEBHOOK_SECRET_INVALID, 503, 503, "60"),
     (outcomes.PHONE_KEY_MALFORMED, 503, 503, "60"),
     (outcomes.INTERNAL_ERROR, 503, 503, "60"),
+    (outcomes.OUT_OF_TIME, 503, 503, "60"),
 ]
 WORKER_ONLY = {"drained", "retry_later", "dead_lettered", "malformed_message", "duplicate_replayed"}
 
@@ -55,7 +56,7 @@ def test_each_outcome_answers_each_kind_of_sender(
     outcome: outcomes.Outcome, automation: int, form_tool: int, retry_after: str | None
 ) -> None:
     for acknowledges, status in ((False, automation), (True, form_tool)):
-        result = Result(outcome, "why", form_tool=acknowledges)
+        result = Result(outcome, "why", acknowledges_refusals=acknowledges)
         response = result.to_lambda()
         assert response["statusCode"] == status
         assert response["headers"].get("Retry-After") == retry_after
@@ -83,6 +84,11 @@ def test_every_error_type_names_an_outcome_of_the_table() -> None:
     types = [cls for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, errors.WebhookError)]
     for cls in types:
         assert cls.outcome is outcomes.ALL[cls.outcome.code], cls
+
+
+def test_every_signal_is_one_of_the_metrics_counted_beside_an_outcome() -> None:
+    assert {name for outcome in outcomes.ALL.values() for name in outcome.signals} <= outcomes.ALSO_METRICS
+    assert outcomes.UPSTREAM_AUTH.signals == ("GatewayKeyRefused",)
 
 
 def test_every_outcome_has_a_metric_and_a_meaning() -> None:

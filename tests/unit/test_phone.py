@@ -1,4 +1,7 @@
-"""The phone rule in one table: what a form may send, and the E.164 that reaches the gateway."""
+"""The phone rule in one table: what a form may send, and the E.164 that reaches the gateway.
+
+The promise: docs/guarantees.md, "Phone numbers"; docs/security.md (the mask).
+"""
 
 from __future__ import annotations
 
@@ -88,11 +91,6 @@ def test_invalid_numbers_are_refused(written: str, region: str) -> None:
     assert refused.value.code == "invalid_phone"
 
 
-def test_the_table_covers_enough_cases() -> None:
-    assert len(VALID) + len(INVALID) >= 30
-    assert {region for _, region, _ in VALID} >= {"TR", "US", "GB", "DE"}
-
-
 @pytest.mark.parametrize(
     ("e164", "masked"),
     [
@@ -111,14 +109,6 @@ def test_mask_keeps_the_country_code_and_at_most_half_of_the_national_number(e16
 @pytest.mark.parametrize(("where", "e164"), numbering.EXAMPLES, ids=[where for where, _ in numbering.EXAMPLES])
 def test_mask_for_every_numbering_plan(where: str, e164: str) -> None:
     numbering.check_mask(e164, mask(e164))
-
-
-def test_every_plan_is_covered() -> None:
-    import phonenumbers
-
-    regions = {where.split()[0] for where, _ in numbering.EXAMPLES}
-    assert regions >= set(phonenumbers.SUPPORTED_REGIONS)
-    assert len(numbering.EXAMPLES) > 1000
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,7 @@
-"""Settings: defaults, and every invalid value named by its variable."""
+"""Settings: defaults, and every invalid value named by its variable.
+
+The promise: docs/configuration.md.
+"""
 
 from __future__ import annotations
 
@@ -42,9 +45,9 @@ TABLE = {"API_KEY_SECRET_ID": "s", "IDEMPOTENCY_TABLE": "t", "PHONE_KEY_SECRET_I
 
 
 def test_the_phone_memory_is_on_by_default_with_a_table_and_can_be_turned_off() -> None:
-    assert load_settings(TABLE).phone_memory == 7 * 86_400
-    assert load_settings({**TABLE, "PHONE_DEDUPLICATION_SECONDS": "0"}).phone_memory == 0
-    assert load_settings({"API_KEY_SECRET_ID": "s"}).phone_memory == 0  # no table: nowhere to remember
+    assert load_settings(TABLE).phone_deduplication == 7 * 86_400
+    assert load_settings({**TABLE, "PHONE_DEDUPLICATION_SECONDS": "0"}).phone_deduplication == 0
+    assert load_settings({"API_KEY_SECRET_ID": "s"}).phone_deduplication == 0  # no table: nowhere to keep phones
     assert load_settings({**TABLE, "IDEMPOTENCY_TTL_SECONDS": "111900"}).idempotency_ttl == 111_900
 
 

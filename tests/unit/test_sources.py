@@ -12,7 +12,8 @@ from owner_webhook.request import WebhookRequest
 from owner_webhook.sources import NAMES, registry
 from owner_webhook.sources import get_source as _get
 from owner_webhook.sources.base import Source
-from owner_webhook.sources.fields import phone_like
+from owner_webhook.sources.places import parse
+from owner_webhook.sources.secret import WebhookSecret
 
 SOURCES = registry()
 
@@ -43,8 +44,8 @@ def _request(headers: dict[str, str] | None = None, body: bytes = b"{}") -> Webh
         ({}, None),
     ],
 )
-def test_phone_like_fields(fields: dict[str, Any], phone: str | None) -> None:
-    assert phone_like(fields) == phone
+def test_fields_named_like_a_phone(fields: dict[str, Any], phone: str | None) -> None:
+    assert parse("~").first_text(fields) == phone
 
 
 def test_generic_looks_inside_data_after_the_top_level() -> None:
@@ -65,7 +66,7 @@ def test_generic_looks_inside_data_after_the_top_level() -> None:
     ],
 )
 def test_the_right_token_is_accepted(source: str, headers: dict[str, str]) -> None:
-    get_source(source).verify(_request(headers), "s3cret")
+    get_source(source).verify(_request(headers), WebhookSecret.of("s3cret"))
 
 
 @pytest.mark.parametrize(
@@ -84,7 +85,7 @@ def test_the_right_token_is_accepted(source: str, headers: dict[str, str]) -> No
 )
 def test_a_missing_or_wrong_token_is_refused(source: str, headers: dict[str, str]) -> None:
     with pytest.raises(UnauthenticatedError):
-        get_source(source).verify(_request(headers), "s3cret")
+        get_source(source).verify(_request(headers), WebhookSecret.of("s3cret"))
 
 
 def test_delivery_ids() -> None:

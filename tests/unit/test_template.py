@@ -1,4 +1,8 @@
-"""What template.yaml promises beyond what cfn-lint checks: alarms on both functions, an access log without secrets."""
+"""What template.yaml promises beyond what cfn-lint checks: alarms on both functions that reach someone, a
+dashboard and alarms on metrics that exist, an access log without secrets, defaults defined once.
+
+The promise: docs/operations.md (dashboard, alarms, access log) and docs/configuration.md (defaults).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from owner_webhook import outcomes
 from owner_webhook.sources import NAMES
 
 TEMPLATE = Path(__file__).resolve().parent.parent.parent / "template.yaml"
@@ -51,10 +56,15 @@ def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any
 _CfnLoader.add_multi_constructor("!", _tag)
 
 
+def load_template() -> dict[str, Any]:
+    """template.yaml, with !Ref, !Sub, ... as {"Ref": ...}, {"Fn::Sub": ...}."""
+    template: dict[str, Any] = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader with tags
+    return template
+
+
 @pytest.fixture(scope="module")
 def resources() -> dict[str, Any]:
-    template = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader with tags
-    return dict(template["Resources"])
+    return dict(load_template()["Resources"])
 
 
 def test_the_api_access_log_never_records_the_query_string(resources: dict[str, Any]) -> None:
@@ -95,3 +105,197 @@ def test_the_template_names_no_source_so_adding_one_leaves_it_alone() -> None:
     outputs = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)["Outputs"]  # noqa: S506
     described = " ".join(str(output.get("Description", "")) for output in outputs.values()).lower()
     assert not [name for name in NAMES if name in described]
+
+
+# What the code emits (EMF, namespace OwnerWebhook): one metric per outcome, the metrics counted beside one,
+# and Powertools' cold start; each with these dimension sets (observability.py).
+CODE_METRICS = {o.metric for o in outcomes.ALL.values()} | outcomes.ALSO_METRICS | {"ColdStart"}
+CODE_DIMENSIONS = {("service",), ("service", "source")}
+COLD_START_DIMENSIONS = ("function_name", "service")
+# AWS's own metrics that the dashboard and alarms may name, by namespace.
+AWS_METRICS = {
+    "AWS/Lambda": {"Duration", "Errors", "Throttles", "Invocations", "ConcurrentExecutions"},
+    "AWS/SQS": {
+        "ApproximateNumberOfMessagesVisible",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateAgeOfOldestMessage",
+    },
+    "AWS/ApiGateway": {"Count", "4xx", "5xx", "Latency", "IntegrationLatency"},
+}
+SEARCH = re.compile(r"SEARCH\('\{(?P<schema>[^}]*)\}(?P<terms>[^']*)'")
+
+
+def _template_metrics(resources: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    """The metrics the template's own metric filters emit in OwnerWebhook: their dimension keys."""
+    found = {}
+    for resource in resources.values():
+        if resource["Type"] == "AWS::Logs::MetricFilter":
+            for transformation in resource["Properties"]["MetricTransformations"]:
+                assert transformation["MetricNamespace"] == "OwnerWebhook"
+                keys = tuple(sorted(d["Key"] for d in transformation.get("Dimensions", [])))
+                found[transformation["MetricName"]] = keys
+    return found
+
+
+def _emitted(namespace: str, name: str, dimensions: tuple[str, ...], resources: dict[str, Any]) -> bool:
+    if namespace != "OwnerWebhook":
+        return name in AWS_METRICS.get(namespace, set())
+    if name == "ColdStart":
+        return dimensions == COLD_START_DIMENSIONS
+    if name in CODE_METRICS:
+        return dimensions in CODE_DIMENSIONS
+    return _template_metrics(resources).get(name) == dimensions
+
+
+def _dashboard(resources: dict[str, Any]) -> dict[str, Any]:
+    dashboards = [r for r in resources.values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
+    assert len(dashboards) == 1
+    body = dashboards[0]["Properties"]["DashboardBody"]["Fn::Sub"]
+    parsed: dict[str, Any] = json.loads(re.sub(r"\$\{([^}]+)\}", r"<\1>", body))
+    return parsed
+
+
+def _widget_metrics(widget: dict[str, Any]) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(namespace, metric, dimension keys) of each metric a widget names, its SEARCH expressions' included."""
+    named = []
+    for entry in widget["properties"]["metrics"]:
+        if isinstance(entry[0], dict):  # an expression
+            search = SEARCH.search(entry[0]["expression"])
+            assert search, entry  # only SEARCH expressions: each names what it looks for
+            namespace, *keys = (part.strip() for part in search["schema"].split(","))
+            names = re.findall(r'MetricName="([^"]+)"', search["terms"]) or ["*"]
+            named += [(namespace, name, tuple(sorted(keys))) for name in names]
+        else:
+            namespace, name, *rest = entry
+            pairs = [item for item in rest if isinstance(item, str)]
+            named.append((namespace, name, tuple(sorted(pairs[0::2]))))
+    return named
+
+
+def test_every_dashboard_widget_shows_metrics_that_exist(resources: dict[str, Any]) -> None:
+    widgets = _dashboard(resources)["widgets"]
+    shown = [named for widget in widgets if widget["type"] == "metric" for named in _widget_metrics(widget)]
+    assert len(shown) > 20
+    missing = [
+        (namespace, name, keys)
+        for namespace, name, keys in shown
+        if not (name == "*" and namespace == "OwnerWebhook" and keys in CODE_DIMENSIONS)  # every outcome
+        and not _emitted(namespace, name, keys, resources)
+    ]
+    assert not missing, f"widgets name metrics nothing emits: {missing}"
+    # What an operator asks first: each outcome that needs someone is on the page by name.
+    names = {name for _namespace, name, _keys in shown}
+    assert {"LikelyLost", "GatewayKeyRefused", "FailingAnswers", "DeadLettered", "ColdStart", "Duration"} <= names
+
+
+def test_the_dashboard_log_widgets_read_the_stack_log_groups(resources: dict[str, Any]) -> None:
+    groups = {name for name, r in resources.items() if r["Type"] == "AWS::Logs::LogGroup"}
+    logs = [w for w in _dashboard(resources)["widgets"] if w["type"] == "log"]
+    assert logs
+    for widget in logs:
+        sources = re.findall(r"SOURCE '<([^>]+)>'", widget["properties"]["query"])
+        assert sources and set(sources) <= groups
+
+
+def test_the_dashboard_shows_every_alarm_and_its_url_is_an_output(resources: dict[str, Any]) -> None:
+    alarms = {name for name, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    (widget,) = [w for w in _dashboard(resources)["widgets"] if w["type"] == "alarm"]
+    assert {arn.removesuffix(".Arn>").removeprefix("<") for arn in widget["properties"]["alarms"]} == alarms
+    url = load_template()["Outputs"]["DashboardUrl"]["Value"]["Fn::Sub"]
+    assert "${Dashboard}" in url
+
+
+def test_every_alarm_watches_metrics_that_exist(resources: dict[str, Any]) -> None:
+    for name, resource in resources.items():
+        if resource["Type"] != "AWS::CloudWatch::Alarm":
+            continue
+        properties = resource["Properties"]
+        stats = [q["MetricStat"]["Metric"] for q in properties.get("Metrics", []) if "MetricStat" in q]
+        if "MetricName" in properties:
+            stats.append(properties)
+        queries = [
+            q["Expression"] for q in properties.get("Metrics", []) if q.get("Expression", "").startswith("SELECT")
+        ]
+        for stat in stats:
+            keys = tuple(sorted(d["Name"] for d in stat.get("Dimensions", [])))
+            assert _emitted(stat["Namespace"], stat["MetricName"], keys, resources), (name, stat["MetricName"])
+        for query in queries:
+            found = re.fullmatch(r"SELECT SUM\((\w+)\) FROM SCHEMA\((\w+), (\w+)\) GROUP BY (\w+)", query)
+            assert found, query
+            metric, namespace, key, group = found.groups()
+            assert _emitted(namespace, metric, (key,), resources) and group == key
+        assert stats or queries, name
+
+
+def test_every_alarm_mails_the_alert_address_and_the_given_topic(resources: dict[str, Any]) -> None:
+    both = [
+        {"Fn::If": ["HasAlertEmail", {"Ref": "AlertTopic"}, {"Ref": "AWS::NoValue"}]},
+        {"Fn::If": ["HasAlarmTopic", {"Ref": "AlarmTopicArn"}, {"Ref": "AWS::NoValue"}]},
+    ]
+    alarms = {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert len(alarms) >= 11
+    for name, properties in alarms.items():
+        assert properties["AlarmActions"] == both, name
+        assert properties["OKActions"] == both, name
+        assert "docs/operations.md" in properties["AlarmDescription"], name
+    subscription = resources["AlertSubscription"]["Properties"]
+    assert subscription["Protocol"] == "email" and subscription["Endpoint"] == {"Ref": "AlertEmail"}
+
+
+def test_the_sender_failing_alarm_counts_each_senders_401_and_5xx_answers(resources: dict[str, Any]) -> None:
+    """One contributor per source, whatever sources there are; the failures as the function answered them."""
+    (metric_filter,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Logs::MetricFilter"]
+    assert metric_filter["LogGroupName"] == {"Ref": "WebhookLogGroup"}
+    pattern = metric_filter["FilterPattern"]
+    assert '$.message = "webhook answered"' in pattern and "$.status = 401" in pattern and "$.status >= 500" in pattern
+    (transformation,) = metric_filter["MetricTransformations"]
+    assert transformation["Dimensions"] == [{"Key": "source", "Value": "$.source"}]
+    alarm = resources["SenderFailingAlarm"]["Properties"]
+    assert "GROUP BY source" in alarm["Metrics"][0]["Expression"]
+    # Webflow retries 3 times, 10 minutes apart: two failing answers 10 minutes apart must be enough.
+    period = alarm["Metrics"][0]["Period"]
+    assert alarm["DatapointsToAlarm"] == 2 and alarm["Threshold"] == 1
+    assert (alarm["EvaluationPeriods"] - 1) * period >= 600 > period
+
+
+def test_the_dead_letter_alarm_fires_for_each_new_dead_letter(resources: dict[str, Any]) -> None:
+    alarm = resources["DeadLetterAlarm"]["Properties"]
+    (expression,) = [q["Expression"] for q in alarm["Metrics"] if q.get("ReturnData")]
+    assert "DIFF(" in expression  # a rise, not "at least one visible"
+    assert alarm["Threshold"] == 1 and alarm["EvaluationPeriods"] == 1
+
+
+def test_the_refused_key_alarm_says_what_to_check(resources: dict[str, Any]) -> None:
+    alarm = resources["GatewayKeyRefusedAlarm"]["Properties"]
+    assert alarm["MetricName"] == "GatewayKeyRefused" and alarm["Threshold"] == 1 and alarm["Period"] == 60
+    assert alarm["AlarmDescription"].startswith("The gateway refuses the API key: check the secret")
+
+
+def _template() -> dict[str, Any]:
+    return dict(yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader))  # noqa: S506 - SafeLoader with tags
+
+
+def test_every_parameter_default_is_the_settings_default() -> None:
+    """Defaults are defined once: a template Default that reaches a setting must read as that setting's default."""
+    from owner_webhook.settings import load_settings
+
+    template = _template()
+    variables = dict(template["Globals"]["Function"]["Environment"]["Variables"])
+    for resource in template["Resources"].values():
+        variables |= resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+    base = {"API_KEY_SECRET_ID": "s", "IDEMPOTENCY_TABLE": "t", "PHONE_KEY_SECRET_ID": "k"}
+    compared = []
+    for variable, value in variables.items():
+        parameter = template["Parameters"].get(value.get("Ref", "")) if isinstance(value, dict) else None
+        if parameter is None or "Default" not in parameter or variable.startswith(("POWERTOOLS_", "TRACER_")):
+            continue
+        assert load_settings({**base, variable: str(parameter["Default"])}) == load_settings(base), variable
+        compared.append(variable)
+    assert {"PHONE_DEDUPLICATION_SECONDS", "IDEMPOTENCY_TTL_SECONDS", "MAX_RECEIVE_COUNT"} <= set(compared)
+    assert {"RETRY_DELAY_SECONDS", "FUNCTION_TIMEOUT_SECONDS", "QUEUE_SOURCES", "GATEWAY_BASE_URL"} <= set(compared)
+
+
+def test_the_shortest_windows_are_the_settings_minimum() -> None:
+    from owner_webhook.settings import MIN_WINDOW
+
+    assert _template()["Parameters"]["IdempotencyTtlSeconds"]["MinValue"] == MIN_WINDOW

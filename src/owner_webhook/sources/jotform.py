@@ -1,4 +1,4 @@
-"""Jotform: unsigned, so a `token` query parameter in the webhook URL; answers in `rawRequest`."""
+"""Jotform: its recipe, and the code a recipe cannot say: the answers are JSON inside the rawRequest field."""
 
 from __future__ import annotations
 
@@ -8,23 +8,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from owner_webhook.errors import MalformedBodyError
-from owner_webhook.request import FORM, MULTIPART, WebhookRequest, read_fields
-from owner_webhook.sources import tokens
-from owner_webhook.sources.fields import as_text, id_at
+from owner_webhook.request import WebhookRequest
+from owner_webhook.sources.fields import as_text
+from owner_webhook.sources.recipe import RecipeSource
 
 # Answers are keyed q<N>_<name>; the other keys of rawRequest are Jotform's bookkeeping.
 _PHONE_ANSWER = re.compile(r"^q\d+_.*phone", re.IGNORECASE)
 
 
-class Jotform:
-    name = "jotform"
-    acknowledges_refusals = True
-
-    def verify(self, request: WebhookRequest, secret: str) -> None:
-        tokens.require(request.query.get("token"), secret)
-
+class Jotform(RecipeSource):
     def read(self, request: WebhookRequest) -> Mapping[str, Any]:
-        fields = read_fields(request, accept=(MULTIPART, FORM))
+        fields = super().read(request)
         raw = fields.get("rawRequest")
         if raw is None:
             return {**fields, "rawRequest": {}}
@@ -44,9 +38,6 @@ class Jotform:
                 if written:
                     return written
         return None
-
-    def delivery_id(self, request: WebhookRequest, payload: Mapping[str, Any]) -> str:
-        return id_at(payload, "submissionID") or request.body_digest
 
 
 def _widget_text(value: Any) -> str | None:
