@@ -51,13 +51,16 @@ class Plan:
     # The deployment's settings: the gateway's ceiling as the template states it, and the event source.
     gateway_concurrency: int = 5
     gateway_rate: float = 10.0
-    batch_size: int = 10
+    batch_size: int = 5  # as the template's event source
     batching_window: float = 0.0
     memory_mb: int = 256
     webhook_timeout: float = 10.0
     forwarder_timeout: float = 60.0
     drain_timeout: float = 600.0  # stop waiting for the queue after this long (then the figures say so)
-    environment: Mapping[str, str] = field(default_factory=dict)  # more variables for both functions
+    # More variables for both functions. A message that failed waits 2 s, then 4, 8... (deployed: 60 s, then
+    # doubling), not the sandbox's 0 s: two deliveries of one phone drained at once would otherwise spin
+    # through their receives while the first one's owner is being created.
+    environment: Mapping[str, str] = field(default_factory=lambda: {"RETRY_DELAY_SECONDS": "2"})
     seed: int = 20261204
 
 
@@ -85,15 +88,14 @@ def deliveries(plan: Plan) -> list[_Delivery]:
 
 def functions(plan: Plan, sandbox: Sandbox) -> tuple[FunctionConfig, FunctionConfig]:
     """The two functions as the template declares them, pointed at the sandbox."""
-    shared = {
-        "RETRY_QUEUE_URL": sandbox.queue_url,
-        "FORWARDER_FUNCTION": FORWARDER,
-        "GATEWAY_CONCURRENCY": str(plan.gateway_concurrency),
-        "GATEWAY_RATE_PER_SECOND": str(plan.gateway_rate),
-        **plan.environment,
-    }
+    shared = {"RETRY_QUEUE_URL": sandbox.queue_url, **plan.environment}
     webhook = FunctionConfig(
-        WEBHOOK, "owner_webhook.handler.lambda_handler", plan.instances, plan.webhook_timeout, plan.memory_mb, shared
+        WEBHOOK,
+        "owner_webhook.handler.lambda_handler",
+        plan.instances,
+        plan.webhook_timeout,
+        plan.memory_mb,
+        {**shared, "FORWARDER_FUNCTION": FORWARDER},
     )
     forwarder = FunctionConfig(
         FORWARDER,
@@ -101,7 +103,12 @@ def functions(plan: Plan, sandbox: Sandbox) -> tuple[FunctionConfig, FunctionCon
         plan.gateway_concurrency,  # its reserved concurrency: the gateway's ceiling in flight
         plan.forwarder_timeout,
         plan.memory_mb,
-        shared,
+        {
+            **shared,
+            "GATEWAY_CONCURRENCY": str(plan.gateway_concurrency),
+            "GATEWAY_RATE_PER_SECOND": str(plan.gateway_rate),
+            "FUNCTION_TIMEOUT_SECONDS": str(plan.forwarder_timeout),
+        },
     )
     return webhook, forwarder
 

@@ -41,6 +41,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import urllib3
+from botocore.exceptions import BotoCoreError, ClientError
 
 from sandbox.queue import record
 
@@ -336,6 +337,7 @@ class SqsEventSource:
         self.batches = 0
         self.messages = 0
         self.waits = 0  # times a poller found every instance busy (Lambda: a throttled invoke, retried)
+        self.errors = 0  # SQS calls that failed (the poller went on)
 
     def start(self) -> SqsEventSource:
         for poller in self._pollers:
@@ -355,29 +357,36 @@ class SqsEventSource:
 
     def _poll(self) -> None:
         while not self._stop.is_set():
-            messages = self._batch()
-            if not messages:
-                continue
-            instance = self._function.acquire(wait=0.05)
-            while instance is None and not self._stop.is_set():
-                self.waits += 1
-                instance = self._function.acquire(wait=0.05)
-            if instance is None:
-                return  # stopping: the messages come back after their visibility timeout
-            event = json.dumps({"Records": [record(message, self._arn) for message in messages]}).encode()
             try:
-                payload, error = self._function.run(instance, event, "sqs")
-            finally:
-                self._function.release(instance)
-            self.batches += 1
-            self.messages += len(messages)
-            if error:
-                continue  # the whole batch comes back after its visibility timeout
-            failed = {item["itemIdentifier"] for item in (json.loads(payload) or {}).get("batchItemFailures", [])}
-            done = [m for m in messages if m["MessageId"] not in failed]
-            for start in range(0, len(done), 10):
-                entries = [{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done[start:][:10])]
-                self._sqs.delete_message_batch(QueueUrl=self._queue_url, Entries=entries)
+                self._poll_once()
+            except (BotoCoreError, ClientError):  # SQS failed this call: the mapping tries again, as Lambda's does
+                self.errors += 1
+                time.sleep(0.1)
+
+    def _poll_once(self) -> None:
+        messages = self._batch()
+        if not messages:
+            return
+        instance = self._function.acquire(wait=0.05)
+        while instance is None and not self._stop.is_set():
+            self.waits += 1
+            instance = self._function.acquire(wait=0.05)
+        if instance is None:
+            return  # stopping: the messages come back after their visibility timeout
+        event = json.dumps({"Records": [record(message, self._arn) for message in messages]}).encode()
+        try:
+            payload, error = self._function.run(instance, event, "sqs")
+        finally:
+            self._function.release(instance)
+        self.batches += 1
+        self.messages += len(messages)
+        if error:
+            return  # the whole batch comes back after its visibility timeout
+        failed = {item["itemIdentifier"] for item in (json.loads(payload) or {}).get("batchItemFailures", [])}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            entries = [{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done[start:][:10])]
+            self._sqs.delete_message_batch(QueueUrl=self._queue_url, Entries=entries)
 
     def _batch(self) -> list[dict[str, Any]]:
         """Up to a batch of messages: a long poll of at most 1 s, then more until the batching window ends."""

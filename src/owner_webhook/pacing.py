@@ -12,6 +12,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+# Each instance keeps this far under its share: the gateway counts arrivals, and a call can arrive a few
+# milliseconds later or earlier than it was sent, so calls sent exactly a share apart may arrive closer.
+HEADROOM = 1.1
 # A 429 or 503 without Retry-After pauses the instance this long: enough for a short overload to pass.
 DEFAULT_PAUSE_SECONDS = 5.0
 # SQS keeps a message invisible for at most 12 hours; a Retry-After beyond this is taken as this.
@@ -35,8 +38,8 @@ class Pace:
 
     @classmethod
     def for_ceiling(cls, concurrency: int, rate_per_second: float) -> Pace:
-        """Each of `concurrency` instances' share of `rate_per_second`."""
-        return cls(concurrency / rate_per_second)
+        """Each of `concurrency` instances' share of `rate_per_second`, with HEADROOM."""
+        return cls(concurrency / rate_per_second * HEADROOM)
 
     def paused(self) -> float:
         """Seconds left in the pause a 429 or 503 asked for (0: not paused)."""

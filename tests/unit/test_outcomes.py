@@ -41,6 +41,8 @@ TABLE = [
     (outcomes.PHONE_KEY_MALFORMED, 503, 503, "60"),
     (outcomes.INTERNAL_ERROR, 503, 503, "60"),
     (outcomes.OUT_OF_TIME, 503, 503, "60"),
+    (outcomes.AT_CEILING, 503, 503, "60"),
+    (outcomes.FORWARDER_UNAVAILABLE, 503, 503, "60"),
 ]
 WORKER_ONLY = {"drained", "retry_later", "dead_lettered", "malformed_message", "duplicate_replayed"}
 

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from owner_webhook.pacing import DEFAULT_PAUSE_SECONDS, MAX_PAUSE_SECONDS, Pace
+from owner_webhook.pacing import DEFAULT_PAUSE_SECONDS, HEADROOM, MAX_PAUSE_SECONDS, Pace
 
 
 class Clock:
@@ -29,10 +29,11 @@ def clock() -> Clock:
     return Clock()
 
 
-def test_the_share_of_each_instance_is_the_ceiling_in_flight_over_the_rate() -> None:
-    assert Pace.for_ceiling(10, 20).spacing == 0.5
-    assert Pace.for_ceiling(5, 10).spacing == 0.5
-    assert Pace.for_ceiling(1, 4).spacing == 0.25
+def test_the_share_of_each_instance_is_the_ceiling_in_flight_over_the_rate_with_headroom() -> None:
+    assert Pace.for_ceiling(10, 20).spacing == pytest.approx(0.55)
+    assert Pace.for_ceiling(5, 10).spacing == pytest.approx(0.55)
+    assert Pace.for_ceiling(1, 4).spacing == pytest.approx(0.275)
+    assert HEADROOM == 1.1  # 10 % under the ceiling: what the gateway counts is arrivals, not sends
 
 
 def test_calls_start_at_least_a_share_apart(clock: Clock) -> None:

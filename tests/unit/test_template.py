@@ -80,11 +80,8 @@ def test_the_api_access_log_never_records_the_query_string(resources: dict[str, 
     assert all(isinstance(value, str) for value in line.values())
 
 
-@pytest.mark.parametrize("function", ["WebhookFunction", "RetryWorkerFunction"])
-@pytest.mark.parametrize("metric", ["Errors", "Throttles"])
-def test_each_function_has_an_error_and_a_throttle_alarm(resources: dict[str, Any], function: str, metric: str) -> None:
-    assert resources[function]["Type"] == "AWS::Serverless::Function"
-    alarms = [
+def _lambda_alarms(resources: dict[str, Any], function: str, metric: str) -> list[dict[str, Any]]:
+    return [
         alarm["Properties"]
         for alarm in resources.values()
         if alarm["Type"] == "AWS::CloudWatch::Alarm"
@@ -92,8 +89,48 @@ def test_each_function_has_an_error_and_a_throttle_alarm(resources: dict[str, An
         and alarm["Properties"].get("MetricName") == metric
         and alarm["Properties"]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function}}]
     ]
+
+
+@pytest.mark.parametrize(
+    ("function", "metric"),
+    [("WebhookFunction", "Errors"), ("WebhookFunction", "Throttles"), ("RetryWorkerFunction", "Errors")],
+)
+def test_each_function_has_an_error_alarm_and_the_webhook_a_throttle_alarm(
+    resources: dict[str, Any], function: str, metric: str
+) -> None:
+    assert resources[function]["Type"] == "AWS::Serverless::Function"
+    alarms = _lambda_alarms(resources, function, metric)
     assert len(alarms) == 1
     assert alarms[0]["AlarmActions"] == alarms[0]["OKActions"]  # notified when it fires and when it clears
+
+
+def test_the_forwarders_throttles_are_the_ceiling_at_work_not_an_alarm(resources: dict[str, Any]) -> None:
+    assert _lambda_alarms(resources, "RetryWorkerFunction", "Throttles") == []
+
+
+def test_the_forwarder_is_the_gateways_ceiling(resources: dict[str, Any]) -> None:
+    """docs/guarantees.md, "A burst": the forwarder's reserved concurrency and its queue's MaximumConcurrency
+    are the ceiling in flight; the webhook invokes it by name; the rate reaches every instance."""
+    forwarder, webhook = resources["RetryWorkerFunction"]["Properties"], resources["WebhookFunction"]["Properties"]
+    ceiling = {"Ref": "GatewayConcurrency"}
+    assert forwarder["ReservedConcurrentExecutions"] == ceiling
+    assert forwarder["Events"]["Retry"]["Properties"]["ScalingConfig"]["MaximumConcurrency"] == ceiling
+    assert forwarder["Environment"]["Variables"] == {
+        "GATEWAY_CONCURRENCY": ceiling,
+        "GATEWAY_RATE_PER_SECOND": {"Ref": "GatewayRatePerSecond"},
+    }
+    assert webhook["Environment"]["Variables"]["FORWARDER_FUNCTION"] == {"Ref": "RetryWorkerFunction"}
+    assert {"LambdaInvokePolicy": {"FunctionName": {"Ref": "RetryWorkerFunction"}}} in webhook["Policies"]
+    assert "ReservedConcurrentExecutions" not in webhook or webhook["ReservedConcurrentExecutions"]["Fn::If"][0]
+
+
+def test_a_burst_of_a_thousand_requests_in_one_second_passes_the_edge() -> None:
+    """docs/guarantees.md, "A burst": the route's token bucket holds 1,000 and refills 200 a second."""
+    parameters = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)["Parameters"]  # noqa: S506
+    burst, rate = parameters["ThrottleBurstLimit"]["Default"], parameters["ThrottleRateLimit"]["Default"]
+    assert burst >= 1000
+    assert rate >= 100  # a tenfold campaign (10,000 a minute) is not cut either
+    assert parameters["GatewayConcurrency"]["MinValue"] == 2  # an SQS event source's MaximumConcurrency
 
 
 def test_every_function_is_in_the_template(resources: dict[str, Any]) -> None:
