@@ -14,3 +14,14 @@ def handler(event: dict[str, Any], context: Any) -> Any:
         raise ValueError(event["raise"])
     time.sleep(float(event.get("sleep", 0)))
     return {"echo": event, "remaining_ms": context.get_remaining_time_in_millis()}
+
+
+def crash(event: dict[str, Any], context: Any) -> Any:
+    """A forwarder that fails before it answers (a bug, or its instance ran out of memory)."""
+    raise RuntimeError("crashed")
+
+
+def hang(event: dict[str, Any], context: Any) -> Any:
+    """A forwarder that does not answer in the time it was given."""
+    time.sleep(float(event.get("seconds", 1)) + 3)
+    return {"outcome": "owner_created"}

@@ -270,7 +270,7 @@ def test_every_alarm_mails_the_alert_address_and_the_given_topic(resources: dict
         {"Fn::If": ["HasAlarmTopic", {"Ref": "AlarmTopicArn"}, {"Ref": "AWS::NoValue"}]},
     ]
     alarms = {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
-    assert len(alarms) >= 11
+    assert len(alarms) >= 10  # none on the forwarder's throttles: they are the gateway's ceiling at work
     for name, properties in alarms.items():
         assert properties["AlarmActions"] == both, name
         assert properties["OKActions"] == both, name
