@@ -28,7 +28,7 @@ def main() -> None:
     from sandbox.stack import Sandbox
 
     started = time.monotonic()
-    with Sandbox(queue=True) as sandbox:
+    with Sandbox(queue=True, separate_aws=True) as sandbox:
         figures = burst.run(sandbox, burst.Plan())
     figures["seconds"] = round(time.monotonic() - started, 1)
     report(figures)

@@ -227,6 +227,13 @@ def _figures(
         "forwarder_throttled": forwarder.throttles,
         "forwarder_peak_busy": forwarder.peak_busy,
         "sqs_batches": source.batches,
+        "queued_deliveries_handled": dict(
+            collections.Counter(
+                f"{line['outcome']} {line.get('failure', '')}".strip()
+                for line in forwarder.logs
+                if line.get("message") == "queued delivery handled"
+            )
+        ),
         "sqs_messages": source.messages,
         "gateway_requests": len(gateway.received),
         "gateway_answers": {str(status): count for status, count in sorted(statuses.items())},
