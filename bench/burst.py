@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from bench.table import print_table
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACT = ROOT / ".aws-sam" / "build" / "WebhookFunction"
@@ -61,7 +62,7 @@ def _refused(f: dict[str, Any]) -> int:
 def report(f: dict[str, Any]) -> None:
     rows = targets(f)
     print(f"\nowner-webhook burst soak ({f['seconds']} s)\n")
-    _table([("target", "measured", "target", "met"), *[(n, m, t, "yes" if ok else "NO") for n, m, t, ok in rows]])
+    print_table([("target", "measured", "target", "met"), *[(n, m, t, "yes" if ok else "NO") for n, m, t, ok in rows]])
     print()
     print(f"answers: {', '.join(f'{n} {answer}' for answer, n in sorted(f['answers'].items()))}")
     print(
@@ -78,14 +79,6 @@ def report(f: dict[str, Any]) -> None:
     f["targets_met"] = all(ok for *_, ok in rows)
     f["targets"] = {name: ok for name, _, _, ok in rows}
     print("\n" + json.dumps(f))
-
-
-def _table(rows: Sequence[tuple[str, ...]]) -> None:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for i, row in enumerate(rows):
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
-        if i == 0:
-            print("  ".join("-" * width for width in widths))
 
 
 if __name__ == "__main__":

@@ -52,8 +52,6 @@ class Sandbox:
             "PHONE_KEY_SECRET_ID": PHONE_KEY_SECRET_ID,
             # Locally the worker retries at once and gives up after 4 receives (deployed: 60 s doubling, 16).
             "RETRY_DELAY_SECONDS": "0",
-            # The gateway's ceiling is the sandbox gateway's: none, unless a test gives it one (the burst soak).
-            "GATEWAY_RATE_PER_SECOND": "100000",
             "MAX_RECEIVE_COUNT": str(LOCAL_MAX_RECEIVE_COUNT),
             **({"RETRY_QUEUE_URL": self.queue_url} if self._queue else {}),
             **self._extra,

@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import phonenumbers
@@ -14,6 +15,9 @@ from owner_webhook.budget import minimum_timeout
 from owner_webhook.errors import SettingError
 from owner_webhook.sources import NAMES
 
+# The gateway's ceiling by default (the template's GatewayConcurrency and GatewayRatePerSecond).
+GATEWAY_CONCURRENCY = 10
+GATEWAY_RATE_PER_SECOND = 20.0
 # A function's name, or its full or partial ARN, as Lambda's Invoke API takes it.
 _FUNCTION = re.compile(
     r"(arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:)?([0-9]{12}:)?(function:)?[a-zA-Z0-9_-]{1,64}(:[a-zA-Z0-9$_-]+)?"
@@ -45,10 +49,10 @@ class Settings:
     function_timeout: float = 10.0  # the function's Timeout in the template: Tally gives up after 10 s
     # The webhook invokes this function (the forwarder) to forward; None: it forwards in its own process.
     forwarder_function: str | None = None
-    # The gateway's ceiling: at most this many forwarder instances (its reserved concurrency), each keeping
-    # its share of the rate (requests per second, all instances together).
-    gateway_concurrency: int = 10
-    gateway_rate: float = 20.0
+    # The gateway's ceiling, set on the forwarder function only: at most GATEWAY_CONCURRENCY instances
+    # (its reserved concurrency), each keeping its share of the rate. None: this function is not paced.
+    gateway_concurrency: int | None = None
+    gateway_rate: float | None = None
 
     @property
     def owner_url(self) -> str:
@@ -98,9 +102,18 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_receive_count=int(_number(env, "MAX_RECEIVE_COUNT", Settings.max_receive_count, 1, 1000)),
         function_timeout=function_timeout,
         forwarder_function=_function_name(env, "FORWARDER_FUNCTION"),
-        gateway_concurrency=int(_number(env, "GATEWAY_CONCURRENCY", Settings.gateway_concurrency, 1, 1000)),
-        gateway_rate=_number(env, "GATEWAY_RATE_PER_SECOND", Settings.gateway_rate, 0.01, 100_000),
+        **_ceiling(env),
     )
+
+
+def _ceiling(env: Mapping[str, str]) -> dict[str, Any]:
+    """The gateway's ceiling when either variable is set (the template sets both, on the forwarder)."""
+    if not (env.get("GATEWAY_CONCURRENCY", "").strip() or env.get("GATEWAY_RATE_PER_SECOND", "").strip()):
+        return {}
+    return {
+        "gateway_concurrency": int(_number(env, "GATEWAY_CONCURRENCY", GATEWAY_CONCURRENCY, 1, 1000)),
+        "gateway_rate": _number(env, "GATEWAY_RATE_PER_SECOND", GATEWAY_RATE_PER_SECOND, 0.01, 100_000),
+    }
 
 
 def _phone_deduplication(env: Mapping[str, str], table: str | None, delivery_window: int) -> int:

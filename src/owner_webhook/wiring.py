@@ -54,9 +54,11 @@ def parts() -> Parts:
     credentials = CredentialStore(
         settings.api_key_secret_id, settings.secret_max_age, session, settings.phone_key_secret_id
     )
-    # This instance's share of the gateway's ceiling: a ceiling for the whole fleet only in the forwarder
-    # function, whose reserved concurrency is GATEWAY_CONCURRENCY.
-    pace = Pace.for_ceiling(settings.gateway_concurrency, settings.gateway_rate)
+    # This instance's share of the gateway's ceiling: the forwarder's (its reserved concurrency is
+    # GATEWAY_CONCURRENCY); elsewhere, unpaced.
+    pace = None
+    if settings.gateway_concurrency is not None and settings.gateway_rate is not None:
+        pace = Pace.for_ceiling(settings.gateway_concurrency, settings.gateway_rate)
     gateway = GatewayClient(settings.owner_url, settings.gateway_connect_timeout, settings.gateway_read_timeout)
     queue = RetryQueue(settings.retry_queue_url, settings.queue_sources, session) if settings.retry_queue_url else None
     service = DeliveryService(

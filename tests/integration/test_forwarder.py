@@ -20,13 +20,15 @@ from tests.integration.conftest import Answer, invoke_event
 
 Logs = Callable[[], list[dict[str, Any]]]
 WORKER = "owner_webhook.worker.lambda_handler"
+# As the template sets it on the forwarder (one instance here), with a rate the tests never reach.
+CEILING = {"GATEWAY_CONCURRENCY": "1", "GATEWAY_RATE_PER_SECOND": "1000"}
 
 
 @pytest.fixture(scope="module")
 def service(sandbox: Sandbox) -> Iterator[LocalLambda]:
     with LocalLambda(
-        FunctionConfig("forwarder", WORKER, 1),
-        FunctionConfig("paused-forwarder", WORKER, 1),
+        FunctionConfig("forwarder", WORKER, 1, environment=CEILING),
+        FunctionConfig("paused-forwarder", WORKER, 1, environment=CEILING),
         FunctionConfig("crashing-forwarder", "tests.integration.lambda_handlers.crash", 1),
         FunctionConfig("hanging-forwarder", "tests.integration.lambda_handlers.hang", 1, timeout=6),
     ) as running:
