@@ -45,7 +45,7 @@ class Forwarder:
     def __init__(self, function_name: str, session: boto3.session.Session) -> None:
         self._name = function_name
         self._session = session
-        self._clients: dict[int, Any] = {}  # by read timeout in whole seconds
+        self._clients: dict[float, Any] = {}  # by read timeout, in tenths of a second
 
     def forward(self, delivery: QueuedDelivery, deadline: Deadline, fields: Fields) -> Result:
         """The forwarder's result for `delivery`, by `deadline.forward_by`; what it says goes into `fields`.
@@ -78,7 +78,9 @@ class Forwarder:
         return from_answer(answer, fields)
 
     def _client(self, seconds: float) -> Any:
-        timeout = math.ceil(seconds)
+        # Never past the forward's deadline (the time to queue after it stays whole), and never shorter than
+        # the forwarder's own answer takes (it answers INVOKE_SECONDS early).
+        timeout = math.floor(seconds * 10) / 10
         if timeout not in self._clients:
             config = CLIENT_CONFIG.merge(Config(read_timeout=timeout))
             self._clients[timeout] = self._session.client("lambda", config=config)
