@@ -57,10 +57,10 @@ class Plan:
     webhook_timeout: float = 10.0
     forwarder_timeout: float = 60.0
     drain_timeout: float = 600.0  # stop waiting for the queue after this long (then the figures say so)
-    # More variables for both functions. A message that failed waits 2 s, then 4, 8... (deployed: 60 s, then
-    # doubling), not the sandbox's 0 s: two deliveries of one phone drained at once would otherwise spin
-    # through their receives while the first one's owner is being created.
-    environment: Mapping[str, str] = field(default_factory=lambda: {"RETRY_DELAY_SECONDS": "2"})
+    # More variables for both functions. A message that failed waits 15 s, then 30, 60 (deployed: 60 s, then
+    # doubling), not the sandbox's 0 s: within the sandbox's 4 receives, a phone whose claim outlives a
+    # forwarder invocation (up to its 60 s) is then tried again after the claim has lapsed, as deployed.
+    environment: Mapping[str, str] = field(default_factory=lambda: {"RETRY_DELAY_SECONDS": "15"})
     seed: int = 20261204
 
 

@@ -25,6 +25,7 @@ SHORT = burst.Plan(
     gateway_concurrency=CEILING.in_flight,
     gateway_rate=CEILING.rate,
     drain_timeout=90.0,
+    environment={"RETRY_DELAY_SECONDS": "2"},  # a short burst: a message that failed is tried again soon
 )
 
 
