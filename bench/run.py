@@ -20,13 +20,14 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import urllib3
 
+from bench.table import print_table
 from sandbox import senders
 from sandbox.events import http_api_event
 from sandbox.runtime import RUNTIME_PYTHON, LambdaRuntime
@@ -336,7 +337,7 @@ def report(f: dict[str, Any]) -> None:
          f"+{tracer['median_ms'] - cold_['median_ms']:.0f} ms for the X-Ray SDK"),
         ("artifact", f"{f['artifact']['unzipped_mb']:.1f} MB", "", f"{f['artifact']['zipped_mb']:.1f} MB zipped"),
     ]  # fmt: skip
-    _table(rows)
+    print_table(rows)
     print(
         "\nin the runtime: the runtime interface emulator's INIT REPORT and first invoke (awslambdaric, runtime start"
     )
@@ -346,18 +347,12 @@ def report(f: dict[str, Any]) -> None:
     print("  modules:  " + ", ".join(f"{name} {ms:.1f} ms" for name, ms in f["imports"]["modules"]))
     print("  packages: " + ", ".join(f"{name} {ms:.0f} ms" for name, ms in f["imports"]["packages"]))
     print()
-    _table([("target", "measured", "target", "met"), *[(n, m, t, "yes" if ok else "NO") for n, m, t, ok in targets]])
+    print_table(
+        [("target", "measured", "target", "met"), *[(n, m, t, "yes" if ok else "NO") for n, m, t, ok in targets]]
+    )
     f["targets_met"] = all(ok for *_, ok in targets)
     f["targets"] = {name: ok for name, _, _, ok in targets}
     print("\n" + json.dumps(f, default=lambda x: round(x, 3) if isinstance(x, float) else str(x)))
-
-
-def _table(rows: Sequence[tuple[str, ...]]) -> None:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for i, row in enumerate(rows):
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
-        if i == 0:
-            print("  ".join("-" * width for width in widths))
 
 
 if __name__ == "__main__":

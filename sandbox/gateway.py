@@ -4,7 +4,9 @@ POST /owner with `Authorization: Bearer <key>` and `{"phone": "+905551234567"}`:
 200 {"success": true} and a new owner; 400 for a phone that is not E.164 (or is in `rejected_phones`);
 401 for a wrong key; 403 for a key in `denied_keys`. Every request is recorded. Faults can be queued
 for the next requests (`inject`) to play an outage, a slow answer or a dropped connection, or drawn
-at random (`chaos`). Over HTTP, for `make serve`: `POST /sandbox/faults` with a JSON list of faults
+at random (`chaos`). `limit` plays a gateway with limits it does not document: 429 above a rate, slow
+answers above a number of requests at once; the rate and concurrency it saw are kept (`peak_rate`,
+`peak_in_flight`). Over HTTP, for `make serve`: `POST /sandbox/faults` with a JSON list of faults
 (`[{"status": 503, "retry_after": 30}, {"reset": true}, {"delay": 6}, {"create_first": true}]`), and
 `GET /sandbox/owners` lists the owners created.
 """
@@ -50,6 +52,18 @@ class Fault:
     trickle_for: float = 0.0  # ... for this long, then the rest of the answer
 
 
+@dataclass(frozen=True)
+class Ceiling:
+    """Limits a gateway may have without saying so: 429 with `retry_after` to a request that makes more
+    than `rate` in the last second, and `slow_seconds` more before answering for each request beyond
+    `in_flight` at once (slow enough, the answer comes after the caller stopped waiting)."""
+
+    rate: int
+    in_flight: int
+    retry_after: int = 1
+    slow_seconds: float = 2.0
+
+
 class SandboxGateway:
     def __init__(self, api_key: str, host: str = "127.0.0.1", port: int = 0) -> None:
         self.accepted_keys = {api_key}
@@ -61,6 +75,10 @@ class SandboxGateway:
         self._chaos: tuple[float, list[Fault], random.Random] | None = None
         self._lock = threading.Condition()
         self._in_flight = 0
+        self._ceiling: Ceiling | None = None
+        self.arrivals: list[float] = []  # time.monotonic() of each POST /owner, in order
+        self.peak_in_flight = 0  # POST /owner requests being handled at once, at most
+        self._last_second: deque[float] = deque()
         self._generation = 0  # bumped by reset(): a request delayed across a reset is dropped, not recorded
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
@@ -97,10 +115,30 @@ class SandboxGateway:
         with self._lock:
             self._chaos = (rate, faults, random.Random(seed)) if rate else None  # noqa: S311 - not for secrets
 
+    def limit(self, ceiling: Ceiling | None) -> None:
+        """From now on, answer as a gateway with this ceiling (None: without one)."""
+        with self._lock:
+            self._ceiling = ceiling
+
+    def peak_rate(self) -> int:
+        """The most POST /owner requests that arrived within one second (any window (t - 1 s, t])."""
+        with self._lock:
+            arrivals = list(self.arrivals)
+        peak, first = 0, 0
+        for last, arrived in enumerate(arrivals):
+            while arrivals[first] <= arrived - 1.0:
+                first += 1
+            peak = max(peak, last - first + 1)
+        return peak
+
     def reset(self) -> None:
         with self._lock:
             self._generation += 1
             self._chaos = None
+            self._ceiling = None
+            self.arrivals.clear()
+            self._last_second.clear()
+            self.peak_in_flight = 0
             self.received.clear()
             self.owners.clear()
             self._faults.clear()
@@ -120,6 +158,23 @@ class SandboxGateway:
         with self._lock:
             self._in_flight -= 1
             self._lock.notify_all()
+
+    def _arrive(self) -> Fault | None:
+        """Note a POST /owner; the fault its ceiling makes of it, if any."""
+        with self._lock:
+            now = time.monotonic()
+            self.arrivals.append(now)
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+            self._last_second.append(now)
+            while self._last_second[0] <= now - 1.0:
+                self._last_second.popleft()
+            ceiling = self._ceiling
+            if ceiling is None:
+                return None
+            if len(self._last_second) > ceiling.rate:
+                return Fault(status=429, retry_after=ceiling.retry_after)
+            beyond = self._in_flight - ceiling.in_flight
+            return Fault(delay=ceiling.slow_seconds * beyond) if beyond > 0 else None
 
     def _next_fault(self) -> Fault | None:
         with self._lock:
@@ -197,7 +252,7 @@ def _handler_for(gateway: SandboxGateway) -> type[BaseHTTPRequestHandler]:
             if self.path != "/owner":
                 self._send(404, {"message": "Not Found"}, body, authorization, phone)
                 return
-            fault = gateway._next_fault()
+            fault = gateway._arrive() or gateway._next_fault()
             if fault and fault.delay:
                 generation = gateway._generation
                 time.sleep(fault.delay)

@@ -24,7 +24,7 @@ def poll_once(
     if not received:
         return 0, 0
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    event = {"Records": [_record(message, arn) for message in received]}
+    event = {"Records": [record(message, arn) for message in received]}
     response = worker(event, LocalContext(timeout_seconds=timeout_seconds))
     failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
     for message in received:
@@ -70,7 +70,7 @@ def move_messages(sqs: Any, dead_letter_url: str, queue_url: str) -> int:
     return moved
 
 
-def _record(message: dict[str, Any], arn: str) -> dict[str, Any]:
+def record(message: dict[str, Any], arn: str) -> dict[str, Any]:
     return {
         "messageId": message["MessageId"],
         "receiptHandle": message["ReceiptHandle"],

@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from sandbox.aws import IDEMPOTENCY_TABLE, LOCAL_PHONE_KEY, LOCAL_SECRET, PHONE_KEY_SECRET_ID, SECRET_ID, LocalAws
+from sandbox.aws_process import SeparateAws
 from sandbox.endpoint import Handler, LocalEndpoint
 from sandbox.gateway import SandboxGateway
 
@@ -28,8 +29,9 @@ class Sandbox:
         host: str = "127.0.0.1",
         ports: tuple[int, int, int] = (0, 0, 0),  # endpoint, moto server, gateway; 0 picks a free one
         queue: bool = False,
+        separate_aws: bool = False,  # the moto server in a process of its own (sandbox/aws_process.py)
     ) -> None:
-        self.aws = LocalAws(host, ports[1])
+        self.aws = SeparateAws() if separate_aws else LocalAws(host, ports[1])
         self.gateway = SandboxGateway(api_key=LOCAL_SECRET["api_key"], host=host, port=ports[2])
         self._host, self._endpoint_port = host, ports[0]
         self._queue = queue

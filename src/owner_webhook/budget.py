@@ -49,8 +49,14 @@ QUEUE = Reservation("queue", 1)  # queue a delivery that made no claim (no time 
 DELAY = Reservation("delay", 1)  # the worker: a failed message's next visibility
 
 
-def after_forward(queue: bool) -> Reservation:
-    """What may follow the forward: with the retry queue, queueing and releasing; else storing the answer."""
+NOTHING = Reservation("nothing", 0)  # the webhook with a forwarder function and no retry queue: the forwarder records
+
+
+def after_forward(queue: bool, *, forwarder: bool = False) -> Reservation:
+    """What may follow the forward: with the retry queue, queueing and releasing; else storing the answer.
+    When a forwarder function forwards, it claims and records: the webhook only queues what it could not take."""
+    if forwarder:
+        return QUEUE if queue else NOTHING
     return QUEUE_AND_RELEASE if queue else RECORD
 
 

@@ -20,6 +20,7 @@ from owner_webhook.errors import (
     UnauthenticatedError,
     WebhookError,
 )
+from owner_webhook.forwarder import Forwarder
 from owner_webhook.outcomes import Result
 from owner_webhook.owners import Owners
 from owner_webhook.phone import mask, to_e164
@@ -45,6 +46,7 @@ class DeliveryService:
         phone_keys: Callable[[], Sequence[bytes]],
         max_body_bytes: int,
         default_region: str,
+        forwarder: Forwarder | None = None,
     ) -> None:
         self._sources = sources
         self._credentials = credentials
@@ -54,6 +56,7 @@ class DeliveryService:
         self._phone_keys = phone_keys
         self._max_body_bytes = max_body_bytes
         self._region = default_region
+        self._forwarder = forwarder  # None: this process forwards (claims, calls the gateway, records)
 
     def source(self, name: str) -> Source:
         """The source registered under `name`; raises UnknownSourceError."""
@@ -87,13 +90,22 @@ class DeliveryService:
         if dry_run:
             return self._dry_run(delivery, keys[0], deadline, fields)
         try:
-            result = self._forward_once(delivery, credentials.api_key, keys, deadline, fields, queue=True)
+            if self._forwarder is not None:
+                result = self._forwarder.forward(delivery, deadline, fields)
+            else:
+                result = self._forward_once(delivery, credentials.api_key, keys, deadline, fields, queue=True)
         except InProgressError as busy:
             if source.retries:
                 raise  # 409: the sender comes back and finds the owner
             # A sender that never retries would lose the signup: the worker finds the owner, or creates it.
             result = self._queue_or_raise(busy, delivery, deadline, fields, claim=None)
         except (OutOfTimeError, DeduplicationUnavailableError) as failure:  # before any claim was made
+            result = self._queue_or_raise(failure, delivery, deadline, fields, claim=None)
+        except TransientError as failure:
+            if self._forwarder is None:
+                raise  # this process queued it already, or could not
+            # The forwarder function took no claim, or released it: the delivery waits in the queue, or the
+            # sender is asked to retry. Beyond the gateway's ceiling (at_ceiling) this is the usual way.
             result = self._queue_or_raise(failure, delivery, deadline, fields, claim=None)
         return Result(
             result.outcome,

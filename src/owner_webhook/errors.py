@@ -121,6 +121,18 @@ class DeduplicationUnavailableError(TransientError):
     outcome = outcomes.DEDUPLICATION_UNAVAILABLE
 
 
+class AtCeilingError(TransientError):
+    """The gateway's ceiling is reached (every forwarder instance is busy), or the gateway asked to wait."""
+
+    outcome = outcomes.AT_CEILING
+
+
+class ForwarderUnavailableError(TransientError):
+    """The forwarder function could not be invoked: nothing was forwarded."""
+
+    outcome = outcomes.FORWARDER_UNAVAILABLE
+
+
 class OutOfTimeError(TransientError):
     """Too little of the invocation's time is left for the next step (a claim, a forward, a message)."""
 
@@ -165,3 +177,13 @@ class PhoneKeyError(ConfigurationError):
     """The phone key (PHONE_KEY_SECRET_ID) is missing or too short."""
 
     outcome = outcomes.PHONE_KEY_MALFORMED
+
+
+def error_for(outcome: Outcome) -> type[WebhookError]:
+    """The error that ends in `outcome` (a failure the forwarder function answered, raised again by the webhook)."""
+    found = [error for error in _all(WebhookError) if error.outcome is outcome and not error.__subclasses__()]
+    return found[0] if len(found) == 1 else WebhookError
+
+
+def _all(base: type[WebhookError]) -> list[type[WebhookError]]:
+    return [base, *(error for sub in base.__subclasses__() for error in _all(sub))]

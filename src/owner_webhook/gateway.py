@@ -44,6 +44,7 @@ class GatewayStatus(StrEnum):
     UNREACHABLE = "unreachable"  # refused, DNS, connect timeout: the request surely did not arrive
     AMBIGUOUS = "ambiguous"  # read timeout, dropped or cut connection: the owner may exist
     NOT_SENT = "not_sent"  # too little time was left for an answer to come back: nothing was sent
+    PAUSED = "paused"  # the forwarder's pace left no turn in time (a 429/503 asked to wait): nothing was sent
 
 
 _BY_HTTP_STATUS = {

@@ -94,9 +94,17 @@ UPSTREAM_AUTH = _transient(
     "upstream_auth", "UpstreamFailure", "the gateway refused the key, even fresh", "GatewayKeyRefused"
 )
 OUT_OF_TIME = _transient("out_of_time", "OutOfTime", "too little of the invocation's time was left for the next step")
+AT_CEILING = _transient(
+    "at_ceiling",
+    "AtCeiling",
+    "every forwarder instance was busy (the gateway's ceiling), or the gateway had asked to wait",
+)
 SECRET_STORE_UNAVAILABLE = _transient("secret_store_unavailable", "DependencyFailure", "Secrets Manager unreachable")
 DEDUPLICATION_UNAVAILABLE = _transient(
     "deduplication_unavailable", "DependencyFailure", "the deduplication table is unavailable"
+)
+FORWARDER_UNAVAILABLE = _transient(
+    "forwarder_unavailable", "DependencyFailure", "the forwarder function could not be invoked"
 )
 INTERNAL_ERROR = _transient("internal_error", "InternalError", "a bug: the log line names the error's type and place")
 # The configuration: 503 so that nothing is lost while it is fixed.

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
+from http import HTTPStatus
 from typing import Any
 
-from owner_webhook.budget import SECRET, Deadline
+from owner_webhook.budget import MIN_FORWARD_SECONDS, SECRET, Deadline
 from owner_webhook.credentials import CredentialStore
 from owner_webhook.errors import (
+    AtCeilingError,
     OutOfTimeError,
     RejectedPhoneError,
     UpstreamAmbiguousError,
@@ -15,12 +18,14 @@ from owner_webhook.errors import (
     UpstreamUnavailableError,
 )
 from owner_webhook.gateway import GatewayClient, GatewayResult, GatewayStatus
+from owner_webhook.pacing import Pace
 
 
 class Owners:
-    def __init__(self, gateway: GatewayClient, credentials: CredentialStore) -> None:
+    def __init__(self, gateway: GatewayClient, credentials: CredentialStore, pace: Pace | None = None) -> None:
         self._gateway = gateway
         self._credentials = credentials
+        self._pace = pace  # the forwarder instance's share of the gateway's ceiling; None: unpaced
 
     def create(self, phone: str, api_key: str, deadline: Deadline, fields: dict[str, Any]) -> None:
         """POST the owner with the key the secret held (read again if the gateway refuses it) before
@@ -32,6 +37,9 @@ class Owners:
         if result.status == GatewayStatus.NOT_SENT:
             fields.update(gateway_attempts=0)
             raise OutOfTimeError("too little time was left to call the payment gateway safely; retry")
+        if result.status == GatewayStatus.PAUSED:
+            fields.update(gateway_attempts=0, gateway_status=str(result.status))
+            raise AtCeilingError("the gateway's ceiling left no turn in time; retry", retry_after=result.retry_after)
         fields.update(
             gateway_status=result.http_status or str(result.status),
             gateway_latency_ms=result.latency_ms,
@@ -53,7 +61,7 @@ class Owners:
                 )
 
     def _post(self, phone: str, api_key: str, deadline: Deadline) -> GatewayResult:
-        result = self._gateway.create_owner(phone, api_key, deadline.forward_by)
+        result = self._paced(phone, api_key, deadline)
         if result.status not in (GatewayStatus.UNAUTHORIZED, GatewayStatus.FORBIDDEN):
             return result
         if not deadline.fits_in_forward(SECRET):  # the calls after the forward keep their reservation
@@ -63,7 +71,18 @@ class Owners:
         fresh = self._credentials.load(fresh=True).api_key
         if fresh == api_key:
             return result
-        retried = self._gateway.create_owner(phone, fresh, deadline.forward_by)
+        retried = self._paced(phone, fresh, deadline)
         return replace(
             retried, latency_ms=result.latency_ms + retried.latency_ms, attempts=result.attempts + retried.attempts
         )
+
+    def _paced(self, phone: str, api_key: str, deadline: Deadline) -> GatewayResult:
+        """One call to the gateway in this instance's turn; a 429 or 503 pauses the instance."""
+        if self._pace is None:
+            return self._gateway.create_owner(phone, api_key, deadline.forward_by)
+        if not self._pace.take_turn(latest=deadline.forward_by - MIN_FORWARD_SECONDS):
+            return GatewayResult(GatewayStatus.PAUSED, retry_after=math.ceil(self._pace.paused()) or None, attempts=0)
+        result = self._gateway.create_owner(phone, api_key, deadline.forward_by)
+        if result.status == GatewayStatus.THROTTLED or result.http_status == HTTPStatus.SERVICE_UNAVAILABLE:
+            self._pace.pause(result.retry_after)
+        return result

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import phonenumbers
@@ -13,6 +15,13 @@ from owner_webhook.budget import minimum_timeout
 from owner_webhook.errors import SettingError
 from owner_webhook.sources import NAMES
 
+# The gateway's ceiling by default (the template's GatewayConcurrency and GatewayRatePerSecond).
+GATEWAY_CONCURRENCY = 10
+GATEWAY_RATE_PER_SECOND = 20.0
+# A function's name, or its full or partial ARN, as Lambda's Invoke API takes it.
+_FUNCTION = re.compile(
+    r"(arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:)?([0-9]{12}:)?(function:)?[a-zA-Z0-9_-]{1,64}(:[a-zA-Z0-9$_-]+)?"
+)
 # The shortest memory that still stops a replay: Tally retries for 31 h, signatures allow 5 minutes.
 MIN_WINDOW = 31 * 3600 + 300
 
@@ -38,6 +47,12 @@ class Settings:
     retry_delay: int = 60  # the worker's first wait; it doubles up to 15 minutes
     max_receive_count: int = 16  # as the queue's redrive policy: then the dead-letter queue
     function_timeout: float = 10.0  # the function's Timeout in the template: Tally gives up after 10 s
+    # The webhook invokes this function (the forwarder) to forward; None: it forwards in its own process.
+    forwarder_function: str | None = None
+    # The gateway's ceiling, set on the forwarder function only: at most GATEWAY_CONCURRENCY instances
+    # (its reserved concurrency), each keeping its share of the rate. None: this function is not paced.
+    gateway_concurrency: int | None = None
+    gateway_rate: float | None = None
 
     @property
     def owner_url(self) -> str:
@@ -86,7 +101,19 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         retry_delay=int(_number(env, "RETRY_DELAY_SECONDS", Settings.retry_delay, 0, 900)),
         max_receive_count=int(_number(env, "MAX_RECEIVE_COUNT", Settings.max_receive_count, 1, 1000)),
         function_timeout=function_timeout,
+        forwarder_function=_function_name(env, "FORWARDER_FUNCTION"),
+        **_ceiling(env),
     )
+
+
+def _ceiling(env: Mapping[str, str]) -> dict[str, Any]:
+    """The gateway's ceiling when either variable is set (the template sets both, on the forwarder)."""
+    if not (env.get("GATEWAY_CONCURRENCY", "").strip() or env.get("GATEWAY_RATE_PER_SECOND", "").strip()):
+        return {}
+    return {
+        "gateway_concurrency": int(_number(env, "GATEWAY_CONCURRENCY", GATEWAY_CONCURRENCY, 1, 1000)),
+        "gateway_rate": _number(env, "GATEWAY_RATE_PER_SECOND", GATEWAY_RATE_PER_SECOND, 0.01, 100_000),
+    }
 
 
 def _phone_deduplication(env: Mapping[str, str], table: str | None, delivery_window: int) -> int:
@@ -105,6 +132,13 @@ def _phone_deduplication(env: Mapping[str, str], table: str | None, delivery_win
             f"{MIN_WINDOW} (Tally's 31 h of retries and the 5-minute signature tolerance), got {raw!r}"
         )
     return seconds
+
+
+def _function_name(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    if value and not _FUNCTION.fullmatch(value):
+        raise SettingError(f"{name} must be a Lambda function's name or ARN, got {value!r}")
+    return value or None
 
 
 def _url(env: Mapping[str, str], name: str, default: str) -> str:

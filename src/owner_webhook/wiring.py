@@ -14,8 +14,10 @@ from owner_webhook.budget import Deadline, after_forward
 from owner_webhook.credentials import CredentialStore
 from owner_webhook.deduplication import Deduplication, DynamoDBDeduplication, NoDeduplication
 from owner_webhook.delivery import DeliveryService
+from owner_webhook.forwarder import Forwarder
 from owner_webhook.gateway import GatewayClient
 from owner_webhook.owners import Owners
+from owner_webhook.pacing import Pace
 from owner_webhook.retry_queue import MAX_RETENTION_SECONDS, RetryQueue
 from owner_webhook.settings import Settings, load_settings
 from owner_webhook.sources import registry
@@ -30,13 +32,18 @@ class Parts:
     forward_budget: float
     retry_delay: int
     max_receive_count: int
+    forwarder: bool = False  # the webhook invokes the forwarder function instead of forwarding itself
+    pace: Pace | None = None  # the forwarder instance's share of the gateway's ceiling
 
-    def deadline(self, context: LambdaContext) -> Deadline:
+    def deadline(self, context: LambdaContext, within: float | None = None) -> Deadline:
         """The invocation's deadline: the forward within its budget, and the reservation after it (storing
-        the answer; with the retry queue, queueing the delivery and releasing its claim) kept from the start."""
-        return Deadline.start(
-            context.get_remaining_time_in_millis() / 1000, self.forward_budget, after_forward(self.queue is not None)
-        )
+        the answer; with the retry queue, queueing the delivery and releasing its claim) kept from the start.
+        `within`: the seconds the caller of the forwarder gave it, when they are fewer than the invocation's."""
+        remaining = context.get_remaining_time_in_millis() / 1000
+        if within is not None:  # the forwarder, invoked by the webhook: it records, the webhook queues
+            return Deadline.start(min(remaining, within), self.forward_budget, after_forward(False))
+        reserved = after_forward(self.queue is not None, forwarder=self.forwarder)
+        return Deadline.start(remaining, self.forward_budget, reserved)
 
 
 @functools.cache
@@ -47,19 +54,33 @@ def parts() -> Parts:
     credentials = CredentialStore(
         settings.api_key_secret_id, settings.secret_max_age, session, settings.phone_key_secret_id
     )
+    # This instance's share of the gateway's ceiling: the forwarder's (its reserved concurrency is
+    # GATEWAY_CONCURRENCY); elsewhere, unpaced.
+    pace = None
+    if settings.gateway_concurrency is not None and settings.gateway_rate is not None:
+        pace = Pace.for_ceiling(settings.gateway_concurrency, settings.gateway_rate)
     gateway = GatewayClient(settings.owner_url, settings.gateway_connect_timeout, settings.gateway_read_timeout)
     queue = RetryQueue(settings.retry_queue_url, settings.queue_sources, session) if settings.retry_queue_url else None
     service = DeliveryService(
         sources=registry(settings.typeform_phone_ref),
         credentials=credentials,
         deduplication=_deduplication(settings, credentials, session),
-        owners=Owners(gateway, credentials),
+        owners=Owners(gateway, credentials, pace),
         queue=queue,
         phone_keys=_phone_keys(settings, credentials),
         max_body_bytes=settings.max_body_bytes,
         default_region=settings.default_phone_region,
+        forwarder=Forwarder(settings.forwarder_function, session) if settings.forwarder_function else None,
     )
-    return Parts(service, queue, settings.forward_budget, settings.retry_delay, settings.max_receive_count)
+    return Parts(
+        service,
+        queue,
+        settings.forward_budget,
+        settings.retry_delay,
+        settings.max_receive_count,
+        forwarder=settings.forwarder_function is not None,
+        pace=pace,
+    )
 
 
 def _deduplication(settings: Settings, credentials: CredentialStore, session: boto3.session.Session) -> Deduplication:

@@ -1,4 +1,11 @@
-"""The retry queue's worker: a second Lambda handler, on the SQS queue, with partial batch failures.
+"""The forwarder: the retry queue's worker, and the only function that calls the gateway.
+
+Two kinds of invocation: a delivery the webhook hands over (`{"forward": ..., "seconds": ...}`),
+forwarded at once and answered; and an SQS batch of queued deliveries, with partial batch failures.
+The function's reserved concurrency is the gateway's ceiling in flight, and each instance keeps its
+share of the ceiling's rate (pacing.py); an instance the gateway asked to wait (429/503 Retry-After)
+forwards nothing until then: it answers the webhook at once (which queues the delivery), and holds
+its batch, and its place in the ceiling, for as long as its timeout allows.
 
 Each message is forwarded under the same deduplication key as its webhook (the phone), so a message
 SQS delivers twice, a delivery its sender also retried, or another delivery of the same phone, still
@@ -9,6 +16,8 @@ a message this function did not write, are logged, counted and dropped.
 
 from __future__ import annotations
 
+import json
+import math
 import time
 from typing import Any
 
@@ -17,8 +26,14 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from owner_webhook import outcomes
-from owner_webhook.budget import DELAY
-from owner_webhook.errors import MalformedMessageError, WebhookError
+from owner_webhook.budget import DELAY, MIN_FORWARD_SECONDS, REPLY_SECONDS
+from owner_webhook.errors import (
+    AtCeilingError,
+    ForwarderUnavailableError,
+    MalformedMessageError,
+    WebhookError,
+)
+from owner_webhook.forwarder import answered, failed
 from owner_webhook.observability import logger, metrics, own_place, report, traced_handler
 from owner_webhook.outcomes import Result
 from owner_webhook.retry_queue import QueuedDelivery, retry_delay
@@ -63,10 +78,15 @@ def _handle(record: SQSRecord, context: LambdaContext, receive_count: int) -> Re
     ready = parts()  # built (or failed, failing the batch) before the first record
     deadline = ready.deadline(context)
     try:
+        paused = ready.pace.paused() if ready.pace is not None else 0.0
+        if paused and paused > deadline.forward_by - time.monotonic() - MIN_FORWARD_SECONDS:  # no turn in time
+            raise AtCeilingError("the gateway asked to wait; the message waits", retry_after=math.ceil(paused))
         result = ready.service.retry(queued, deadline, fields)
     except WebhookError as error:
         if ready.queue is not None and deadline.fits_in_reserve(DELAY):
-            ready.queue.delay(record.receipt_handle, retry_delay(receive_count, ready.retry_delay))
+            # A message held back by the instance's pause waits at least for the pause's end.
+            asked = error.retry_after if isinstance(error, AtCeilingError) and error.retry_after else 0
+            ready.queue.delay(record.receipt_handle, max(retry_delay(receive_count, ready.retry_delay), asked))
         fields.update(failure=error.code, problem=error.message)
         # After its last receive, SQS moves the message to the dead-letter queue instead of delivering it.
         last = receive_count >= ready.max_receive_count
@@ -77,10 +97,53 @@ def _handle(record: SQSRecord, context: LambdaContext, receive_count: int) -> Re
     return Result(result.outcome, result.message, replayed=result.replayed, fields=fields, also=result.also)
 
 
+def forward(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """A delivery the webhook hands over: forwarded within the seconds it was given, or refused at once
+    while the gateway has asked this instance to wait. The answer is the result, or the failure (forwarder.py);
+    the webhook logs and counts it, so nothing is logged here."""
+    fields: dict[str, Any] = {}
+    try:
+        queued = QueuedDelivery.from_json(json.dumps(event.get("forward")))
+        seconds = float(event.get("seconds", 0))
+        if not 0 < seconds < math.inf:
+            raise MalformedMessageError("the forward names no time")
+        ready = parts()
+        paused = ready.pace.paused() if ready.pace is not None else 0.0
+        if paused:
+            raise AtCeilingError("the gateway asked to wait; the delivery waits", retry_after=math.ceil(paused))
+        result = ready.service.retry(queued, ready.deadline(context, within=seconds), fields)
+    except MalformedMessageError as error:  # another version's request (mid-deployment): nothing was forwarded
+        return failed(ForwarderUnavailableError(error.message), fields)
+    except WebhookError as error:
+        return failed(error, fields)
+    except Exception as error:  # a bug: the webhook answers and counts it as one
+        fields.update(error_type=type(error).__name__, error_place=own_place(error))
+        return failed(WebhookError("the forward could not be handled; retry later"), fields)
+    return answered(result, fields)
+
+
+def _hold_while_paused(records: list[Any], context: LambdaContext) -> None:
+    """An instance the gateway asked to wait keeps its batch, and its place in the ceiling, until the
+    wait is over (or only time enough is left to put each message back with its delay)."""
+    try:
+        pace = parts().pace
+    except WebhookError:
+        return  # each message fails on its own, and says why
+    paused = pace.paused() if pace is not None else 0.0
+    spare = context.get_remaining_time_in_millis() / 1000 - REPLY_SECONDS - len(records) * DELAY.seconds
+    if paused and spare > 0:
+        time.sleep(min(paused, spare))
+
+
 # No log_metrics decorator: each message's metric is flushed on its own (they have different sources),
 # which would leave the decorator an empty final flush.
 @traced_handler
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
-    """An SQS batch; returns the ids of the messages to retry (Lambda's partial batch response)."""
+    """A delivery from the webhook (its answer), or an SQS batch (the ids of the messages to retry:
+    Lambda's partial batch response)."""
+    if isinstance(event, dict) and "forward" in event:
+        return forward(event, context)
+    if isinstance(event, dict) and isinstance(event.get("Records"), list):
+        _hold_while_paused(event["Records"], context)
     return process_partial_response(event=event, record_handler=drain, processor=_processor, context=context)

@@ -29,6 +29,24 @@ def test_the_docs_and_the_template_give_the_forwards_time_as_the_budget_computes
     assert f"{budget.minimum_timeout(queue=True):g} s" in guarantees
 
 
+def _forward_through_the_forwarder_at_most() -> float:
+    """The webhook keeps its reservation to queue; the forwarder is told the rest, less the invoke's round
+    trip, and keeps its own to record the answer."""
+    from owner_webhook.forwarder import INVOKE_SECONDS
+
+    webhook = budget.Deadline.start(
+        Settings.function_timeout, Settings.forward_budget, budget.after_forward(True, forwarder=True)
+    )
+    told = webhook.forward_by - time.monotonic() - INVOKE_SECONDS
+    forwarder = budget.Deadline.start(told, Settings.forward_budget, budget.after_forward(False))
+    return round(forwarder.forward_by - time.monotonic(), 1)
+
+
+def test_the_docs_give_the_forwarders_time_as_the_budget_computes_it() -> None:
+    guarantees = re.sub(r"\s+", " ", (ROOT / "docs" / "guarantees.md").read_text())
+    assert f"the gateway gets at most {_forward_through_the_forwarder_at_most():g} s from the webhook" in guarantees
+
+
 def test_the_reservation_is_kept_from_the_start() -> None:
     # A slow start (a secret, a claim) shortens the forward; the reservation after it stays whole.
     deadline = budget.Deadline.start(10, 8, budget.QUEUE_AND_RELEASE)

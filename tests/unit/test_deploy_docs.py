@@ -27,6 +27,9 @@ OTHER_NAMES = {
     "ApproximateAgeOfOldestMessage",
     "ApproximateNumberOfMessagesVisible",
     "ReportBatchItemFailures",
+    "MaximumConcurrency",  # the SQS event source's ScalingConfig
+    "ReservedConcurrentExecutions",
+    "TooManyRequestsException",  # Lambda's answer to an invoke beyond the reserved concurrency
     "PoolManager",
     "RecursionError",
     "UnicodeError",

@@ -42,6 +42,8 @@ TABLE = [
     (outcomes.INTERNAL_ERROR, 503, 503, "60"),
     (outcomes.OUT_OF_TIME, 503, 503, "60"),
     (outcomes.DRY_RUN, 200, 200, None),
+    (outcomes.AT_CEILING, 503, 503, "60"),
+    (outcomes.FORWARDER_UNAVAILABLE, 503, 503, "60"),
 ]
 WORKER_ONLY = {"drained", "retry_later", "dead_lettered", "malformed_message", "duplicate_replayed"}
 

@@ -83,3 +83,31 @@ def test_invalid_settings_name_the_variable(environ: dict[str, str], variable: s
         load_settings(environ)
     assert failure.value.message.startswith(variable)
     assert failure.value.code == "invalid_setting"
+
+
+def test_the_forwarder_and_the_gateways_ceiling() -> None:
+    """docs/configuration.md: FORWARDER_FUNCTION, GATEWAY_CONCURRENCY, GATEWAY_RATE_PER_SECOND."""
+    base = {"API_KEY_SECRET_ID": "s"}
+    defaults = load_settings(base)
+    assert (defaults.forwarder_function, defaults.gateway_concurrency, defaults.gateway_rate) == (None, None, None)
+    ceiling = load_settings({**base, "GATEWAY_CONCURRENCY": "5"})  # the forwarder: paced, the rate its default
+    assert (ceiling.gateway_concurrency, ceiling.gateway_rate) == (5, 20.0)
+    arn = "arn:aws:lambda:eu-central-1:123456789012:function:stack-retry-worker"
+    for name in ("stack-retry-worker", arn, f"{arn}:$LATEST", "123456789012:function:stack-retry-worker"):
+        assert load_settings({**base, "FORWARDER_FUNCTION": name}).forwarder_function == name
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("FORWARDER_FUNCTION", "two words"),
+        ("FORWARDER_FUNCTION", "https://lambda.example.com/f"),
+        ("GATEWAY_CONCURRENCY", "0"),
+        ("GATEWAY_CONCURRENCY", "ten"),
+        ("GATEWAY_RATE_PER_SECOND", "0"),
+    ],
+)
+def test_an_invalid_forwarder_or_ceiling_is_named(variable: str, value: str) -> None:
+    with pytest.raises(SettingError) as refused:
+        load_settings({"API_KEY_SECRET_ID": "s", variable: value})
+    assert refused.value.message.startswith(variable)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from owner_webhook import outcomes
+from owner_webhook import outcomes, settings
 from owner_webhook.sources import NAMES
 
 TEMPLATE = Path(__file__).resolve().parent.parent.parent / "template.yaml"
@@ -80,11 +80,8 @@ def test_the_api_access_log_never_records_the_query_string(resources: dict[str, 
     assert all(isinstance(value, str) for value in line.values())
 
 
-@pytest.mark.parametrize("function", ["WebhookFunction", "RetryWorkerFunction"])
-@pytest.mark.parametrize("metric", ["Errors", "Throttles"])
-def test_each_function_has_an_error_and_a_throttle_alarm(resources: dict[str, Any], function: str, metric: str) -> None:
-    assert resources[function]["Type"] == "AWS::Serverless::Function"
-    alarms = [
+def _lambda_alarms(resources: dict[str, Any], function: str, metric: str) -> list[dict[str, Any]]:
+    return [
         alarm["Properties"]
         for alarm in resources.values()
         if alarm["Type"] == "AWS::CloudWatch::Alarm"
@@ -92,8 +89,48 @@ def test_each_function_has_an_error_and_a_throttle_alarm(resources: dict[str, An
         and alarm["Properties"].get("MetricName") == metric
         and alarm["Properties"]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function}}]
     ]
+
+
+@pytest.mark.parametrize(
+    ("function", "metric"),
+    [("WebhookFunction", "Errors"), ("WebhookFunction", "Throttles"), ("RetryWorkerFunction", "Errors")],
+)
+def test_each_function_has_an_error_alarm_and_the_webhook_a_throttle_alarm(
+    resources: dict[str, Any], function: str, metric: str
+) -> None:
+    assert resources[function]["Type"] == "AWS::Serverless::Function"
+    alarms = _lambda_alarms(resources, function, metric)
     assert len(alarms) == 1
     assert alarms[0]["AlarmActions"] == alarms[0]["OKActions"]  # notified when it fires and when it clears
+
+
+def test_the_forwarders_throttles_are_the_ceiling_at_work_not_an_alarm(resources: dict[str, Any]) -> None:
+    assert _lambda_alarms(resources, "RetryWorkerFunction", "Throttles") == []
+
+
+def test_the_forwarder_is_the_gateways_ceiling(resources: dict[str, Any]) -> None:
+    """docs/guarantees.md, "A burst": the forwarder's reserved concurrency and its queue's MaximumConcurrency
+    are the ceiling in flight; the webhook invokes it by name; the rate reaches every instance."""
+    forwarder, webhook = resources["RetryWorkerFunction"]["Properties"], resources["WebhookFunction"]["Properties"]
+    ceiling = {"Ref": "GatewayConcurrency"}
+    assert forwarder["ReservedConcurrentExecutions"] == ceiling
+    assert forwarder["Events"]["Retry"]["Properties"]["ScalingConfig"]["MaximumConcurrency"] == ceiling
+    assert forwarder["Environment"]["Variables"] == {
+        "GATEWAY_CONCURRENCY": ceiling,
+        "GATEWAY_RATE_PER_SECOND": {"Ref": "GatewayRatePerSecond"},
+    }
+    assert webhook["Environment"]["Variables"]["FORWARDER_FUNCTION"] == {"Ref": "RetryWorkerFunction"}
+    assert {"LambdaInvokePolicy": {"FunctionName": {"Ref": "RetryWorkerFunction"}}} in webhook["Policies"]
+    assert "ReservedConcurrentExecutions" not in webhook or webhook["ReservedConcurrentExecutions"]["Fn::If"][0]
+
+
+def test_a_burst_of_a_thousand_requests_in_one_second_passes_the_edge() -> None:
+    """docs/guarantees.md, "A burst": the route's token bucket holds 1,000 and refills 200 a second."""
+    parameters = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)["Parameters"]  # noqa: S506
+    burst, rate = parameters["ThrottleBurstLimit"]["Default"], parameters["ThrottleRateLimit"]["Default"]
+    assert burst >= 1000
+    assert rate >= 100  # a tenfold campaign (10,000 a minute) is not cut either
+    assert parameters["GatewayConcurrency"]["MinValue"] == 2  # an SQS event source's MaximumConcurrency
 
 
 def test_every_function_is_in_the_template(resources: dict[str, Any]) -> None:
@@ -233,7 +270,7 @@ def test_every_alarm_mails_the_alert_address_and_the_given_topic(resources: dict
         {"Fn::If": ["HasAlarmTopic", {"Ref": "AlarmTopicArn"}, {"Ref": "AWS::NoValue"}]},
     ]
     alarms = {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
-    assert len(alarms) >= 11
+    assert len(alarms) >= 10  # none on the forwarder's throttles: they are the gateway's ceiling at work
     for name, properties in alarms.items():
         assert properties["AlarmActions"] == both, name
         assert properties["OKActions"] == both, name
@@ -275,6 +312,12 @@ def _template() -> dict[str, Any]:
     return dict(yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader))  # noqa: S506 - SafeLoader with tags
 
 
+CEILING = {
+    "GATEWAY_CONCURRENCY": settings.GATEWAY_CONCURRENCY,
+    "GATEWAY_RATE_PER_SECOND": settings.GATEWAY_RATE_PER_SECOND,
+}
+
+
 def test_every_parameter_default_is_the_settings_default() -> None:
     """Defaults are defined once: a template Default that reaches a setting must read as that setting's default."""
     from owner_webhook.settings import load_settings
@@ -289,10 +332,15 @@ def test_every_parameter_default_is_the_settings_default() -> None:
         parameter = template["Parameters"].get(value.get("Ref", "")) if isinstance(value, dict) else None
         if parameter is None or "Default" not in parameter or variable.startswith(("POWERTOOLS_", "TRACER_")):
             continue
+        if variable in CEILING:  # set on the forwarder only, where they turn its pace on: their defaults
+            assert parameter["Default"] == CEILING[variable], variable
+            compared.append(variable)
+            continue
         assert load_settings({**base, variable: str(parameter["Default"])}) == load_settings(base), variable
         compared.append(variable)
     assert {"PHONE_DEDUPLICATION_SECONDS", "IDEMPOTENCY_TTL_SECONDS", "MAX_RECEIVE_COUNT"} <= set(compared)
     assert {"RETRY_DELAY_SECONDS", "FUNCTION_TIMEOUT_SECONDS", "QUEUE_SOURCES", "GATEWAY_BASE_URL"} <= set(compared)
+    assert set(CEILING) <= set(compared)
 
 
 def test_the_shortest_windows_are_the_settings_minimum() -> None:

@@ -1,0 +1,155 @@
+"""The webhook forwards through the forwarder function, the only code that calls the gateway
+(docs/guarantees.md, "A burst"): over Lambda's Invoke API (the stand-in, sandbox/lambda_service.py),
+to a forwarder instance in its own process; beyond the gateway's ceiling, and whenever the forwarder
+cannot answer, the delivery is queued."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from sandbox import queue, senders
+from sandbox.events import http_api_event
+from sandbox.gateway import Fault
+from sandbox.lambda_service import FunctionConfig, LocalLambda
+from sandbox.stack import Sandbox
+from tests.integration.conftest import Answer, invoke_event
+
+Logs = Callable[[], list[dict[str, Any]]]
+WORKER = "owner_webhook.worker.lambda_handler"
+# As the template sets it on the forwarder (one instance here), with a rate the tests never reach.
+CEILING = {"GATEWAY_CONCURRENCY": "1", "GATEWAY_RATE_PER_SECOND": "1000"}
+
+
+@pytest.fixture(scope="module")
+def service(sandbox: Sandbox) -> Iterator[LocalLambda]:
+    with LocalLambda(
+        FunctionConfig("forwarder", WORKER, 1, environment=CEILING),
+        FunctionConfig("paused-forwarder", WORKER, 1, environment=CEILING),
+        FunctionConfig("crashing-forwarder", "tests.integration.lambda_handlers.crash", 1),
+        FunctionConfig("hanging-forwarder", "tests.integration.lambda_handlers.hang", 1, timeout=6),
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+def through(sandbox: Sandbox, service: LocalLambda, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    """The webhook (in this process) with the retry queue, forwarding through the named function."""
+    monkeypatch.setenv("RETRY_QUEUE_URL", sandbox.queue_url)
+    for name, value in service.environment().items():
+        monkeypatch.setenv(name, value)
+    return lambda function: monkeypatch.setenv("FORWARDER_FUNCTION", function)
+
+
+def send(source: str, phone: str, delivery_id: str | None = None) -> Answer:
+    return invoke_event(http_api_event(senders.request(source, phone, delivery_id=delivery_id)))
+
+
+def answered(logs: Logs) -> list[dict[str, Any]]:
+    return [line for line in logs() if line["message"] == "webhook answered"]
+
+
+def test_a_delivery_is_forwarded_by_the_forwarder_and_answered_as_it_ended(
+    sandbox: Sandbox, service: LocalLambda, through: Callable[[str], None], logs: Logs
+) -> None:
+    through("forwarder")
+    invocations = len(service.functions["forwarder"].invocations)
+    assert (send("zapier", "0555 200 00 01").status, send("jotform", "0555 200 00 01").body) == (
+        200,
+        {"success": True, "existing": True},
+    )
+    assert [r.phone for r in sandbox.gateway.received] == ["+905552000001"]
+    assert len(service.functions["forwarder"].invocations) == invocations + 2
+    first, second = answered(logs)
+    assert (first["outcome"], first["gateway_status"], first["phone"]) == ("owner_created", 200, "+90555*****01")
+    assert second["outcome"] == "phone_existing"
+
+
+@pytest.mark.parametrize(("source", "status", "body_success"), [("zapier", 422, False), ("jotform", 200, False)])
+def test_a_refusal_of_the_gateway_reaches_the_sender_as_without_the_forwarder(
+    sandbox: Sandbox, through: Callable[[str], None], source: str, status: int, body_success: bool
+) -> None:
+    through("forwarder")
+    sandbox.gateway.rejected_phones.add("+905552000002")
+    answer = send(source, "0555 200 00 02")
+    assert (answer.status, answer.body["success"], answer.code) == (status, body_success, "rejected_phone")
+
+
+@pytest.mark.parametrize("source", ["typeform", "jotform"])  # one that retries, one that never does
+def test_beyond_the_ceiling_a_delivery_is_taken_and_queued(
+    sandbox: Sandbox, service: LocalLambda, through: Callable[[str], None], logs: Logs, source: str
+) -> None:
+    through("forwarder")
+    function = service.functions["forwarder"]
+    instance = function.acquire()  # the one instance is busy: the ceiling is reached
+    assert instance is not None
+    try:
+        answer = send(source, "0555 200 00 03")
+    finally:
+        function.release(instance)
+    assert (answer.status, answer.body) == (200, {"success": True, "queued": True})
+    assert sandbox.gateway.received == []
+    [line] = answered(logs)
+    assert line["queued_because"] == "at_ceiling"
+    assert queue.depth(sandbox.aws, sandbox.queue_url) == 1
+
+
+def test_a_forwarder_the_gateway_asked_to_wait_refuses_at_once_and_the_delivery_is_queued(
+    sandbox: Sandbox, through: Callable[[str], None], logs: Logs
+) -> None:
+    through("paused-forwarder")
+    sandbox.gateway.inject(Fault(status=429, retry_after=30))
+    assert send("zapier", "0555 200 00 04").body == {"success": True, "queued": True}
+    assert send("zapier", "0555 200 00 05").body == {"success": True, "queued": True}
+    assert len(sandbox.gateway.received) == 1  # the second was not sent: its forwarder waits 30 s
+    first, second = answered(logs)
+    assert (first["queued_because"], first["gateway_status"]) == ("upstream_unavailable", 429)
+    assert second["queued_because"] == "at_ceiling"
+    assert queue.depth(sandbox.aws, sandbox.queue_url) == 2
+
+
+def test_a_forwarder_that_fails_before_answering_is_a_possible_duplicate_and_queued(
+    sandbox: Sandbox, through: Callable[[str], None], logs: Logs
+) -> None:
+    through("crashing-forwarder")
+    assert send("jotform", "0555 200 00 06").body == {"success": True, "queued": True}
+    [line] = answered(logs)
+    assert (line["queued_because"], line["forwarder_error"]) == ("upstream_ambiguous", "function_error")
+    assert queue.depth(sandbox.aws, sandbox.queue_url) == 1
+
+
+def test_a_forwarder_that_does_not_answer_in_time_leaves_time_to_queue(
+    sandbox: Sandbox, through: Callable[[str], None], monkeypatch: pytest.MonkeyPatch, logs: Logs
+) -> None:
+    through("hanging-forwarder")
+    monkeypatch.setenv("FORWARD_BUDGET_SECONDS", "1.5")
+    started = time.monotonic()
+    assert send("zapier", "0555 200 00 07").body == {"success": True, "queued": True}
+    assert time.monotonic() - started < 4
+    [line] = answered(logs)
+    assert line["queued_because"] == "upstream_ambiguous"
+
+
+@pytest.mark.parametrize(("queue_on", "status"), [(True, 200), (False, 503)])
+def test_a_forwarder_that_cannot_be_invoked_is_not_a_lost_signup(
+    sandbox: Sandbox,
+    through: Callable[[str], None],
+    monkeypatch: pytest.MonkeyPatch,
+    logs: Logs,
+    queue_on: bool,
+    status: int,
+) -> None:
+    through("no-such-function")
+    if not queue_on:
+        monkeypatch.delenv("RETRY_QUEUE_URL")
+    answer = send("typeform", "0555 200 00 08")
+    assert answer.status == status
+    if queue_on:
+        assert answered(logs)[0]["queued_because"] == "forwarder_unavailable"
+    else:  # the sender retries (Typeform does, for hours)
+        assert (answer.code, answer.headers["Retry-After"]) == ("forwarder_unavailable", "60")
+        assert answered(logs)[0]["forwarder_error"] == "ResourceNotFoundException"
+    assert sandbox.gateway.received == []
