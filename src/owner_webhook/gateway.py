@@ -144,6 +144,7 @@ class _Watchdog:
         self._watched: dict[int, tuple[float, Callable[[], None]]] = {}
         self._next = 0
         self._thread: threading.Thread | None = None
+        self._wakes_at = float("inf")  # when the thread wakes next by itself
 
     def watch(self, deadline: float, cut: Callable[[], None]) -> int:
         with self._changed:
@@ -152,7 +153,8 @@ class _Watchdog:
                 self._thread.start()
             self._next += 1
             self._watched[self._next] = (deadline, cut)
-            self._changed.notify()
+            if deadline < self._wakes_at:  # else it wakes in time anyway: no thread switch per request
+                self._changed.notify()
             return self._next
 
     def release(self, token: int) -> None:
@@ -168,6 +170,7 @@ class _Watchdog:
                         del self._watched[token]
                         cut()
                 soonest = min((deadline for deadline, _ in self._watched.values()), default=None)
+                self._wakes_at = float("inf") if soonest is None else soonest
                 self._changed.wait(None if soonest is None else max(0.0, soonest - now))
 
 
