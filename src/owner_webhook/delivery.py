@@ -210,17 +210,15 @@ class DeliveryService:
         """Put the delivery on the retry queue and release its claim, or raise `failure` (the sender retries)."""
         # Reserved when the request started: what came before the forward cannot have used this time.
         needed = QUEUE if claim is None else QUEUE_AND_RELEASE
-        if self._queue is None or not self._queue.takes(delivery.source) or not deadline.fits_in_reserve(needed):
-            if claim is not None:
+        try:
+            if self._queue is None or not self._queue.takes(delivery.source) or not deadline.fits_in_reserve(needed):
+                raise failure
+            if not self._queue.put(delivery):
+                fields["retry_queue"] = "unavailable"
+                raise failure
+        finally:
+            if claim is not None:  # queued or not, no owner yet; if this fails, the claim lapses
                 self.deduplication.release(claim)
-            raise failure
-        if not self._queue.put(delivery):
-            fields["retry_queue"] = "unavailable"
-            if claim is not None:
-                self.deduplication.release(claim)
-            raise failure
-        if claim is not None:
-            self.deduplication.release(claim)  # if this fails, the claim lapses and the worker takes it over
         fields.update(problem=failure.message, queued_because=failure.code)
         return Result(outcomes.QUEUED, also=failure.outcome.signals)
 

@@ -46,6 +46,11 @@ class QueuedDelivery:
             fields = json.loads(body)
         except (ValueError, RecursionError):
             raise MalformedMessageError("the message is not JSON") from None
+        return cls.from_fields(fields)
+
+    @classmethod
+    def from_fields(cls, fields: object) -> QueuedDelivery:
+        """A delivery from its fields (a message's JSON, or the webhook's forward); raises MalformedMessageError."""
         if not isinstance(fields, dict):
             raise MalformedMessageError("the message is not a JSON object")
         source, delivery_id, phone, received_at = (

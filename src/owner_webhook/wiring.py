@@ -35,6 +35,10 @@ class Parts:
     forwarder: bool = False  # the webhook invokes the forwarder function instead of forwarding itself
     pace: Pace | None = None  # the forwarder instance's share of the gateway's ceiling
 
+    def paused(self) -> float:
+        """Seconds this instance still waits because the gateway asked it to (0: none, or unpaced)."""
+        return self.pace.paused() if self.pace is not None else 0.0
+
     def deadline(self, context: LambdaContext, within: float | None = None) -> Deadline:
         """The invocation's deadline: the forward within its budget, and the reservation after it (storing
         the answer; with the retry queue, queueing the delivery and releasing its claim) kept from the start.

@@ -16,7 +16,6 @@ a message this function did not write, are logged, counted and dropped.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from typing import Any
@@ -78,7 +77,7 @@ def _handle(record: SQSRecord, context: LambdaContext, receive_count: int) -> Re
     ready = parts()  # built (or failed, failing the batch) before the first record
     deadline = ready.deadline(context)
     try:
-        paused = ready.pace.paused() if ready.pace is not None else 0.0
+        paused = ready.paused()
         if paused and paused > deadline.forward_by - time.monotonic() - MIN_FORWARD_SECONDS:  # no turn in time
             raise AtCeilingError("the gateway asked to wait; the message waits", retry_after=math.ceil(paused))
         result = ready.service.retry(queued, deadline, fields)
@@ -103,12 +102,12 @@ def forward(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     the webhook logs and counts it, so nothing is logged here."""
     fields: dict[str, Any] = {}
     try:
-        queued = QueuedDelivery.from_json(json.dumps(event.get("forward")))
+        queued = QueuedDelivery.from_fields(event.get("forward"))
         seconds = float(event.get("seconds", 0))
         if not 0 < seconds < math.inf:
             raise MalformedMessageError("the forward names no time")
         ready = parts()
-        paused = ready.pace.paused() if ready.pace is not None else 0.0
+        paused = ready.paused()
         if paused:
             raise AtCeilingError("the gateway asked to wait; the delivery waits", retry_after=math.ceil(paused))
         result = ready.service.retry(queued, ready.deadline(context, within=seconds), fields)
@@ -126,10 +125,9 @@ def _hold_while_paused(records: list[Any], context: LambdaContext) -> None:
     """An instance the gateway asked to wait keeps its batch, and its place in the ceiling, until the
     wait is over (or only time enough is left to put each message back with its delay)."""
     try:
-        pace = parts().pace
+        paused = parts().paused()
     except WebhookError:
         return  # each message fails on its own, and says why
-    paused = pace.paused() if pace is not None else 0.0
     spare = context.get_remaining_time_in_millis() / 1000 - REPLY_SECONDS - len(records) * DELAY.seconds
     if paused and spare > 0:
         time.sleep(min(paused, spare))
