@@ -54,11 +54,6 @@ class Credential:
     check: checks.Token | checks.Hmac
     secret_prefix: str | None = None  # this way of checking is for the secrets that start so
 
-    @property
-    def reads_body(self) -> bool:
-        places_read = self.check.places if isinstance(self.check, checks.Token) else (self.check.signature,)
-        return any(place.kind == "body" for place in places_read)
-
 
 @dataclass(frozen=True)
 class Recipe:
