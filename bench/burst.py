@@ -40,7 +40,7 @@ def targets(f: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
     return [
         ("deliveries sent (phones), from instances at once", f"{f['deliveries']} ({f['phones']}), {f['instances']}",
          ">= 2,200 (2,000), 20", f["deliveries"] >= 2200 and f["phones"] >= 2000 and f["instances"] >= 20),
-        ("sent within", f"{f['sent_in_s']} s", "<= 20 s", f["sent_in_s"] <= 20),
+        ("sent within (the last delivery's request)", f"{f['sent_in_s']} s", "<= 20 s", f["sent_in_s"] <= 20),
         ("lost phones", str(f["lost"]), "0", f["lost"] == 0),
         ("duplicates / possible duplicates counted", f"{f['duplicates']} / {f['possible_duplicates_counted']}",
          "dups <= counted", f["duplicates"] <= f["possible_duplicates_counted"]),
@@ -69,6 +69,7 @@ def report(f: dict[str, Any]) -> None:
         f"gateway: {f['gateway_requests']} requests for {f['owners']} owners ({f['requests_per_owner']} per owner), "
         f"answers {f['gateway_answers']}"
     )
+    print(f"burst: the last delivery sent at {f['sent_in_s']} s, answered at {f['answered_in_s']} s")
     print(f"drain time: {f['drain_s']} s after the burst (drained: {'yes' if f['drained'] else 'NO'})")
     print(f"gateway peak rate: {f['gateway_peak_rate']} requests in one second")
     print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 import logging
@@ -13,6 +14,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import boto3
+import moto.core.utils
+import moto.sqs.models
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -44,6 +47,36 @@ SECRETS: dict[str, dict[str, Any]] = {
 }
 
 
+def _moto_sqs_reads_the_clock_cheaply() -> None:
+    """moto's SQS reads its clock once per message held, on every SendMessage and ReceiveMessage (to count
+    the delayed and invisible ones), and each read builds datetimes: a queue holding a burst's thousands of
+    messages makes every send slow, and the burst's sends wait on each other (docs/performance.md, "The
+    burst soak"). The same clock read as `time.time()` gives the same milliseconds."""
+    original = moto.core.utils.unix_time_millis
+
+    def unix_time_millis(moment: datetime.datetime | None = None) -> float:
+        return time.time() * 1000.0 if moment is None else original(moment)
+
+    setattr(moto.sqs.models, "unix_time_millis", unix_time_millis)  # noqa: B010 - moto's module, not ours
+
+
+_moto_sqs_reads_the_clock_cheaply()
+
+
+class _Dispatcher(DomainDispatcherApplication):
+    """moto's dispatcher, remembering which backend serves a host: moto finds it anew on every request, by
+    listing its package's folders and matching hundreds of URL patterns."""
+
+    def __init__(self) -> None:
+        super().__init__(create_backend_app)
+        self._backends: dict[str | None, Any] = {}
+
+    def get_backend_for_host(self, host: str | None) -> Any:
+        if host not in self._backends:
+            self._backends[host] = super().get_backend_for_host(host)
+        return self._backends[host]
+
+
 class LocalAws:
     """A moto server in a thread that also counts the API calls it answers, by X-Amz-Target."""
 
@@ -60,7 +93,7 @@ class LocalAws:
         self._server: BaseWSGIServer = make_server(
             host,
             port,
-            self._counting(DomainDispatcherApplication(create_backend_app)),
+            self._counting(_Dispatcher()),
             threaded=True,
             request_handler=MotoRequestHandler,
         )
