@@ -215,8 +215,11 @@ class GatewayClient:
     host, a PoolManager only parses the URL and looks the pool up again on every request.
     """
 
-    def __init__(self, owner_url: str, connect_timeout: float, read_timeout: float) -> None:
+    def __init__(self, owner_url: str, connect_timeout: float, read_timeout: float, *, paced: bool = False) -> None:
         self._owner_path = parse_url(owner_url).request_uri
+        # A 429 or 503 is tried again at once (after its short Retry-After) unless the caller paces its
+        # calls: then the pause is the caller's, and a second call here would be one its pace never allowed.
+        self._status_retries = 0 if paced else 1
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self._pool = urllib3.connection_from_url(owner_url, maxsize=4)
@@ -235,7 +238,7 @@ class GatewayClient:
             connect=2,
             read=0,
             other=0,
-            status=1,
+            status=self._status_retries,
             redirect=False,
             allowed_methods=None,  # POST: read=0 still forbids repeating a request that may have arrived
             backoff_factor=0.1,

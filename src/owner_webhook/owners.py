@@ -77,7 +77,9 @@ class Owners:
         )
 
     def _paced(self, phone: str, api_key: str, deadline: Deadline) -> GatewayResult:
-        """One call to the gateway in this instance's turn; a 429 or 503 pauses the instance."""
+        """One call to the gateway in this instance's turn. A 429 or 503 pauses the instance for its
+        Retry-After; so does an answer that never came (for the default pause), since the gateway may
+        still be working on that call: the next one would be more than this instance's share in flight."""
         if self._pace is None:
             return self._gateway.create_owner(phone, api_key, deadline.forward_by)
         if not self._pace.take_turn(latest=deadline.forward_by - MIN_FORWARD_SECONDS):
@@ -85,4 +87,6 @@ class Owners:
         result = self._gateway.create_owner(phone, api_key, deadline.forward_by)
         if result.status == GatewayStatus.THROTTLED or result.http_status == HTTPStatus.SERVICE_UNAVAILABLE:
             self._pace.pause(result.retry_after)
+        elif result.status == GatewayStatus.AMBIGUOUS:
+            self._pace.pause(None)
         return result

@@ -2,9 +2,11 @@
 
 Lambda runs at most `GATEWAY_CONCURRENCY` forwarder instances (the function's reserved concurrency),
 so if each starts its calls to the gateway at least GATEWAY_CONCURRENCY / GATEWAY_RATE_PER_SECOND
-seconds apart, all of them together stay under GATEWAY_RATE_PER_SECOND, with no counter shared between
-instances. A 429 or 503 pauses this instance for the gateway's Retry-After: it forwards nothing until
-then, and the instances that meet the same answer pause too, so the whole drain slows down.
+seconds apart, all of them together start at most GATEWAY_RATE_PER_SECOND calls in any second, with no
+counter shared between instances (an instance that takes over a slot may call once early: it does not
+know when the previous holder last called). A 429 or 503 pauses this instance for the gateway's
+Retry-After: it forwards nothing until then, and the instances that meet the same answer pause too, so
+the drain slows down.
 """
 
 from __future__ import annotations

@@ -63,7 +63,9 @@ def parts() -> Parts:
     pace = None
     if settings.gateway_concurrency is not None and settings.gateway_rate is not None:
         pace = Pace.for_ceiling(settings.gateway_concurrency, settings.gateway_rate)
-    gateway = GatewayClient(settings.owner_url, settings.gateway_connect_timeout, settings.gateway_read_timeout)
+    gateway = GatewayClient(
+        settings.owner_url, settings.gateway_connect_timeout, settings.gateway_read_timeout, paced=pace is not None
+    )
     queue = RetryQueue(settings.retry_queue_url, settings.queue_sources, session) if settings.retry_queue_url else None
     service = DeliveryService(
         sources=registry(settings.typeform_phone_ref),

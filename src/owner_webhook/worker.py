@@ -30,6 +30,7 @@ from owner_webhook.errors import (
     AtCeilingError,
     ForwarderUnavailableError,
     MalformedMessageError,
+    UpstreamAmbiguousError,
     WebhookError,
 )
 from owner_webhook.forwarder import answered, failed
@@ -115,9 +116,9 @@ def forward(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return failed(ForwarderUnavailableError(error.message), fields)
     except WebhookError as error:
         return failed(error, fields)
-    except Exception as error:  # a bug: the webhook answers and counts it as one
+    except Exception as error:  # a bug, perhaps after the gateway's 200: the webhook queues it as a possible duplicate
         fields.update(error_type=type(error).__name__, error_place=own_place(error))
-        return failed(WebhookError("the forward could not be handled; retry later"), fields)
+        return failed(UpstreamAmbiguousError("the forwarder failed mid-forward; it may have created the owner"), fields)
     return answered(result, fields)
 
 

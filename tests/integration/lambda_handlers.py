@@ -25,3 +25,19 @@ def hang(event: dict[str, Any], context: Any) -> Any:
     """A forwarder that does not answer in the time it was given."""
     time.sleep(float(event.get("seconds", 1)) + 3)
     return {"outcome": "owner_created"}
+
+
+def forwarder_with_a_bug(event: dict[str, Any], context: Any) -> Any:
+    """The forwarder, with a bug its forward meets after the gateway created the owner."""
+    from owner_webhook import delivery, worker
+
+    create = delivery.DeliveryService._create
+    if getattr(create, "broken", False) is False:
+
+        def create_then_fail(self: Any, *args: Any) -> Any:
+            create(self, *args)
+            raise KeyError("a bug")
+
+        create_then_fail.broken = True  # type: ignore[attr-defined]
+        delivery.DeliveryService._create = create_then_fail  # type: ignore[method-assign]
+    return worker.lambda_handler(event, context)

@@ -17,9 +17,11 @@ from sandbox.gateway import Fault
 from sandbox.lambda_service import FunctionConfig, LocalLambda
 from sandbox.stack import Sandbox
 from tests.integration.conftest import Answer, invoke_event
+from tests.integration.test_phone_identity import _counted
 
 Logs = Callable[[], list[dict[str, Any]]]
 WORKER = "owner_webhook.worker.lambda_handler"
+HANDLERS = "tests.integration.lambda_handlers"
 # As the template sets it on the forwarder (one instance here), with a rate the tests never reach.
 CEILING = {"GATEWAY_CONCURRENCY": "1", "GATEWAY_RATE_PER_SECOND": "1000"}
 
@@ -29,8 +31,12 @@ def service(sandbox: Sandbox) -> Iterator[LocalLambda]:
     with LocalLambda(
         FunctionConfig("forwarder", WORKER, 1, environment=CEILING),
         FunctionConfig("paused-forwarder", WORKER, 1, environment=CEILING),
-        FunctionConfig("crashing-forwarder", "tests.integration.lambda_handlers.crash", 1),
-        FunctionConfig("hanging-forwarder", "tests.integration.lambda_handlers.hang", 1, timeout=6),
+        FunctionConfig("crashing-forwarder", f"{HANDLERS}.crash", 1),
+        # Short reads: a Retry-After of 1 s leaves time for another whole attempt within the forward.
+        FunctionConfig("briefly-paused-forwarder", WORKER, 1, environment={**CEILING, "GATEWAY_READ_TIMEOUT": "1"}),
+        FunctionConfig("slow-forwarder", WORKER, 1, environment={**CEILING, "GATEWAY_READ_TIMEOUT": "1"}),
+        FunctionConfig("buggy-forwarder", f"{HANDLERS}.forwarder_with_a_bug", 1, environment=CEILING),
+        FunctionConfig("hanging-forwarder", f"{HANDLERS}.hang", 1, timeout=6),
     ) as running:
         yield running
 
@@ -111,6 +117,36 @@ def test_a_forwarder_the_gateway_asked_to_wait_refuses_at_once_and_the_delivery_
     assert queue.depth(sandbox.aws, sandbox.queue_url) == 2
 
 
+def test_a_short_retry_after_is_not_retried_within_the_forward_but_waited_by_the_whole_instance(
+    sandbox: Sandbox, through: Callable[[str], None], logs: Logs
+) -> None:
+    # Unpaced, a 429 whose Retry-After leaves time is tried again within the request; paced, that second
+    # call would come in no turn of the instance's pace: the pause replaces it.
+    through("briefly-paused-forwarder")
+    sandbox.gateway.inject(Fault(status=429, retry_after=1))
+    assert send("zapier", "0555 200 00 09").body == {"success": True, "queued": True}
+    assert send("zapier", "0555 200 00 10").body == {"success": True, "queued": True}
+    assert [r.phone for r in sandbox.gateway.received] == ["+905552000009"]  # once: no retry, and paused
+    first, second = answered(logs)
+    assert (first["queued_because"], first["gateway_attempts"]) == ("upstream_unavailable", 1)
+    assert second["queued_because"] == "at_ceiling"
+
+
+def test_a_gateway_that_does_not_answer_in_time_pauses_the_instance(
+    sandbox: Sandbox, through: Callable[[str], None], monkeypatch: pytest.MonkeyPatch, logs: Logs
+) -> None:
+    # The cut call may still be running at the gateway: another now would be more than the instance's share.
+    through("slow-forwarder")
+    sandbox.gateway.inject(Fault(delay=2.5))
+    assert send("zapier", "0555 200 00 11").body == {"success": True, "queued": True}
+    assert send("zapier", "0555 200 00 12").body == {"success": True, "queued": True}
+    sandbox.gateway.settle()  # the cut call's late answer
+    assert [r.phone for r in sandbox.gateway.received] == ["+905552000011"]
+    first, second = answered(logs)
+    assert first["queued_because"] == "upstream_ambiguous"
+    assert second["queued_because"] == "at_ceiling"
+
+
 def test_a_forwarder_that_fails_before_answering_is_a_possible_duplicate_and_queued(
     sandbox: Sandbox, through: Callable[[str], None], logs: Logs
 ) -> None:
@@ -118,6 +154,18 @@ def test_a_forwarder_that_fails_before_answering_is_a_possible_duplicate_and_que
     assert send("jotform", "0555 200 00 06").body == {"success": True, "queued": True}
     [line] = answered(logs)
     assert (line["queued_because"], line["forwarder_error"]) == ("upstream_ambiguous", "function_error")
+    assert queue.depth(sandbox.aws, sandbox.queue_url) == 1
+
+
+def test_a_bug_in_the_forwarder_after_the_gateway_answered_is_a_possible_duplicate_and_queued(
+    sandbox: Sandbox, through: Callable[[str], None], logs: Logs, capsys: pytest.CaptureFixture[str]
+) -> None:
+    through("buggy-forwarder")
+    assert send("jotform", "0555 200 00 08").body == {"success": True, "queued": True}
+    assert [r.phone for r in sandbox.gateway.received] == ["+905552000008"]  # the owner was created
+    [line] = answered(logs)
+    assert (line["queued_because"], line["error_type"]) == ("upstream_ambiguous", "KeyError")
+    assert _counted(capsys.readouterr().out, "AmbiguousForward") == 1  # a possible duplicate, counted
     assert queue.depth(sandbox.aws, sandbox.queue_url) == 1
 
 
