@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -27,17 +28,22 @@ def hang(event: dict[str, Any], context: Any) -> Any:
     return {"outcome": "owner_created"}
 
 
+@functools.cache  # once per instance: the forwarder's own step, broken
+def _break_the_forward() -> None:
+    from owner_webhook.delivery import DeliveryService
+
+    create = DeliveryService._create
+
+    def create_then_fail(self: DeliveryService, *args: Any) -> Any:
+        create(self, *args)
+        raise KeyError("a bug")
+
+    DeliveryService._create = create_then_fail  # type: ignore[method-assign]
+
+
 def forwarder_with_a_bug(event: dict[str, Any], context: Any) -> Any:
     """The forwarder, with a bug its forward meets after the gateway created the owner."""
-    from owner_webhook import delivery, worker
+    from owner_webhook import worker
 
-    create = delivery.DeliveryService._create
-    if getattr(create, "broken", False) is False:
-
-        def create_then_fail(self: Any, *args: Any) -> Any:
-            create(self, *args)
-            raise KeyError("a bug")
-
-        create_then_fail.broken = True  # type: ignore[attr-defined]
-        delivery.DeliveryService._create = create_then_fail  # type: ignore[method-assign]
+    _break_the_forward()
     return worker.lambda_handler(event, context)

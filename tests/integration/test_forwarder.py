@@ -24,6 +24,9 @@ WORKER = "owner_webhook.worker.lambda_handler"
 HANDLERS = "tests.integration.lambda_handlers"
 # As the template sets it on the forwarder (one instance here), with a rate the tests never reach.
 CEILING = {"GATEWAY_CONCURRENCY": "1", "GATEWAY_RATE_PER_SECOND": "1000"}
+# Short reads: a Retry-After of 1 s leaves time for another whole attempt within the forward, and a
+# gateway 2.5 s late is cut.
+SHORT_READS = {**CEILING, "GATEWAY_READ_TIMEOUT": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +35,8 @@ def service(sandbox: Sandbox) -> Iterator[LocalLambda]:
         FunctionConfig("forwarder", WORKER, 1, environment=CEILING),
         FunctionConfig("paused-forwarder", WORKER, 1, environment=CEILING),
         FunctionConfig("crashing-forwarder", f"{HANDLERS}.crash", 1),
-        # Short reads: a Retry-After of 1 s leaves time for another whole attempt within the forward.
-        FunctionConfig("briefly-paused-forwarder", WORKER, 1, environment={**CEILING, "GATEWAY_READ_TIMEOUT": "1"}),
-        FunctionConfig("slow-forwarder", WORKER, 1, environment={**CEILING, "GATEWAY_READ_TIMEOUT": "1"}),
+        FunctionConfig("briefly-paused-forwarder", WORKER, 1, environment=SHORT_READS),
+        FunctionConfig("slow-forwarder", WORKER, 1, environment=SHORT_READS),
         FunctionConfig("buggy-forwarder", f"{HANDLERS}.forwarder_with_a_bug", 1, environment=CEILING),
         FunctionConfig("hanging-forwarder", f"{HANDLERS}.hang", 1, timeout=6),
     ) as running:
@@ -133,7 +135,7 @@ def test_a_short_retry_after_is_not_retried_within_the_forward_but_waited_by_the
 
 
 def test_a_gateway_that_does_not_answer_in_time_pauses_the_instance(
-    sandbox: Sandbox, through: Callable[[str], None], monkeypatch: pytest.MonkeyPatch, logs: Logs
+    sandbox: Sandbox, through: Callable[[str], None], logs: Logs
 ) -> None:
     # The cut call may still be running at the gateway: another now would be more than the instance's share.
     through("slow-forwarder")
