@@ -80,7 +80,7 @@ demo: $(STAMP)  ## run every event in events/ through the local stack and show w
 serve: $(STAMP)  ## the local stack in the foreground on http://127.0.0.1:3000, for curl
 	$(BIN)/python -m sandbox.serve $(SERVE_ARGS)
 
-invoke: build runtime  ## EVENT=events/<file>.json [FUNCTION=RetryWorkerFunction]: the built artifact in the Lambda runtime
+invoke: build runtime  ## EVENT=events/<file>.json [FUNCTION=ForwarderFunction]: the built artifact in the Lambda runtime
 	$(BIN)/python -m sandbox.invoke $(EVENT) --function $(FUNCTION)
 
 dead-letters: $(STAMP)  ## what waits in the dead-letter queue (make serve's, or STACK=<name>'s): source, masked phone, why

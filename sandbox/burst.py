@@ -2,9 +2,9 @@
 
 Senders that never retry (Jotform, Zapier without Autoreplay) send distinct phones, some of them twice,
 from many function instances at once, within a few seconds, to the webhook function behind the Lambda
-stand-in (sandbox/lambda_service.py), as API Gateway invokes it. The forwarder (the retry worker's
-function, with its reserved concurrency and its SQS event source) is the only code that calls the
-sandbox gateway, which has a ceiling it does not document: 429 above a rate, slow answers above a number
+stand-in (sandbox/lambda_service.py), as API Gateway invokes it. The forwarder (a function of its own,
+with its reserved concurrency; it also drains the retry queue) is the only code that calls the sandbox
+gateway, which has a ceiling it does not document: 429 above a rate, slow answers above a number
 of requests at once. The run ends when the retry queue is drained; `run` returns what happened, in
 figures: what each delivery was answered and how fast, what the gateway saw (requests, peak rate,
 peak concurrency, 429s), owners, duplicates against the possible duplicates the function counted
@@ -100,7 +100,7 @@ def functions(plan: Plan, sandbox: Sandbox) -> tuple[FunctionConfig, FunctionCon
     )
     forwarder = FunctionConfig(
         FORWARDER,
-        "owner_webhook.worker.lambda_handler",
+        "owner_webhook.forwarder.lambda_handler",
         plan.gateway_concurrency,  # its reserved concurrency: the gateway's ceiling in flight
         plan.forwarder_timeout,
         plan.memory_mb,

@@ -3,7 +3,7 @@
 Starts the moto server (Secrets Manager, DynamoDB, SQS), the sandbox gateway and a local endpoint in
 front of the handler; sends each event's request (signed again where the signature has a timestamp);
 checks each answer against events/expected.json; then plays one gateway outage absorbed by the retry
-queue and its worker; stops it all.
+queue and its forwarder; stops it all.
 Exits 1 if any answer differs from what is expected.
 """
 
@@ -66,7 +66,7 @@ def send_events(endpoint_url: str, sandbox: Sandbox) -> list[Row]:
 
 def outage(endpoint_url: str, sandbox: Sandbox) -> list[str]:
     """One gateway outage absorbed by the retry queue: queued, waits while down, drained once it is up."""
-    from owner_webhook.worker import lambda_handler as worker
+    from owner_webhook.forwarder import lambda_handler as forwarder
     from sandbox import queue, senders
 
     steps = []
@@ -78,12 +78,12 @@ def outage(endpoint_url: str, sandbox: Sandbox) -> list[str]:
         f"gateway down; Jotform (which never retries) posts a signup: {response.status} {response.data.decode()}"
     )
     steps.append(f"retry queue: {queue.depth(sandbox.aws, sandbox.queue_url)} message")
-    handled, failed = queue.poll_once(sandbox.aws, sandbox.queue_url, worker)
-    steps.append(f"worker, gateway still down: {handled} message, {failed} back on the queue to wait")
+    handled, failed = queue.poll_once(sandbox.aws, sandbox.queue_url, forwarder)
+    steps.append(f"forwarder, gateway still down: {handled} message, {failed} back on the queue to wait")
     sandbox.gateway.chaos(0, [], seed=0)
-    handled, failed = queue.poll_once(sandbox.aws, sandbox.queue_url, worker)
+    handled, failed = queue.poll_once(sandbox.aws, sandbox.queue_url, forwarder)
     owners = [mask(phone) for phone in sandbox.gateway.owners if phone == "+905557654321"]
-    steps.append(f"gateway back; worker: {handled} message, {failed} failed; owners created: {', '.join(owners)}")
+    steps.append(f"gateway back; forwarder: {handled} message, {failed} failed; owners created: {', '.join(owners)}")
     depths = queue.depth(sandbox.aws, sandbox.queue_url), queue.depth(sandbox.aws, sandbox.dead_letter_url)
     steps.append(f"retry queue: {depths[0]} messages, dead-letter queue: {depths[1]}")
     ok = response.status == 200 and len(owners) == 1 and depths == (0, 0)

@@ -37,7 +37,7 @@ class LocalEndpoint:
         self._server.server_close()
 
     def instance(self) -> threading.Lock:
-        """Held while something else uses this process's function state (the worker of make serve)."""
+        """Held while something else uses this process's function state (the forwarder of make serve)."""
         return self._instance
 
     def invoke(self, request: HttpRequest, source_ip: str) -> dict[str, Any]:

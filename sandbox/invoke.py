@@ -1,4 +1,4 @@
-"""`make invoke EVENT=events/<file>.json [FUNCTION=RetryWorkerFunction]`: like `sam local invoke`, without
+"""`make invoke EVENT=events/<file>.json [FUNCTION=ForwarderFunction]`: like `sam local invoke`, without
 Docker. One event through the built artifact hosted by the Lambda runtime (sandbox.runtime), against the
 local stand-ins; prints the function's log lines, the runtime's INIT REPORT and REPORT lines, and last the
 function's answer, then stops everything.

@@ -1,4 +1,4 @@
-"""Lambda's SQS event source, played locally: receive a batch, call the worker, delete what succeeded."""
+"""Lambda's SQS event source, played locally: receive a batch, call the forwarder, delete what succeeded."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from typing import Any
 from sandbox.aws import REGION, LocalAws
 from sandbox.events import LocalContext
 
-Worker = Callable[[dict[str, Any], Any], Any]
+Forwarder = Callable[[dict[str, Any], Any], Any]
 
 
 def poll_once(
-    aws: LocalAws, queue_url: str, worker: Worker, batch_size: int = 10, timeout_seconds: float = 60
+    aws: LocalAws, queue_url: str, forwarder: Forwarder, batch_size: int = 10, timeout_seconds: float = 60
 ) -> tuple[int, int]:
-    """One batch through the worker (whose timeout is `timeout_seconds`), as the event source mapping does;
+    """One batch through the forwarder (whose timeout is `timeout_seconds`), as the event source mapping does;
     (messages, failed)."""
     sqs = aws.client("sqs")
     received = sqs.receive_message(
@@ -25,7 +25,7 @@ def poll_once(
         return 0, 0
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     event = {"Records": [record(message, arn) for message in received]}
-    response = worker(event, LocalContext(timeout_seconds=timeout_seconds))
+    response = forwarder(event, LocalContext(timeout_seconds=timeout_seconds))
     failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
     for message in received:
         if message["MessageId"] not in failed:
@@ -34,12 +34,17 @@ def poll_once(
 
 
 def drain(
-    aws: LocalAws, queue_url: str, worker: Worker, rounds: int = 50, pause: float = 0.0, timeout_seconds: float = 60
+    aws: LocalAws,
+    queue_url: str,
+    forwarder: Forwarder,
+    rounds: int = 50,
+    pause: float = 0.0,
+    timeout_seconds: float = 60,
 ) -> int:
     """Poll until the queue gives nothing (or `rounds` run out); the number of messages handled."""
     handled = 0
     for _ in range(rounds):
-        count, _failed = poll_once(aws, queue_url, worker, timeout_seconds=timeout_seconds)
+        count, _failed = poll_once(aws, queue_url, forwarder, timeout_seconds=timeout_seconds)
         if count == 0:
             break
         handled += count

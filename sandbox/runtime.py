@@ -32,7 +32,7 @@ BUILD = ROOT / ".aws-sam" / "build"
 # As template.yaml declares them.
 FUNCTIONS = {
     "WebhookFunction": ("owner_webhook.handler.lambda_handler", 10),
-    "RetryWorkerFunction": ("owner_webhook.worker.lambda_handler", 60),
+    "ForwarderFunction": ("owner_webhook.forwarder.lambda_handler", 60),
 }
 _INVOCATIONS = "/2015-03-31/functions/function/invocations"
 _INIT_REPORT = re.compile(r"INIT REPORT\(durationMs: ([0-9.]+)\)")

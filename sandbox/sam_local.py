@@ -38,12 +38,12 @@ def lines(arch: str) -> tuple[str, str, str, str]:
     return (
         f"ARCHITECTURE={arch} sam build --parameter-overrides Architecture={arch}",
         f"sam local invoke WebhookFunction -e events/zapier-success.json {env} {flags}",
-        f"sam local invoke RetryWorkerFunction -e events/worker/retry-batch.json {env} {flags}",
+        f"sam local invoke ForwarderFunction -e events/forwarder/retry-batch.json {env} {flags}",
         f"sam local start-api --port 3001 {env} {flags}",
     )
 
 
-BUILD, INVOKE_WEBHOOK, INVOKE_WORKER, START_API = lines(ARCH)
+BUILD, INVOKE_WEBHOOK, INVOKE_FORWARDER, START_API = lines(ARCH)
 
 
 def run(line: str, extra: str = "") -> str:
@@ -140,8 +140,8 @@ def main() -> None:
             answer,
         )
         check(http.request("GET", owners).json()["owners"] == ["+905551234567"], "the gateway has the owner", "")
-        answer = json.loads(run(INVOKE_WORKER, skip_pull).strip().splitlines()[-1])
-        check(answer == {"batchItemFailures": []}, "RetryWorkerFunction handled the batch", answer)
+        answer = json.loads(run(INVOKE_FORWARDER, skip_pull).strip().splitlines()[-1])
+        check(answer == {"batchItemFailures": []}, "ForwarderFunction handled the batch", answer)
         check("+905557654321" in http.request("GET", owners).json()["owners"], "the gateway has its owner", "")
         print(f"$ {START_API} {skip_pull}  (running)", flush=True)
         with background(f"{START_API} {skip_pull}", "Running on http://127.0.0.1:3001", shell=True):  # noqa: S604

@@ -36,14 +36,14 @@ def main() -> None:
         print("try:")
         print(f"  curl -s -X POST {url}/webhooks/zapier -H 'Authorization: Bearer {token}' \\")
         print(f"       -H 'Content-Type: application/json' -d '{body}'")
-        print("The retry worker polls the queue every 2 s. Ctrl-C stops everything.", flush=True)
-        from owner_webhook.worker import lambda_handler as worker
+        print("The forwarder polls the queue every 2 s. Ctrl-C stops everything.", flush=True)
+        from owner_webhook.forwarder import lambda_handler as forwarder
 
         try:
             while True:
                 time.sleep(2)
-                with sandbox.endpoint.instance():  # the worker is its own function; one process here
-                    poll_once(sandbox.aws, sandbox.queue_url, worker)
+                with sandbox.endpoint.instance():  # the forwarder is its own function; one process here
+                    poll_once(sandbox.aws, sandbox.queue_url, forwarder)
         except KeyboardInterrupt:
             print()
 

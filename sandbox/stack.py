@@ -51,7 +51,7 @@ class Sandbox:
             "POWERTOOLS_METRICS_NAMESPACE": "OwnerWebhook",
             "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
             "PHONE_KEY_SECRET_ID": PHONE_KEY_SECRET_ID,
-            # Locally the worker retries at once and gives up after 4 receives (deployed: 60 s doubling, 16).
+            # Locally the forwarder retries at once and gives up after 4 receives (deployed: 60 s doubling, 16).
             "RETRY_DELAY_SECONDS": "0",
             "MAX_RECEIVE_COUNT": str(LOCAL_MAX_RECEIVE_COUNT),
             **({"RETRY_QUEUE_URL": self.queue_url} if self._queue else {}),

@@ -5,7 +5,7 @@ found by its outputs with your AWS credentials and region. Phones are printed ma
 
 IAM actions: listing needs cloudformation:DescribeStacks, sqs:GetQueueAttributes on the retry queue,
 sqs:ReceiveMessage and sqs:ChangeMessageVisibility on the dead-letter queue, and logs:FilterLogEvents on the
-worker's log group (for the "why"); redriving adds sqs:SendMessage on the retry queue and sqs:DeleteMessage
+forwarder's log group (for the "why"); redriving adds sqs:SendMessage on the retry queue and sqs:DeleteMessage
 on the dead-letter queue.
 """
 
@@ -27,7 +27,7 @@ from owner_webhook.retry_queue import QueuedDelivery
 from sandbox.aws import RETRY_QUEUE
 from tools.stack import LOCAL_ENDPOINT, LocalSession, ToolError, code, deployed, no_local_stack, run
 
-# While listed, each message is hidden from the worker (and this listing) this long, then shown again at once.
+# While listed, each message is hidden from the forwarder (and this listing) this long, then shown again at once.
 PEEK_SECONDS = 30
 MAX_MESSAGES = 1000
 
@@ -37,8 +37,8 @@ class Queues:
     sqs: Any
     retry_url: str
     dead_letter_url: str
-    logs: Any = None  # deployed only: the worker's log group says why
-    worker_log_group: str | None = None
+    logs: Any = None  # deployed only: the forwarder's log group says why
+    forwarder_log_group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,14 +68,14 @@ def local_queues(endpoint: str) -> Queues:
 
 
 def stack_queues(stack: str) -> Queues:
-    """A deployed stack's queues and worker log group, from its outputs; raises ToolError."""
-    found = deployed(stack, ("RetryQueueUrl", "RetryDeadLetterQueueUrl", "RetryWorkerLogGroupName"))
+    """A deployed stack's queues and forwarder log group, from its outputs; raises ToolError."""
+    found = deployed(stack, ("RetryQueueUrl", "RetryDeadLetterQueueUrl", "ForwarderLogGroupName"))
     return Queues(
         found.session.client("sqs"),
         found.outputs["RetryQueueUrl"],
         found.outputs["RetryDeadLetterQueueUrl"],
         found.session.client("logs"),
-        found.outputs["RetryWorkerLogGroupName"],
+        found.outputs["ForwarderLogGroupName"],
     )
 
 
@@ -91,24 +91,24 @@ def peek(queues: Queues) -> list[DeadLetter]:
 
 
 def attempts(queues: Queues) -> str:
-    """How many times the worker tried each dead letter: the retry queue's maxReceiveCount."""
+    """How many times the forwarder tried each dead letter: the retry queue's maxReceiveCount."""
     attributes = queues.sqs.get_queue_attributes(QueueUrl=queues.retry_url, AttributeNames=["RedrivePolicy"])
     policy = attributes.get("Attributes", {}).get("RedrivePolicy")
     return str(json.loads(policy)["maxReceiveCount"]) if policy else "?"
 
 
 def why(queues: Queues, delivery: QueuedDelivery) -> str:
-    """The worker's last word on the delivery (its failure and problem), when its log group is known."""
-    if queues.logs is None or queues.worker_log_group is None or '"' in delivery.delivery_id:
+    """The forwarder's last word on the delivery (its failure and problem), when its log group is known."""
+    if queues.logs is None or queues.forwarder_log_group is None or '"' in delivery.delivery_id:
         return "-"
     try:
         events = queues.logs.filter_log_events(
-            logGroupName=queues.worker_log_group,
+            logGroupName=queues.forwarder_log_group,
             startTime=int(delivery.received_at * 1000),
             filterPattern=f'"{delivery.delivery_id}"',
         ).get("events", [])
     except (BotoCoreError, ClientError):
-        return "- (the worker's log could not be read)"
+        return "- (the forwarder's log could not be read)"
     for event in reversed(events):
         line = _json(event.get("message", ""))
         if line.get("outcome") == "dead_lettered" and line.get("delivery_id") == delivery.delivery_id:
@@ -136,7 +136,7 @@ def listing(queues: Queues) -> Iterator[str]:
     yield ""
     yield f"{len(letters)} dead letter(s): `make redrive ID=<message id>` moves one back to the retry queue."
     if queues.logs is None:
-        yield "Why: the worker's log line (`outcome` dead_lettered, `failure`, `problem`), which make serve prints."
+        yield "Why: the forwarder's log line (`outcome` dead_lettered, `failure`, `problem`), which make serve prints."
 
 
 def redrive(queues: Queues, message_id: str | None) -> str:
@@ -146,7 +146,7 @@ def redrive(queues: Queues, message_id: str | None) -> str:
         letter = _take(queues, message_id)
         queues.sqs.send_message(QueueUrl=queues.retry_url, MessageBody=letter.body)
         queues.sqs.delete_message(QueueUrl=queues.dead_letter_url, ReceiptHandle=letter.receipt_handle)
-        return f"moved dead letter {message_id} back to the retry queue; the worker forwards it"
+        return f"moved dead letter {message_id} back to the retry queue; the forwarder forwards it"
     for batch in _batches(queues, None):
         for letter in batch:
             queues.sqs.send_message(QueueUrl=queues.retry_url, MessageBody=letter.body)
@@ -154,7 +154,7 @@ def redrive(queues: Queues, message_id: str | None) -> str:
             moved += 1
     if moved == 0:
         return "the dead-letter queue is empty: nothing to redrive"
-    return f"moved {moved} dead letter(s) back to the retry queue; the worker forwards them"
+    return f"moved {moved} dead letter(s) back to the retry queue; the forwarder forwards them"
 
 
 def _take(queues: Queues, message_id: str) -> DeadLetter:

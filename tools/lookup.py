@@ -8,7 +8,7 @@ through the deduplication module's own `lookup`. Only the masked phone is printe
 IAM actions, all reads: cloudformation:DescribeStacks on the stack, secretsmanager:GetSecretValue on the
 phone key's secret (output PhoneKeySecretArn) and dynamodb:GetItem on the table (output
 IdempotencyTableName); running the printed query needs logs:StartQuery and logs:GetQueryResults on the
-webhook's and the worker's log groups.
+webhook's and the forwarder's log groups.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from sandbox.aws import IDEMPOTENCY_TABLE, PHONE_KEY_SECRET_ID
 from sandbox.stack import PHONE_REGION
 from tools.stack import LOCAL_ENDPOINT, LocalSession, ToolError, code, deployed, no_local_stack, run
 
-OUTPUTS = ("IdempotencyTableName", "PhoneKeySecretArn", "WebhookLogGroupName", "RetryWorkerLogGroupName")
+OUTPUTS = ("IdempotencyTableName", "PhoneKeySecretArn", "WebhookLogGroupName", "ForwarderLogGroupName")
 _REGION_CODE = re.compile(r"[A-Z]{2}")
 _SHOWN = 16  # hex characters of the stored delivery HMAC: enough to tell two apart
 
@@ -66,7 +66,7 @@ def stack(name: str) -> Deployment:
         found.outputs["PhoneKeySecretArn"],
         found.parameters.get("DefaultPhoneRegion") or PHONE_REGION,  # the template's default when not given
         f"stack {name!r} ({found.session.region_name})",
-        (found.outputs["WebhookLogGroupName"], found.outputs["RetryWorkerLogGroupName"]),
+        (found.outputs["WebhookLogGroupName"], found.outputs["ForwarderLogGroupName"]),
     )
 
 

@@ -40,13 +40,13 @@ class Reservation:
 
 
 # The named sequences; adding an AWS call to one of them is a change here only.
-SECRET = Reservation("secret", 1)  # read the secret (cached while warm; the worker reads it per message)
+SECRET = Reservation("secret", 1)  # read the secret (cached while warm; the forwarder reads it per message)
 CLAIM = Reservation("claim", 1)  # claim the phone; its final write or release is in the reservation after the forward
 NOTE = Reservation("delivery id note", 1)  # which phone a delivery id carried (best effort: skipped when short)
 RECORD = Reservation("record", 1)  # after the forward, without the retry queue: store the answer
 QUEUE_AND_RELEASE = Reservation("queue and release", 2)  # after the forward: queue the delivery, release the claim
 QUEUE = Reservation("queue", 1)  # queue a delivery that made no claim (no time was left to claim)
-DELAY = Reservation("delay", 1)  # the worker: a failed message's next visibility
+DELAY = Reservation("delay", 1)  # the forwarder: a failed message's next visibility
 
 
 NOTHING = Reservation("nothing", 0)  # the webhook with a forwarder function and no retry queue: the forwarder records

@@ -20,7 +20,7 @@ from owner_webhook.errors import (
     UnauthenticatedError,
     WebhookError,
 )
-from owner_webhook.forwarder import Forwarder
+from owner_webhook.forwarder_client import ForwarderClient
 from owner_webhook.outcomes import Result
 from owner_webhook.owners import Owners
 from owner_webhook.phone import mask, to_e164
@@ -46,7 +46,7 @@ class DeliveryService:
         phone_keys: Callable[[], Sequence[bytes]],
         max_body_bytes: int,
         default_region: str,
-        forwarder: Forwarder | None = None,
+        forwarder: ForwarderClient | None = None,
     ) -> None:
         self._sources = sources
         self._credentials = credentials
@@ -97,7 +97,7 @@ class DeliveryService:
         except InProgressError as busy:
             if source.retries:
                 raise  # 409: the sender comes back and finds the owner
-            # A sender that never retries would lose the signup: the worker finds the owner, or creates it.
+            # A sender that never retries would lose the signup: the forwarder finds the owner, or creates it.
             result = self._queue_or_raise(busy, delivery, deadline, fields, claim=None)
         except (OutOfTimeError, DeduplicationUnavailableError) as failure:  # before any claim was made
             result = self._queue_or_raise(failure, delivery, deadline, fields, claim=None)

@@ -30,7 +30,7 @@ def normalized(delivery_id: str) -> str:
 
     Short printable ids without phone-like digits as sent, others as "sha256:" and their digest (the
     form every earlier version stored and queued, so records and messages keep their keys). The same id
-    always gives the same result, and a result is returned unchanged (the worker normalizes what it reads).
+    always gives the same result, and a result is returned unchanged (the forwarder normalizes what it reads).
     """
     if len(delivery_id) <= MAX_CHARS and delivery_id.isprintable() and not _PHONE_LIKE.search(plain(delivery_id)):
         return delivery_id

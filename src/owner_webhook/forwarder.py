@@ -1,117 +1,148 @@
-"""The forwarder function, from both ends of its invocation: the webhook's one call, and the answer it gets.
+"""The forwarder function: the only function that calls the gateway, and the one that drains the retry queue.
 
-The forwarder is the retry worker's function, and the only code of a deployment that calls the gateway.
-Its reserved concurrency is the gateway's ceiling in flight: when every instance is busy, Lambda refuses
-the invoke at once (429 TooManyRequestsException), and the webhook queues the delivery; the same
-instances forward the queue at the ceiling's pace. The webhook invokes it once (RequestResponse, never
-retried by the SDK) and tells it when the answer is due; the answer is the forward's result, or the
-failure it ended in, which the webhook raises again as the same error (and queues, or answers).
+Two kinds of invocation: a delivery the webhook hands over (`{"forward": ..., "seconds": ...}`),
+forwarded at once and answered; and an SQS batch of queued deliveries, with partial batch failures.
+The function's reserved concurrency is the gateway's ceiling in flight, and each instance keeps its
+share of the ceiling's rate (pacing.py); an instance the gateway asked to wait (429/503 Retry-After)
+forwards nothing until then: it answers the webhook at once (which queues the delivery), and holds
+its batch, and its place in the ceiling, for as long as its timeout allows.
+
+Each message is forwarded under the same deduplication key as its webhook (the phone), so a message
+SQS delivers twice, a delivery its sender also retried, or another delivery of the same phone, still
+creates one owner. A transient failure goes back to the queue with a growing delay; after
+MAX_RECEIVE_COUNT receives SQS moves it to the dead-letter queue. A phone the gateway refuses (400), and
+a message this function did not write, are logged, counted and dropped.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
-from dataclasses import asdict
 from typing import Any
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from owner_webhook.aws_clients import CLIENT_CONFIG
-from owner_webhook.budget import MIN_FORWARD_SECONDS, Deadline
+from owner_webhook import outcomes
+from owner_webhook.budget import DELAY, MIN_FORWARD_SECONDS, REPLY_SECONDS
 from owner_webhook.errors import (
     AtCeilingError,
     ForwarderUnavailableError,
-    OutOfTimeError,
-    TransientError,
+    MalformedMessageError,
     UpstreamAmbiguousError,
     WebhookError,
-    error_for,
 )
-from owner_webhook.outcomes import ALL, Result
-from owner_webhook.retry_queue import QueuedDelivery
+from owner_webhook.forwarder_client import answered, failed
+from owner_webhook.observability import logger, metrics, own_place, report, traced_handler
+from owner_webhook.outcomes import Result
+from owner_webhook.retry_queue import QueuedDelivery, retry_delay
+from owner_webhook.wiring import parts
 
-Fields = dict[str, Any]
-# Kept from the forward's time for the invocation's own round trip (the forwarder answers this much early).
-INVOKE_SECONDS = 0.2
-
-
-class Forwarder:
-    """The webhook's client of the forwarder function (FORWARDER_FUNCTION), built on first use."""
-
-    def __init__(self, function_name: str, session: boto3.session.Session) -> None:
-        self._name = function_name
-        self._session = session
-        self._clients: dict[float, Any] = {}  # by read timeout, in tenths of a second
-
-    def forward(self, delivery: QueuedDelivery, deadline: Deadline, fields: Fields) -> Result:
-        """The forwarder's result for `delivery`, by `deadline.forward_by`; what it says goes into `fields`.
-
-        Raises the failure the forwarder ended in (the same WebhookError), AtCeilingError when it takes no
-        more now, UpstreamAmbiguousError when no answer came (it may have created the owner), and
-        ForwarderUnavailableError when the invocation surely did not run.
-        """
-        seconds = deadline.forward_by - time.monotonic()
-        if seconds < MIN_FORWARD_SECONDS + INVOKE_SECONDS:
-            raise OutOfTimeError("too little time was left to forward the delivery; retry")
-        request = {"forward": asdict(delivery), "seconds": round(seconds - INVOKE_SECONDS, 3)}
-        try:
-            response = self._client(seconds).invoke(FunctionName=self._name, Payload=json.dumps(request).encode())
-            answer = json.loads(response["Payload"].read())
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "TooManyRequestsException":
-                raise AtCeilingError("every forwarder instance is busy: the gateway's ceiling is reached") from None
-            fields["forwarder_error"] = error.response.get("Error", {}).get("Code", "unknown")
-            raise ForwarderUnavailableError("the forwarder function refused the invocation") from None
-        except (EndpointConnectionError, ConnectTimeoutError):
-            raise ForwarderUnavailableError("the forwarder function could not be reached") from None
-        except (BotoCoreError, ValueError):  # read timeout, dropped connection, an answer cut short
-            raise UpstreamAmbiguousError(
-                "the forwarder did not answer in time; it may have created the owner"
-            ) from None
-        if response.get("FunctionError") or not isinstance(answer, dict):  # it crashed or timed out mid-forward
-            fields["forwarder_error"] = "function_error"
-            raise UpstreamAmbiguousError("the forwarder failed before it answered; it may have created the owner")
-        return from_answer(answer, fields)
-
-    def _client(self, seconds: float) -> Any:
-        # Never past the forward's deadline (the time to queue after it stays whole), and never shorter than
-        # the forwarder's own answer takes (it answers INVOKE_SECONDS early).
-        timeout = math.floor(seconds * 10) / 10
-        if timeout not in self._clients:
-            config = CLIENT_CONFIG.merge(Config(read_timeout=timeout))
-            self._clients[timeout] = self._session.client("lambda", config=config)
-        return self._clients[timeout]
+# A batch whose every message failed is still a partial batch response, not a function error: the
+# per-message delays apply, and the function-errors alarm stays for real errors.
+_processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-def answered(result: Result, fields: Fields) -> dict[str, Any]:
-    """The forwarder's answer for a result."""
-    also = list(result.also)
-    return {"outcome": result.code, "message": result.message, "retry_after": result.retry_after,
-            "replayed": result.replayed, "also": also, "fields": fields}  # fmt: skip
+class RetryLaterError(Exception):
+    """A message that failed for now: the batch reports it, and SQS delivers it again later."""
 
 
-def failed(error: WebhookError, fields: Fields) -> dict[str, Any]:
-    """The forwarder's answer for a failure."""
-    retry_after = error.retry_after if isinstance(error, TransientError) else None
-    return {"failure": error.code, "message": error.message, "retry_after": retry_after, "fields": fields}
-
-
-def from_answer(answer: dict[str, Any], fields: Fields) -> Result:
-    """The result an answer tells; raises the failure it tells (UpstreamAmbiguousError if it tells neither)."""
-    fields.update(answer.get("fields") or {})
-    message, retry_after = answer.get("message"), answer.get("retry_after")
-    if "failure" in answer and answer["failure"] in ALL:
-        error = error_for(ALL[answer["failure"]])
-        if issubclass(error, TransientError):
-            raise error(str(message), retry_after=retry_after)
-        raise error(str(message))
-    if answer.get("outcome") not in ALL:  # another version's answer (mid-deployment): it may have forwarded
-        raise UpstreamAmbiguousError("the forwarder's answer could not be read; it may have created the owner")
-    also = tuple(str(name) for name in answer.get("also") or ())
-    return Result(
-        ALL[answer["outcome"]], message, retry_after=retry_after, replayed=bool(answer.get("replayed")), also=also
+def drain(record: SQSRecord, lambda_context: LambdaContext) -> None:
+    """Forward one queued delivery; raises RetryLaterError when it must wait for another attempt."""
+    started = time.perf_counter()
+    receive_count = int(record.attributes.approximate_receive_count or 1)
+    try:
+        result = _handle(record, lambda_context, receive_count)
+    except Exception as error:  # a bug: logged and counted as one, and the message retried (nothing is lost)
+        fields = {"failure": outcomes.INTERNAL_ERROR.code, "error_type": type(error).__name__}
+        fields["error_place"] = own_place(error)
+        result = Result(outcomes.INTERNAL_ERROR, "the message could not be handled; retry later", fields=fields)
+    report(
+        result,
+        "queued delivery handled",
+        receive_count=receive_count,
+        total_ms=round((time.perf_counter() - started) * 1000, 2),
     )
+    metrics.flush_metrics()  # one EMF record per message: the messages of a batch have different sources
+    if result.outcome in (outcomes.RETRY_LATER, outcomes.DEAD_LETTERED, outcomes.INTERNAL_ERROR):
+        raise RetryLaterError(result.fields["failure"])
+
+
+def _handle(record: SQSRecord, context: LambdaContext, receive_count: int) -> Result:
+    try:
+        queued = QueuedDelivery.from_json(record.body)
+    except MalformedMessageError as error:  # not ours: dropped, never retried
+        return Result(error.outcome, error.message, fields={"problem": error.message})
+    fields: dict[str, Any] = {"waited_s": round(time.time() - queued.received_at, 1)}
+    ready = parts()  # built (or failed, failing the batch) before the first record
+    deadline = ready.deadline(context)
+    try:
+        paused = ready.paused()
+        if paused and paused > deadline.forward_by - time.monotonic() - MIN_FORWARD_SECONDS:  # no turn in time
+            raise AtCeilingError("the gateway asked to wait; the message waits", retry_after=math.ceil(paused))
+        result = ready.service.retry(queued, deadline, fields)
+    except WebhookError as error:
+        if ready.queue is not None and deadline.fits_in_reserve(DELAY):
+            # A message held back by the instance's pause waits at least for the pause's end.
+            asked = error.retry_after if isinstance(error, AtCeilingError) and error.retry_after else 0
+            ready.queue.delay(record.receipt_handle, max(retry_delay(receive_count, ready.retry_delay), asked))
+        fields.update(failure=error.code, problem=error.message)
+        # After its last receive, SQS moves the message to the dead-letter queue instead of delivering it.
+        last = receive_count >= ready.max_receive_count
+        outcome = outcomes.DEAD_LETTERED if last else outcomes.RETRY_LATER
+        return Result(outcome, error.message, fields=fields, also=error.outcome.signals)
+    if result.outcome == outcomes.OWNER_CREATED and not result.replayed:
+        return Result(outcomes.DRAINED, fields=fields, also=result.also)
+    return Result(result.outcome, result.message, replayed=result.replayed, fields=fields, also=result.also)
+
+
+def forward(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """A delivery the webhook hands over: forwarded within the seconds it was given, or refused at once
+    while the gateway has asked this instance to wait. The answer is the result, or the failure (forwarder.py);
+    the webhook logs and counts it, so nothing is logged here."""
+    fields: dict[str, Any] = {}
+    try:
+        queued = QueuedDelivery.from_fields(event.get("forward"))
+        seconds = float(event.get("seconds", 0))
+        if not 0 < seconds < math.inf:
+            raise MalformedMessageError("the forward names no time")
+        ready = parts()
+        paused = ready.paused()
+        if paused:
+            raise AtCeilingError("the gateway asked to wait; the delivery waits", retry_after=math.ceil(paused))
+        result = ready.service.retry(queued, ready.deadline(context, within=seconds), fields)
+    except MalformedMessageError as error:  # another version's request (mid-deployment): nothing was forwarded
+        return failed(ForwarderUnavailableError(error.message), fields)
+    except WebhookError as error:
+        return failed(error, fields)
+    except Exception as error:  # a bug, perhaps after the gateway's 200: the webhook queues it as a possible duplicate
+        fields.update(error_type=type(error).__name__, error_place=own_place(error))
+        return failed(UpstreamAmbiguousError("the forwarder failed mid-forward; it may have created the owner"), fields)
+    return answered(result, fields)
+
+
+def _hold_while_paused(records: list[Any], context: LambdaContext) -> None:
+    """An instance the gateway asked to wait keeps its batch, and its place in the ceiling, until the
+    wait is over (or only time enough is left to put each message back with its delay)."""
+    try:
+        paused = parts().paused()
+    except WebhookError:
+        return  # each message fails on its own, and says why
+    spare = context.get_remaining_time_in_millis() / 1000 - REPLY_SECONDS - len(records) * DELAY.seconds
+    if paused and spare > 0:
+        time.sleep(min(paused, spare))
+
+
+# No log_metrics decorator: each message's metric is flushed on its own (they have different sources),
+# which would leave the decorator an empty final flush.
+@traced_handler
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
+    """A delivery from the webhook (its answer), or an SQS batch (the ids of the messages to retry:
+    Lambda's partial batch response)."""
+    if isinstance(event, dict) and "forward" in event:
+        return forward(event, context)
+    if isinstance(event, dict) and isinstance(event.get("Records"), list):
+        _hold_while_paused(event["Records"], context)
+    return process_partial_response(event=event, record_handler=drain, processor=_processor, context=context)

@@ -27,7 +27,7 @@ class Outcome:
     refusal: bool = False
     retry_after: int | None = None  # seconds, for the answers that ask the sender to come back
     body: MappingProxyType[str, Any] | None = None  # a success's body; None: a failure with its code
-    # Metrics this failure carries into whatever it ends in (answered, queued, retried by the worker).
+    # Metrics this failure carries into whatever it ends in (answered, queued, retried by the forwarder).
     signals: tuple[str, ...] = ()
 
     def status_for(self, acknowledges_refusals: bool) -> int:
@@ -117,9 +117,9 @@ WEBHOOK_SECRET_INVALID = _transient(
     "webhook_secret_invalid", "ConfigurationError", "this source's webhook secret would let anyone in"
 )
 PHONE_KEY_MALFORMED = _transient("phone_key_malformed", "ConfigurationError", "the phone key is missing or short")
-# The retry worker's own (no HTTP answer: a message is drained, retried later, or dropped).
-DRAINED = Outcome("drained", "Drained", "the worker created a queued delivery's owner", 200)
-RETRY_LATER = Outcome("retry_later", "RetryLater", "a worker attempt failed; the message comes back later", 503)
+# The forwarder's own (no HTTP answer: a message is drained, retried later, or dropped).
+DRAINED = Outcome("drained", "Drained", "the forwarder created a queued delivery's owner", 200)
+RETRY_LATER = Outcome("retry_later", "RetryLater", "a forwarder attempt failed; the message comes back later", 503)
 DEAD_LETTERED = Outcome("dead_lettered", "DeadLettered", "the last attempt failed: the dead-letter queue", 503)
 MALFORMED_MESSAGE = Outcome("malformed_message", "MalformedRequest", "a message this function did not write", 400)
 DUPLICATE_REPLAYED = Outcome("duplicate_replayed", "DuplicateReplayed", "a delivery already answered, again", 200)

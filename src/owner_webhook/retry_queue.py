@@ -1,4 +1,4 @@
-"""The retry queue: a delivery the gateway could not take now waits in SQS for the worker.
+"""The retry queue: a delivery the gateway could not take now waits in SQS for the forwarder.
 
 A message holds the normalized delivery only (source, delivery id, E.164 phone, when it arrived): no
 webhook body and no secret.

@@ -44,7 +44,7 @@ class Settings:
     phone_key_secret_id: str | None = None
     retry_queue_url: str | None = None
     queue_sources: frozenset[str] | None = None  # None: every source
-    retry_delay: int = 60  # the worker's first wait; it doubles up to 15 minutes
+    retry_delay: int = 60  # the forwarder's first wait; it doubles up to 15 minutes
     max_receive_count: int = 16  # as the queue's redrive policy: then the dead-letter queue
     function_timeout: float = 10.0  # the function's Timeout in the template: Tally gives up after 10 s
     # The webhook invokes this function (the forwarder) to forward; None: it forwards in its own process.

@@ -14,7 +14,7 @@ from owner_webhook.budget import Deadline, after_forward
 from owner_webhook.credentials import CredentialStore
 from owner_webhook.deduplication import Deduplication, DynamoDBDeduplication, NoDeduplication
 from owner_webhook.delivery import DeliveryService
-from owner_webhook.forwarder import Forwarder
+from owner_webhook.forwarder_client import ForwarderClient
 from owner_webhook.gateway import GatewayClient
 from owner_webhook.owners import Owners
 from owner_webhook.pacing import Pace
@@ -76,7 +76,7 @@ def parts() -> Parts:
         phone_keys=_phone_keys(settings, credentials),
         max_body_bytes=settings.max_body_bytes,
         default_region=settings.default_phone_region,
-        forwarder=Forwarder(settings.forwarder_function, session) if settings.forwarder_function else None,
+        forwarder=ForwarderClient(settings.forwarder_function, session) if settings.forwarder_function else None,
     )
     return Parts(
         service,

@@ -43,7 +43,7 @@ def _break_the_forward() -> None:
 
 def forwarder_with_a_bug(event: dict[str, Any], context: Any) -> Any:
     """The forwarder, with a bug its forward meets after the gateway created the owner."""
-    from owner_webhook import worker
+    from owner_webhook import forwarder
 
     _break_the_forward()
-    return worker.lambda_handler(event, context)
+    return forwarder.lambda_handler(event, context)

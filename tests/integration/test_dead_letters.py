@@ -32,25 +32,25 @@ STACK_TEMPLATE = {
                 }
             },
         },
-        "RetryWorkerLogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": f"/aws/lambda/{STACK}"}},
+        "ForwarderLogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": f"/aws/lambda/{STACK}"}},
     },
     "Outputs": {
         "RetryQueueUrl": {"Value": {"Ref": "RetryQueue"}},
         "RetryDeadLetterQueueUrl": {"Value": {"Ref": "RetryDeadLetterQueue"}},
-        "RetryWorkerLogGroupName": {"Value": {"Ref": "RetryWorkerLogGroup"}},
+        "ForwarderLogGroupName": {"Value": {"Ref": "ForwarderLogGroup"}},
     },
 }
 
 
-def worker(event: dict[str, Any], context: Any) -> Any:
-    from owner_webhook.worker import lambda_handler
+def forwarder(event: dict[str, Any], context: Any) -> Any:
+    from owner_webhook.forwarder import lambda_handler
 
     return lambda_handler(event, context)
 
 
 @pytest.fixture
 def dead(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    """Two deliveries the gateway kept failing, dead-lettered by the worker as deployed."""
+    """Two deliveries the gateway kept failing, dead-lettered by the forwarder as deployed."""
     monkeypatch.setenv("RETRY_QUEUE_URL", sandbox.queue_url)
     sandbox.gateway.chaos(1.0, [Fault(status=500)], seed=3)
     for source, phone, delivery_id in (("jotform", "0555 123 45 67", "dead-a"), ("tally", "0555 765 43 21", "dead-b")):
@@ -59,7 +59,7 @@ def dead(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]
             "queued": True,
         }
     for _ in range(LOCAL_MAX_RECEIVE_COUNT + 1):
-        queue.poll_once(sandbox.aws, sandbox.queue_url, worker)
+        queue.poll_once(sandbox.aws, sandbox.queue_url, forwarder)
     assert queue.depth(sandbox.aws, sandbox.dead_letter_url) == 2
     sandbox.gateway.chaos(0, [], seed=0)
     yield sandbox
@@ -96,22 +96,22 @@ def test_redrive_one_by_id_then_all(dead: Sandbox, capsys: pytest.CaptureFixture
     code, out, _ = run(capsys, "redrive", "--endpoint", dead.aws.url, "--id", jotform)
     assert code == 0 and jotform in out
     assert queue.depth(dead.aws, dead.dead_letter_url) == queue.depth(dead.aws, dead.queue_url) == 1
-    queue.drain(dead.aws, dead.queue_url, worker)
+    queue.drain(dead.aws, dead.queue_url, forwarder)
     assert dead.gateway.owners == ["+905551234567"]  # the one redriven, and only it
     code, _, err = run(capsys, "redrive", "--endpoint", dead.aws.url, "--id", jotform)
     assert code == 1 and "no dead letter with id" in err
     code, out, _ = run(capsys, "redrive", "--endpoint", dead.aws.url)
     assert code == 0 and "moved 1 dead letter(s)" in out
-    queue.drain(dead.aws, dead.queue_url, worker)
+    queue.drain(dead.aws, dead.queue_url, forwarder)
     assert sorted(dead.gateway.owners) == ["+905551234567", "+905557654321"]
     assert run(capsys, "list", "--endpoint", dead.aws.url)[1].strip() == "the dead-letter queue is empty"
     assert "nothing to redrive" in run(capsys, "redrive", "--endpoint", dead.aws.url)[1]
 
 
-def test_a_deployed_stack_is_found_by_its_outputs_and_the_worker_log_says_why(
+def test_a_deployed_stack_is_found_by_its_outputs_and_the_forwarder_log_says_why(
     logs: Logs, dead: Sandbox, capsys: pytest.CaptureFixture[str]
-) -> None:  # logs first: it records the worker's lines while `dead` makes the dead letters
-    # The stack's dead-letter queue holds the local dead letters; its log group, the worker's own lines.
+) -> None:  # logs first: it records the forwarder's lines while `dead` makes the dead letters
+    # The stack's dead-letter queue holds the local dead letters; its log group, the forwarder's own lines.
     cloudformation = dead.aws.client("cloudformation")
     cloudformation.create_stack(StackName=STACK, TemplateBody=json.dumps(STACK_TEMPLATE))
     try:
@@ -121,14 +121,14 @@ def test_a_deployed_stack_is_found_by_its_outputs_and_the_worker_log_says_why(
         group, lines = f"/aws/lambda/{STACK}", [json.dumps(line) for line in logs() if "receive_count" in line]
         assert len(lines) == 2 * LOCAL_MAX_RECEIVE_COUNT
         logs_client = dead.aws.client("logs")
-        logs_client.create_log_stream(logGroupName=group, logStreamName="worker")
+        logs_client.create_log_stream(logGroupName=group, logStreamName="forwarder")
         now = int(time.time() * 1000)
         events = [{"timestamp": now, "message": line} for line in lines]
-        logs_client.put_log_events(logGroupName=group, logStreamName="worker", logEvents=events)
+        logs_client.put_log_events(logGroupName=group, logStreamName="forwarder", logEvents=events)
         code, out, _ = run(capsys, "list", "--stack", STACK)
         assert code == 0, out
         rows = [line for line in out.splitlines() if "+90555" in line]
-        assert len(rows) == 2 and all("upstream_unavailable" in row for row in rows)  # why: the worker's failure
+        assert len(rows) == 2 and all("upstream_unavailable" in row for row in rows)  # why: the forwarder's failure
         assert all(f" {LOCAL_MAX_RECEIVE_COUNT} " in row for row in rows)  # attempts: the stack's redrive policy
         assert "5551234567" not in out
     finally:

@@ -39,8 +39,8 @@ def send(source: str, delivery_id: str, phone: str = "0555 123 45 67") -> Answer
     return invoke_event(http_api_event(senders.request(source, phone, delivery_id=delivery_id)))
 
 
-def worker(event: dict[str, Any], context: Any) -> Any:
-    from owner_webhook.worker import lambda_handler
+def forwarder(event: dict[str, Any], context: Any) -> Any:
+    from owner_webhook.forwarder import lambda_handler
 
     return lambda_handler(event, context)
 
@@ -171,12 +171,12 @@ def test_a_redrive_eight_days_later_makes_no_second_owner(queued: Sandbox, monke
     queued.gateway.chaos(1.0, [Fault(status=500)], seed=4)
     assert send("jotform", "dead").body == {"success": True, "queued": True}
     for _ in range(LOCAL_MAX_RECEIVE_COUNT + 1):
-        queue.poll_once(queued.aws, queued.queue_url, worker)
+        queue.poll_once(queued.aws, queued.queue_url, forwarder)
     assert queue.depth(queued.aws, queued.dead_letter_url) == 1
     queued.gateway.chaos(0, [], seed=0)
     assert send("typeform", "signed-up-again").body == {"success": True}  # the person's owner is created
     # Eight days later (past the 7 days of phone deduplication) the operator redrives the dead letters.
     monkeypatch.setattr(deduplication, "time", _Later(8))
     assert queue.redrive(queued.aws, queued.dead_letter_url, queued.queue_url) == 1
-    queue.drain(queued.aws, queued.queue_url, worker)
+    queue.drain(queued.aws, queued.queue_url, forwarder)
     assert queued.gateway.owners == [PHONE]

@@ -36,8 +36,8 @@ def send(source: str, phone: str = "0555 123 45 67", delivery_id: str | None = N
     return invoke_event(http_api_event(senders.request(source, phone, delivery_id=delivery_id)), timeout=timeout)
 
 
-def worker(event: dict[str, Any], context: Any) -> Any:
-    from owner_webhook.worker import lambda_handler
+def forwarder(event: dict[str, Any], context: Any) -> Any:
+    from owner_webhook.forwarder import lambda_handler
 
     return lambda_handler(event, context)
 
@@ -109,9 +109,9 @@ def test_a_phone_being_created_is_queued_for_a_sender_that_never_retries(
         assert (answer.status, answer.code) == (409, "in_progress")  # Typeform comes back by itself
         return
     assert answer.body == {"success": True, "queued": True}
-    # The first delivery's owner is created; the worker then finds it.
+    # The first delivery's owner is created; the forwarder then finds it.
     assert wiring.parts().service.deduplication.record(running, Result(outcomes.OWNER_CREATED))
-    queue.drain(queued.aws, queued.queue_url, worker)
+    queue.drain(queued.aws, queued.queue_url, forwarder)
     assert [line["outcome"] for line in logs() if line["message"] == "queued delivery handled"] == ["phone_existing"]
 
 
@@ -218,20 +218,20 @@ def test_no_time_left_is_its_own_outcome(sandbox: Sandbox, capsys: pytest.Captur
     assert sandbox.gateway.received == []
 
 
-def test_a_bug_in_the_worker_is_counted_as_one_and_the_message_retried(
+def test_a_bug_in_the_forwarder_is_counted_as_one_and_the_message_retried(
     queued: Sandbox, monkeypatch: pytest.MonkeyPatch, logs: Logs, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from owner_webhook.delivery import DeliveryService
 
     queued.gateway.inject(Fault(status=503, retry_after=30))
-    assert send("jotform", delivery_id="worker-bug").code == "queued"
+    assert send("jotform", delivery_id="forwarder-bug").code == "queued"
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("bug while forwarding +905551234567")
 
     monkeypatch.setattr(DeliveryService, "retry", broken)
     capsys.readouterr()
-    assert queue.poll_once(queued.aws, queued.queue_url, worker) == (1, 1)  # handled, and retried
+    assert queue.poll_once(queued.aws, queued.queue_url, forwarder) == (1, 1)  # handled, and retried
     [line] = [line for line in logs() if line["message"] == "queued delivery handled"]
     assert (line["outcome"], line["error_type"]) == ("internal_error", "RuntimeError")
     assert "905551234567" not in json.dumps(line)

@@ -34,8 +34,8 @@ FAULT_RATE = 0.3
 REPEAT_RATE = 0.15  # deliveries whose phone an earlier delivery already carried (a second signup)
 TABLE_FAULT_RATE = 0.03  # attempts after which storing the answer fails (DynamoDB, after the gateway's 200)
 UPDATE_ITEM = "DynamoDB_20120810.BatchWriteItem"  # the write that records an owner
-# The worker's timeout here: a claim it leaves (its record failed) lapses this long after it began.
-WORKER_SECONDS = 10
+# The forwarder's timeout here: a claim it leaves (its record failed) lapses this long after it began.
+FORWARDER_SECONDS = 10
 Logs = Callable[[], list[dict[str, Any]]]
 FAULTS = [
     Fault(status=500),
@@ -151,7 +151,7 @@ def test_fault_soak(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, logs: Log
 def test_fault_soak_with_the_retry_queue_and_senders_that_never_retry(
     sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, logs: Callable[[], list[dict[str, Any]]]
 ) -> None:
-    from owner_webhook.worker import lambda_handler as worker
+    from owner_webhook.forwarder import lambda_handler as forwarder
     from sandbox import queue
 
     monkeypatch.setenv("GATEWAY_READ_TIMEOUT", "0.2")
@@ -174,23 +174,25 @@ def test_fault_soak_with_the_retry_queue_and_senders_that_never_retry(
         statuses[answer.status] += 1  # one attempt only: these senders never retry
         delivery.answered_2xx = 200 <= answer.status < 300
         assert answer.status in (200, 409), answer.body
-        if number % 50 == 49:  # the worker runs meanwhile, against the same failing gateway
-            queue.poll_once(sandbox.aws, sandbox.queue_url, worker, timeout_seconds=WORKER_SECONDS)
-    queue.drain(sandbox.aws, sandbox.queue_url, worker, rounds=200, timeout_seconds=WORKER_SECONDS)  # still failing
+        if number % 50 == 49:  # the forwarder runs meanwhile, against the same failing gateway
+            queue.poll_once(sandbox.aws, sandbox.queue_url, forwarder, timeout_seconds=FORWARDER_SECONDS)
+    queue.drain(
+        sandbox.aws, sandbox.queue_url, forwarder, rounds=200, timeout_seconds=FORWARDER_SECONDS
+    )  # still failing
     dead_letters = queue.depth(sandbox.aws, sandbox.dead_letter_url)
     sandbox.gateway.chaos(0, [], seed=0)  # the gateway and the table recover: the dead letters' cause is fixed
     sandbox.aws.clear_faults()
     redriven = 0
     for _ in range(3):
-        # Locally the worker tries a message 4 times at once; a phone whose owner the table failed to record
+        # Locally the forwarder tries a message 4 times at once; a phone whose owner the table failed to record
         # stays claimed until the claiming invocation's time is over, so such a message may die again: it is
         # redriven once that claim has lapsed, as an operator would.
         moved = queue.redrive(sandbox.aws, sandbox.dead_letter_url, sandbox.queue_url)
         redriven += moved
-        queue.drain(sandbox.aws, sandbox.queue_url, worker, rounds=200, timeout_seconds=WORKER_SECONDS)
+        queue.drain(sandbox.aws, sandbox.queue_url, forwarder, rounds=200, timeout_seconds=FORWARDER_SECONDS)
         if not moved or not queue.depth(sandbox.aws, sandbox.dead_letter_url):
             break
-        time.sleep(WORKER_SECONDS)
+        time.sleep(FORWARDER_SECONDS)
     sandbox.gateway.settle()
     elapsed = time.monotonic() - started
 
@@ -209,7 +211,7 @@ def test_fault_soak_with_the_retry_queue_and_senders_that_never_retry(
         "phones": len({d.phone for d in deliveries}),
         "answers": dict(statuses),
         "queued": sum(line["outcome"] == "queued" for line in webhook),
-        "worker_attempts": len(drained),
+        "forwarder_attempts": len(drained),
         "drained": sum(line["outcome"] == "drained" for line in drained),
         "dead_lettered_then_redriven": redriven,
         "owners": sum(owners.values()),

@@ -20,7 +20,7 @@ from tests.integration.conftest import Answer, invoke_event
 from tests.integration.test_phone_identity import _counted
 
 Logs = Callable[[], list[dict[str, Any]]]
-WORKER = "owner_webhook.worker.lambda_handler"
+FORWARDER = "owner_webhook.forwarder.lambda_handler"
 HANDLERS = "tests.integration.lambda_handlers"
 # As the template sets it on the forwarder (one instance here), with a rate the tests never reach.
 CEILING = {"GATEWAY_CONCURRENCY": "1", "GATEWAY_RATE_PER_SECOND": "1000"}
@@ -32,11 +32,11 @@ SHORT_READS = {**CEILING, "GATEWAY_READ_TIMEOUT": "1"}
 @pytest.fixture(scope="module")
 def service(sandbox: Sandbox) -> Iterator[LocalLambda]:
     with LocalLambda(
-        FunctionConfig("forwarder", WORKER, 1, environment=CEILING),
-        FunctionConfig("paused-forwarder", WORKER, 1, environment=CEILING),
+        FunctionConfig("forwarder", FORWARDER, 1, environment=CEILING),
+        FunctionConfig("paused-forwarder", FORWARDER, 1, environment=CEILING),
         FunctionConfig("crashing-forwarder", f"{HANDLERS}.crash", 1),
-        FunctionConfig("briefly-paused-forwarder", WORKER, 1, environment=SHORT_READS),
-        FunctionConfig("slow-forwarder", WORKER, 1, environment=SHORT_READS),
+        FunctionConfig("briefly-paused-forwarder", FORWARDER, 1, environment=SHORT_READS),
+        FunctionConfig("slow-forwarder", FORWARDER, 1, environment=SHORT_READS),
         FunctionConfig("buggy-forwarder", f"{HANDLERS}.forwarder_with_a_bug", 1, environment=CEILING),
         FunctionConfig("hanging-forwarder", f"{HANDLERS}.hang", 1, timeout=6),
     ) as running:

@@ -366,9 +366,9 @@ messages = st.one_of(
 
 @FEW
 @given(body=messages)
-def test_worker_messages_are_drained_or_dropped_never_a_crash(sandbox: Sandbox, body: str) -> None:
+def test_forwarder_messages_are_drained_or_dropped_never_a_crash(sandbox: Sandbox, body: str) -> None:
+    from owner_webhook.forwarder import lambda_handler as forwarder
     from owner_webhook.retry_queue import QueuedDelivery
-    from owner_webhook.worker import lambda_handler as worker
 
     record = {
         "messageId": "m-1",
@@ -383,7 +383,7 @@ def test_worker_messages_are_drained_or_dropped_never_a_crash(sandbox: Sandbox, 
     }
     before = len(sandbox.gateway.received)
     started = time.perf_counter()
-    response = worker({"Records": [record]}, LocalContext(timeout_seconds=60))
+    response = forwarder({"Records": [record]}, LocalContext(timeout_seconds=60))
     assert time.perf_counter() - started < SECONDS
     try:
         queued = QueuedDelivery.from_json(body)

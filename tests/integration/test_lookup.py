@@ -181,13 +181,13 @@ def stack(sandbox: Sandbox) -> Iterator[str]:
         "Parameters": {"DefaultPhoneRegion": {"Type": "String", "Default": "TR"}},
         "Resources": {
             name: {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": f"/aws/lambda/{STACK}-{suffix}"}}
-            for name, suffix in (("WebhookLogGroup", "webhook"), ("RetryWorkerLogGroup", "retry-worker"))
+            for name, suffix in (("WebhookLogGroup", "webhook"), ("ForwarderLogGroup", "forwarder"))
         },
         "Outputs": {
             "IdempotencyTableName": {"Value": IDEMPOTENCY_TABLE},
             "PhoneKeySecretArn": {"Value": arn},
             "WebhookLogGroupName": {"Value": {"Ref": "WebhookLogGroup"}},
-            "RetryWorkerLogGroupName": {"Value": {"Ref": "RetryWorkerLogGroup"}},
+            "ForwarderLogGroupName": {"Value": {"Ref": "ForwarderLogGroup"}},
         },
     }
     cloudformation = sandbox.aws.client("cloudformation")
@@ -211,7 +211,7 @@ def test_a_deployed_stack_is_found_by_its_outputs_and_read_with_its_region(
     assert shown["phone"] == f"{MASKED} (read with region TR)"
     assert shown["table"] == f"{IDEMPOTENCY_TABLE} of stack {stack!r} (eu-central-1)"
     assert shown["state"].startswith("owner created, ") and shown["by"].startswith("zapier, delivery ")
-    groups = f"/aws/lambda/{stack}-webhook and /aws/lambda/{stack}-retry-worker"
+    groups = f"/aws/lambda/{stack}-webhook and /aws/lambda/{stack}-forwarder"
     assert shown["logs"] == f"CloudWatch Logs Insights over {groups}:"
     assert f'| filter phone_ref = "{phone_ref(E164, KEY)}"' in shown["query"]
     code, shown, _ = run(capsys, "+1 212 555 0123", "--stack", stack)

@@ -88,10 +88,10 @@ def test_every_outcome_is_in_the_docs() -> None:
 
     table = (ROOT / "docs" / "answers.md").read_text()
     operations = (ROOT / "docs" / "operations.md").read_text()
-    worker = operations[operations.index("the retry worker writes one line per message") :]
+    forwarder = operations[operations.index("the forwarder writes one line per message") :]
     metrics = operations[operations.index("Metrics (CloudWatch namespace") :]
-    for outcome in outcomes.ALL.values():  # the answers table, or the worker's log line, names each one
-        assert f"`{outcome.code}`" in table or f"`{outcome.code}`" in worker, outcome.code
+    for outcome in outcomes.ALL.values():  # the answers table, or the forwarder's log line, names each one
+        assert f"`{outcome.code}`" in table or f"`{outcome.code}`" in forwarder, outcome.code
         assert f"`{outcome.metric}`" in metrics, outcome.metric
     named = {word.strip("|") for word in metrics.split() if word.startswith("`")}
     assert {f"`{name}`" for name in {*outcomes.ALSO_METRICS, "ColdStart"}} <= named

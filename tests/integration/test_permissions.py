@@ -1,7 +1,7 @@
 """Each function's IAM policy, as SAM expands it from template.yaml, allows every AWS call its code makes.
 
 The calls are the ones the moto server answers while each handler runs its main paths (a first delivery,
-a repeat, the gateway down, an ambiguous forward, a rotated key; the worker retrying, then draining):
+a repeat, the gateway down, an ambiguous forward, a rotated key; the forwarder retrying, then draining):
 what a first `sam deploy` would otherwise show as AccessDenied in production.
 """
 
@@ -75,7 +75,7 @@ def allowed(action: str, policy: set[str]) -> bool:
 def test_each_function_may_make_every_call_its_code_makes(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RETRY_QUEUE_URL", sandbox.queue_url)
     policies = policy_actions()
-    assert set(policies) == {"WebhookFunction", "RetryWorkerFunction"}
+    assert set(policies) == {"WebhookFunction", "ForwarderFunction"}
 
     def deliver(phone: str, delivery_id: str) -> None:
         invoke_event(http_api_event(senders.request("zapier", phone, delivery_id=delivery_id)))
@@ -94,10 +94,10 @@ def test_each_function_may_make_every_call_its_code_makes(sandbox: Sandbox, monk
     webhook |= calls_during(sandbox, lambda: deliver("0555 123 45 70", "rotated"))
     assert {"sqs:SendMessage", "dynamodb:PutItem", "secretsmanager:GetSecretValue"} <= webhook
 
-    worker_calls: set[str] = set()
+    forwarder_calls: set[str] = set()
 
-    def worker(event: dict[str, Any], context: Any) -> Any:
-        from owner_webhook.worker import lambda_handler
+    def forwarder(event: dict[str, Any], context: Any) -> Any:
+        from owner_webhook.forwarder import lambda_handler
 
         result: Any = None
 
@@ -105,20 +105,20 @@ def test_each_function_may_make_every_call_its_code_makes(sandbox: Sandbox, monk
             nonlocal result
             result = lambda_handler(event, context)
 
-        worker_calls.update(calls_during(sandbox, handle))
+        forwarder_calls.update(calls_during(sandbox, handle))
         return result
 
     from owner_webhook import wiring
 
-    wiring.parts.cache_clear()  # the worker is a function of its own: it starts cold
+    wiring.parts.cache_clear()  # the forwarder is a function of its own: it starts cold
     sandbox.gateway.inject(Fault(status=500))
-    _messages, failed = queue.poll_once(sandbox.aws, sandbox.queue_url, worker)
+    _messages, failed = queue.poll_once(sandbox.aws, sandbox.queue_url, forwarder)
     assert failed >= 1  # retried later, with a delay
-    queue.drain(sandbox.aws, sandbox.queue_url, worker)
-    assert {"sqs:ChangeMessageVisibility", "secretsmanager:GetSecretValue", "dynamodb:PutItem"} <= worker_calls
-    # Lambda's SQS event source polls with the worker's role too.
-    worker_calls |= {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+    queue.drain(sandbox.aws, sandbox.queue_url, forwarder)
+    assert {"sqs:ChangeMessageVisibility", "secretsmanager:GetSecretValue", "dynamodb:PutItem"} <= forwarder_calls
+    # Lambda's SQS event source polls with the forwarder's role too.
+    forwarder_calls |= {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
 
-    for function, calls in (("WebhookFunction", webhook), ("RetryWorkerFunction", worker_calls)):
+    for function, calls in (("WebhookFunction", webhook), ("ForwarderFunction", forwarder_calls)):
         missing = sorted(action for action in calls if not allowed(action, policies[function]))
         assert not missing, f"{function}'s policy lacks {missing}"

@@ -27,8 +27,8 @@ def send(request: HttpRequest) -> Answer:
     return invoke_event(http_api_event(request))
 
 
-def worker(event: dict[str, Any], context: Any) -> Any:
-    from owner_webhook.worker import lambda_handler
+def forwarder(event: dict[str, Any], context: Any) -> Any:
+    from owner_webhook.forwarder import lambda_handler
 
     return lambda_handler(event, context)
 
@@ -183,7 +183,7 @@ def test_a_queued_phone_and_another_delivery_of_it_meanwhile_make_one_owner(queu
     second = send(senders.request("zapier", "+90 555 123 45 67", delivery_id="queued-second"))
     assert first.body == second.body == {"success": True, "queued": True}  # both queued: no owner yet
     queued.gateway.chaos(0, [], seed=0)
-    queue.drain(queued.aws, queued.queue_url, worker)
+    queue.drain(queued.aws, queued.queue_url, forwarder)
     assert queued.gateway.owners == ["+905551234567"]
     assert sorted(_handled(logs)) == ["drained", "phone_existing"]
     # And later deliveries of the phone know it.
@@ -194,14 +194,14 @@ def test_a_dead_lettered_phone_is_not_lost_and_its_redrive_creates_no_second_own
     queued.gateway.chaos(1.0, [Fault(status=500)], seed=2)
     assert send(senders.request("jotform", delivery_id="dead")).body == {"success": True, "queued": True}
     for _ in range(LOCAL_MAX_RECEIVE_COUNT + 1):
-        queue.poll_once(queued.aws, queued.queue_url, worker)
+        queue.poll_once(queued.aws, queued.queue_url, forwarder)
     assert queue.depth(queued.aws, queued.dead_letter_url) == 1
     queued.gateway.chaos(0, [], seed=0)
     # Meanwhile the person signs up again: the gateway is back, the phone had no owner, so it is created.
     assert send(senders.request("typeform", delivery_id="again")).body == {"success": True}
     # The operator redrives the dead letters: the message finds the owner and is dropped.
     assert queue.redrive(queued.aws, queued.dead_letter_url, queued.queue_url) == 1
-    queue.drain(queued.aws, queued.queue_url, worker)
+    queue.drain(queued.aws, queued.queue_url, forwarder)
     assert queued.gateway.owners == ["+905551234567"]
     assert _handled(logs)[-1] == "phone_existing"
     assert queue.depth(queued.aws, queued.queue_url) == queue.depth(queued.aws, queued.dead_letter_url) == 0
@@ -211,10 +211,10 @@ def test_a_dead_lettered_phone_alone_is_created_when_redriven(queued: Sandbox) -
     queued.gateway.chaos(1.0, [Fault(status=500)], seed=3)
     send(senders.request("zapier", delivery_id="alone"))
     for _ in range(LOCAL_MAX_RECEIVE_COUNT + 1):
-        queue.poll_once(queued.aws, queued.queue_url, worker)
+        queue.poll_once(queued.aws, queued.queue_url, forwarder)
     queued.gateway.chaos(0, [], seed=0)
     assert queue.redrive(queued.aws, queued.dead_letter_url, queued.queue_url) == 1
-    queue.drain(queued.aws, queued.queue_url, worker)
+    queue.drain(queued.aws, queued.queue_url, forwarder)
     assert queued.gateway.owners == ["+905551234567"]
 
 
@@ -244,26 +244,26 @@ def test_a_reused_delivery_id_never_swallows_a_signup(
     assert len(sandbox.gateway.received) == 2
 
 
-def test_a_reused_delivery_id_is_counted_by_the_worker_too(queued: Sandbox, logs: Logs) -> None:
+def test_a_reused_delivery_id_is_counted_by_the_forwarder_too(queued: Sandbox, logs: Logs) -> None:
     assert send(senders.request("zapier", "0555 123 45 67", delivery_id="k2")).status == 200
     queued.gateway.inject(Fault(status=503, retry_after=30))
     assert send(senders.request("zapier", "0555 765 43 21", delivery_id="k2")).body == {
         "success": True,
         "queued": True,
     }
-    queue.drain(queued.aws, queued.queue_url, worker)
+    queue.drain(queued.aws, queued.queue_url, forwarder)
     assert queued.gateway.owners == ["+905551234567", "+905557654321"]
 
 
-@pytest.mark.parametrize("where", ["webhook", "worker"])
+@pytest.mark.parametrize("where", ["webhook", "forwarder"])
 def test_an_ambiguous_forward_that_is_queued_is_counted_as_a_possible_duplicate(
     queued: Sandbox, capsys: pytest.CaptureFixture[str], where: str
 ) -> None:
     queued.gateway.inject(Fault(create_first=True) if where == "webhook" else Fault(status=503, retry_after=30))
     assert send(senders.request("jotform", delivery_id="maybe")).body == {"success": True, "queued": True}
-    if where == "worker":
+    if where == "forwarder":
         queued.gateway.inject(Fault(create_first=True))
-    queue.drain(queued.aws, queued.queue_url, worker)
+    queue.drain(queued.aws, queued.queue_url, forwarder)
     duplicates = len(queued.gateway.owners) - 1
     assert duplicates == 1  # the gateway created the owner twice: once unanswered, once for the retry
     assert _counted(capsys.readouterr().out, "AmbiguousForward") == duplicates
@@ -280,15 +280,15 @@ def test_a_recording_failure_after_the_gateways_200_tells_the_truth_and_is_count
     assert _counted(capsys.readouterr().out, "AmbiguousForward") == 1  # with the possible duplicates
 
 
-def test_a_recording_failure_in_the_worker_drops_the_message_and_is_counted(
+def test_a_recording_failure_in_the_forwarder_drops_the_message_and_is_counted(
     queued: Sandbox, logs: Logs, capsys: pytest.CaptureFixture[str]
 ) -> None:
     queued.gateway.inject(Fault(status=503, retry_after=30))
-    assert send(senders.request("jotform", delivery_id="worker-unrecorded")).body["queued"] is True
+    assert send(senders.request("jotform", delivery_id="forwarder-unrecorded")).body["queued"] is True
     queued.aws.fail_next(UPDATE_ITEM)
     capsys.readouterr()
-    assert queue.poll_once(queued.aws, queued.queue_url, worker) == (1, 0)  # not retried: the owner exists
-    assert queue.drain(queued.aws, queued.queue_url, worker) == 0
+    assert queue.poll_once(queued.aws, queued.queue_url, forwarder) == (1, 0)  # not retried: the owner exists
+    assert queue.drain(queued.aws, queued.queue_url, forwarder) == 0
     assert queued.gateway.owners == ["+905551234567"]
     assert _handled(logs) == ["owner_created_unrecorded"]
     assert _counted(capsys.readouterr().out, "AmbiguousForward") == 1

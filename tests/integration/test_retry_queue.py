@@ -27,8 +27,8 @@ def queued(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbo
     sandbox.gateway.chaos(0, [], seed=0)
 
 
-def worker(event: dict[str, Any], context: Any) -> Any:
-    from owner_webhook.worker import lambda_handler
+def forwarder(event: dict[str, Any], context: Any) -> Any:
+    from owner_webhook.forwarder import lambda_handler
 
     return lambda_handler(event, context)
 
@@ -46,13 +46,13 @@ def test_an_outage_is_absorbed_for_every_source(queued: Sandbox, logs: Logs) -> 
     }
     assert queue.depth(queued.aws, queued.queue_url) == len(senders.SOURCES)
     batch = min(10, len(senders.SOURCES))  # one batch of the event source mapping's size at most
-    assert queue.poll_once(queued.aws, queued.queue_url, worker) == (batch, batch)  # still down: every one waits
+    assert queue.poll_once(queued.aws, queued.queue_url, forwarder) == (batch, batch)  # still down: every one waits
     queued.gateway.chaos(0, [], seed=0)  # the gateway recovers
-    queue.drain(queued.aws, queued.queue_url, worker)
+    queue.drain(queued.aws, queued.queue_url, forwarder)
     assert sorted(queued.gateway.owners) == sorted(f"+9055512345{n:02d}" for n in range(len(senders.SOURCES)))
     assert queue.depth(queued.aws, queued.queue_url) == queue.depth(queued.aws, queued.dead_letter_url) == 0
     text = json.dumps(logs())
-    assert "5551234500" not in text  # the worker logs masked phones only, as the webhook does
+    assert "5551234500" not in text  # the forwarder logs masked phones only, as the webhook does
     assert {line["outcome"] for line in logs() if line["message"] == "queued delivery handled"} == {
         "retry_later",
         "drained",
@@ -74,19 +74,19 @@ def test_a_message_delivered_twice_creates_one_owner(queued: Sandbox) -> None:
     sqs = queued.aws.client("sqs")
     [message] = sqs.receive_message(QueueUrl=queued.queue_url, VisibilityTimeout=0)["Messages"]
     sqs.send_message(QueueUrl=queued.queue_url, MessageBody=message["Body"])  # SQS's at-least-once
-    queue.drain(queued.aws, queued.queue_url, worker)
+    queue.drain(queued.aws, queued.queue_url, forwarder)
     assert queued.gateway.owners == ["+905551234567"]
     assert queue.depth(queued.aws, queued.queue_url) == 0
 
 
-def test_a_sender_retry_racing_the_worker_creates_one_owner(queued: Sandbox, logs: Logs) -> None:
+def test_a_sender_retry_racing_the_forwarder_creates_one_owner(queued: Sandbox, logs: Logs) -> None:
     queued.gateway.inject(Fault(status=503, retry_after=30), Fault(status=503, retry_after=30))
-    request = senders.request("typeform", delivery_id="race-worker")
+    request = senders.request("typeform", delivery_id="race-forwarder")
     assert invoke_event(http_api_event(request)).body == {"success": True, "queued": True}
     # The sender did not see the answer and retries: still down (queued again), then up (forwarded).
     assert invoke_event(http_api_event(request)).body == {"success": True, "queued": True}
     assert invoke_event(http_api_event(request)).body == {"success": True}
-    queue.drain(queued.aws, queued.queue_url, worker)
+    queue.drain(queued.aws, queued.queue_url, forwarder)
     assert invoke_event(http_api_event(request)).body == {"success": True}  # replayed
     assert queued.gateway.owners == ["+905551234567"]
     handled = [line["outcome"] for line in logs() if line["message"] == "queued delivery handled"]
@@ -97,14 +97,14 @@ def test_a_message_that_keeps_failing_is_dead_lettered_then_redriven_and_drained
     queued.gateway.chaos(1.0, [Fault(status=500)], seed=2)
     send("jotform", delivery_id="dead-1")
     for _ in range(LOCAL_MAX_RECEIVE_COUNT + 1):
-        queue.poll_once(queued.aws, queued.queue_url, worker)
+        queue.poll_once(queued.aws, queued.queue_url, forwarder)
     assert queue.depth(queued.aws, queued.queue_url) == 0
     assert queue.depth(queued.aws, queued.dead_letter_url) == 1
     outcomes = [line["outcome"] for line in logs() if line["message"] == "queued delivery handled"]
     assert outcomes == ["retry_later"] * (LOCAL_MAX_RECEIVE_COUNT - 1) + ["dead_lettered"]
     queued.gateway.chaos(0, [], seed=0)  # the cause is fixed
     assert queue.redrive(queued.aws, queued.dead_letter_url, queued.queue_url) == 1
-    queue.drain(queued.aws, queued.queue_url, worker)
+    queue.drain(queued.aws, queued.queue_url, forwarder)
     assert queued.gateway.owners == ["+905551234567"]
     assert queue.depth(queued.aws, queued.dead_letter_url) == queue.depth(queued.aws, queued.queue_url) == 0
 
@@ -113,7 +113,7 @@ def test_a_phone_the_gateway_refuses_is_dropped_not_retried(queued: Sandbox, log
     queued.gateway.inject(Fault(status=503, retry_after=30))
     send("generic", delivery_id="refused-later")
     queued.gateway.rejected_phones.add("+905551234567")
-    assert queue.poll_once(queued.aws, queued.queue_url, worker) == (1, 0)
+    assert queue.poll_once(queued.aws, queued.queue_url, forwarder) == (1, 0)
     assert queue.depth(queued.aws, queued.queue_url) == 0
     assert [line["outcome"] for line in logs() if line["message"] == "queued delivery handled"] == ["rejected_phone"]
     assert queued.gateway.owners == []
@@ -122,14 +122,14 @@ def test_a_phone_the_gateway_refuses_is_dropped_not_retried(queued: Sandbox, log
 def test_a_message_with_a_time_too_large_for_a_float_is_dropped(queued: Sandbox, logs: Logs) -> None:
     body = json.dumps({"source": "zapier", "delivery_id": "d1", "phone": "+905551234567", "received_at": 10**400})
     queued.aws.client("sqs").send_message(QueueUrl=queued.queue_url, MessageBody=body)
-    assert queue.poll_once(queued.aws, queued.queue_url, worker) == (1, 0)  # handled, not retried
+    assert queue.poll_once(queued.aws, queued.queue_url, forwarder) == (1, 0)  # handled, not retried
     assert [line["outcome"] for line in logs()] == ["malformed_message"]
     assert queued.gateway.received == []
 
 
 def test_a_message_not_written_by_the_function_is_dropped(queued: Sandbox) -> None:
     queued.aws.client("sqs").send_message(QueueUrl=queued.queue_url, MessageBody='{"phone": "0555"}')
-    assert queue.poll_once(queued.aws, queued.queue_url, worker) == (1, 0)
+    assert queue.poll_once(queued.aws, queued.queue_url, forwarder) == (1, 0)
     assert queued.gateway.received == []
 
 
@@ -163,12 +163,12 @@ def test_without_a_queue_a_transient_failure_is_503(sandbox: Sandbox) -> None:
     assert queue.depth(sandbox.aws, sandbox.queue_url) == 0
 
 
-def test_the_worker_event_in_events_is_drained(sandbox: Sandbox) -> None:
+def test_the_forwarder_event_in_events_is_drained(sandbox: Sandbox) -> None:
     from sandbox.events import LocalContext
     from tests.conftest import EVENTS
 
-    event = json.loads((EVENTS / "worker" / "retry-batch.json").read_text())
-    assert worker(event, LocalContext()) == {"batchItemFailures": []}
+    event = json.loads((EVENTS / "forwarder" / "retry-batch.json").read_text())
+    assert forwarder(event, LocalContext()) == {"batchItemFailures": []}
     assert sandbox.gateway.owners == ["+905557654321"]
 
 
@@ -194,11 +194,11 @@ MALFORMED = {
 
 
 @pytest.mark.parametrize("body", MALFORMED.values(), ids=MALFORMED.keys())
-def test_a_message_the_worker_cannot_read_is_logged_counted_and_dropped(
+def test_a_message_the_forwarder_cannot_read_is_logged_counted_and_dropped(
     queued: Sandbox, logs: Logs, capsys: pytest.CaptureFixture[str], body: str
 ) -> None:
     queued.aws.client("sqs").send_message(QueueUrl=queued.queue_url, MessageBody=body)
-    assert queue.poll_once(queued.aws, queued.queue_url, worker) == (1, 0)  # not retried
+    assert queue.poll_once(queued.aws, queued.queue_url, forwarder) == (1, 0)  # not retried
     assert queue.depth(queued.aws, queued.queue_url) == queue.depth(queued.aws, queued.dead_letter_url) == 0
     [line] = [line for line in logs() if line["message"] == "queued delivery handled"]
     assert (line["outcome"], line["status"]) == ("malformed_message", 400)
@@ -213,7 +213,7 @@ def test_a_message_the_worker_cannot_read_is_logged_counted_and_dropped(
 def test_a_queued_delivery_id_is_bounded_as_in_the_webhook(queued: Sandbox, logs: Logs, delivery_id: str) -> None:
     message = json.dumps({**GOOD, "delivery_id": delivery_id})
     queued.aws.client("sqs").send_message(QueueUrl=queued.queue_url, MessageBody=message)
-    assert queue.poll_once(queued.aws, queued.queue_url, worker) == (1, 0)
+    assert queue.poll_once(queued.aws, queued.queue_url, forwarder) == (1, 0)
     assert queued.gateway.owners == ["+905551234567"]  # a message this function may have written: delivered
     [line] = [line for line in logs() if line["message"] == "queued delivery handled"]
     assert line["outcome"] == "drained"

@@ -49,5 +49,5 @@ def webhook(stack: Sandbox) -> Iterator[LambdaRuntime]:
 
 
 @pytest.fixture(scope="module")
-def worker(stack: Sandbox) -> Iterator[LambdaRuntime]:
-    yield from hosted("RetryWorkerFunction", stack)
+def forwarder(stack: Sandbox) -> Iterator[LambdaRuntime]:
+    yield from hosted("ForwarderFunction", stack)

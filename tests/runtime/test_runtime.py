@@ -1,5 +1,5 @@
 """The artifact in the Lambda runtime: every event in events/, the answer table's main rows, the retry
-worker on a real SQS batch after an outage, and the function timeout as the runtime sets it.
+forwarder on a real SQS batch after an outage, and the function timeout as the runtime sets it.
 
 The promise: docs/local.md and docs/development.md (`make artifact-test`).
 """
@@ -104,8 +104,8 @@ def test_refusals(unqueued: LambdaRuntime, stack: Sandbox, source: str, expected
     assert stack.gateway.received == []
 
 
-def test_an_outage_is_queued_then_drained_by_the_worker_from_a_real_sqs_batch(
-    stack: Sandbox, webhook: LambdaRuntime, worker: LambdaRuntime
+def test_an_outage_is_queued_then_drained_by_the_forwarder_from_a_real_sqs_batch(
+    stack: Sandbox, webhook: LambdaRuntime, forwarder: LambdaRuntime
 ) -> None:
     stack.gateway.chaos(1.0, [Fault(status=503, retry_after=30), Fault(status=500)], seed=1)
     sources = ["jotform", "zapier", "typeform"]
@@ -114,14 +114,14 @@ def test_an_outage_is_queued_then_drained_by_the_worker_from_a_real_sqs_batch(
     assert queue.depth(stack.aws, stack.queue_url) == len(sources)
     batches: list[Invocation] = []
 
-    def hosted_worker(event: dict[str, Any], _context: Any) -> Any:
+    def hosted_forwarder(event: dict[str, Any], _context: Any) -> Any:
         assert {record["eventSource"] for record in event["Records"]} == {"aws:sqs"}
-        batches.append(worker.invoke(event))
+        batches.append(forwarder.invoke(event))
         return batches[-1].payload
 
-    assert queue.poll_once(stack.aws, stack.queue_url, hosted_worker) == (3, 3)  # still down: all wait
+    assert queue.poll_once(stack.aws, stack.queue_url, hosted_forwarder) == (3, 3)  # still down: all wait
     stack.gateway.chaos(0, [], seed=0)  # the gateway recovers
-    assert queue.drain(stack.aws, stack.queue_url, hosted_worker) == len(sources)
+    assert queue.drain(stack.aws, stack.queue_url, hosted_forwarder) == len(sources)
     assert sorted(stack.gateway.owners) == [f"+9055512345{n:02d}" for n in range(len(sources))]
     assert batches[-1].payload == {"batchItemFailures": []}
     outcomes = {line["outcome"] for batch in batches for line in logged(batch, "queued delivery handled")}

@@ -32,7 +32,7 @@ def test_the_docs_and_the_template_give_the_forwards_time_as_the_budget_computes
 def _forward_through_the_forwarder_at_most() -> float:
     """The webhook keeps its reservation to queue; the forwarder is told the rest, less the invoke's round
     trip, and keeps its own to record the answer."""
-    from owner_webhook.forwarder import INVOKE_SECONDS
+    from owner_webhook.forwarder_client import INVOKE_SECONDS
 
     webhook = budget.Deadline.start(
         Settings.function_timeout, Settings.forward_budget, budget.after_forward(True, forwarder=True)

@@ -51,7 +51,7 @@ def test_long_unprintable_or_phone_like_ids_are_keyed_hashed(delivery_id: str) -
     hashed = normalized(delivery_id)
     assert hashed.startswith("sha256:") and len(hashed) == 71
     assert normalized(delivery_id) == hashed  # the same id, the same key: it still deduplicates
-    assert normalized(hashed) == hashed  # and the worker may bound it again
+    assert normalized(hashed) == hashed  # and the forwarder may bound it again
 
 
 @pytest.mark.parametrize(("where", "e164"), numbering.EXAMPLES, ids=[where for where, _ in numbering.EXAMPLES])

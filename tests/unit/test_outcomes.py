@@ -45,11 +45,11 @@ TABLE = [
     (outcomes.AT_CEILING, 503, 503, "60"),
     (outcomes.FORWARDER_UNAVAILABLE, 503, 503, "60"),
 ]
-WORKER_ONLY = {"drained", "retry_later", "dead_lettered", "malformed_message", "duplicate_replayed"}
+FORWARDER_ONLY = {"drained", "retry_later", "dead_lettered", "malformed_message", "duplicate_replayed"}
 
 
 def test_the_table_covers_every_outcome_a_sender_can_get() -> None:
-    assert {outcome.code for outcome, *_ in TABLE} == set(outcomes.ALL) - WORKER_ONLY
+    assert {outcome.code for outcome, *_ in TABLE} == set(outcomes.ALL) - FORWARDER_ONLY
 
 
 @pytest.mark.parametrize(

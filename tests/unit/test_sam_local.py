@@ -36,7 +36,7 @@ def declared(function: str) -> dict[str, Any]:
     return {**spec["Globals"]["Function"]["Environment"]["Variables"], **own}
 
 
-@pytest.mark.parametrize("function", ["WebhookFunction", "RetryWorkerFunction"])
+@pytest.mark.parametrize("function", ["WebhookFunction", "ForwarderFunction"])
 def test_every_variable_in_env_json_is_declared_so_sam_local_applies_it(function: str) -> None:
     env = json.loads((EVENTS / "env.json").read_text())
     assert set(env[function]) <= set(declared(function))

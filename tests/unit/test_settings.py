@@ -92,8 +92,8 @@ def test_the_forwarder_and_the_gateways_ceiling() -> None:
     assert (defaults.forwarder_function, defaults.gateway_concurrency, defaults.gateway_rate) == (None, None, None)
     ceiling = load_settings({**base, "GATEWAY_CONCURRENCY": "5"})  # the forwarder: paced, the rate its default
     assert (ceiling.gateway_concurrency, ceiling.gateway_rate) == (5, 20.0)
-    arn = "arn:aws:lambda:eu-central-1:123456789012:function:stack-retry-worker"
-    for name in ("stack-retry-worker", arn, f"{arn}:$LATEST", "123456789012:function:stack-retry-worker"):
+    arn = "arn:aws:lambda:eu-central-1:123456789012:function:stack-forwarder"
+    for name in ("stack-forwarder", arn, f"{arn}:$LATEST", "123456789012:function:stack-forwarder"):
         assert load_settings({**base, "FORWARDER_FUNCTION": name}).forwarder_function == name
 
 

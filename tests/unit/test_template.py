@@ -93,7 +93,7 @@ def _lambda_alarms(resources: dict[str, Any], function: str, metric: str) -> lis
 
 @pytest.mark.parametrize(
     ("function", "metric"),
-    [("WebhookFunction", "Errors"), ("WebhookFunction", "Throttles"), ("RetryWorkerFunction", "Errors")],
+    [("WebhookFunction", "Errors"), ("WebhookFunction", "Throttles"), ("ForwarderFunction", "Errors")],
 )
 def test_each_function_has_an_error_alarm_and_the_webhook_a_throttle_alarm(
     resources: dict[str, Any], function: str, metric: str
@@ -105,13 +105,13 @@ def test_each_function_has_an_error_alarm_and_the_webhook_a_throttle_alarm(
 
 
 def test_the_forwarders_throttles_are_the_ceiling_at_work_not_an_alarm(resources: dict[str, Any]) -> None:
-    assert _lambda_alarms(resources, "RetryWorkerFunction", "Throttles") == []
+    assert _lambda_alarms(resources, "ForwarderFunction", "Throttles") == []
 
 
 def test_the_forwarder_is_the_gateways_ceiling(resources: dict[str, Any]) -> None:
     """docs/guarantees.md, "A burst": the forwarder's reserved concurrency and its queue's MaximumConcurrency
     are the ceiling in flight; the webhook invokes it by name; the rate reaches every instance."""
-    forwarder, webhook = resources["RetryWorkerFunction"]["Properties"], resources["WebhookFunction"]["Properties"]
+    forwarder, webhook = resources["ForwarderFunction"]["Properties"], resources["WebhookFunction"]["Properties"]
     ceiling = {"Ref": "GatewayConcurrency"}
     assert forwarder["ReservedConcurrentExecutions"] == ceiling
     assert forwarder["Events"]["Retry"]["Properties"]["ScalingConfig"]["MaximumConcurrency"] == ceiling
@@ -119,8 +119,8 @@ def test_the_forwarder_is_the_gateways_ceiling(resources: dict[str, Any]) -> Non
         "GATEWAY_CONCURRENCY": ceiling,
         "GATEWAY_RATE_PER_SECOND": {"Ref": "GatewayRatePerSecond"},
     }
-    assert webhook["Environment"]["Variables"]["FORWARDER_FUNCTION"] == {"Ref": "RetryWorkerFunction"}
-    assert {"LambdaInvokePolicy": {"FunctionName": {"Ref": "RetryWorkerFunction"}}} in webhook["Policies"]
+    assert webhook["Environment"]["Variables"]["FORWARDER_FUNCTION"] == {"Ref": "ForwarderFunction"}
+    assert {"LambdaInvokePolicy": {"FunctionName": {"Ref": "ForwarderFunction"}}} in webhook["Policies"]
     assert "ReservedConcurrentExecutions" not in webhook or webhook["ReservedConcurrentExecutions"]["Fn::If"][0]
 
 
@@ -135,7 +135,7 @@ def test_a_burst_of_a_thousand_requests_in_one_second_passes_the_edge() -> None:
 
 def test_every_function_is_in_the_template(resources: dict[str, Any]) -> None:
     functions = {name for name, resource in resources.items() if resource["Type"] == "AWS::Serverless::Function"}
-    assert functions == {"WebhookFunction", "RetryWorkerFunction"}  # the two the alarms above cover
+    assert functions == {"WebhookFunction", "ForwarderFunction"}  # the two the alarms above cover
 
 
 def test_the_template_names_no_source_so_adding_one_leaves_it_alone() -> None:

@@ -1,0 +1,117 @@
+"""The forwarder function, from both ends of its invocation: the webhook's one call, and the answer it gets.
+
+The forwarder (forwarder.py) is the only code of a deployment that calls the gateway; it also drains the retry queue.
+Its reserved concurrency is the gateway's ceiling in flight: when every instance is busy, Lambda refuses
+the invoke at once (429 TooManyRequestsException), and the webhook queues the delivery; the same
+instances forward the queue at the ceiling's pace. The webhook invokes it once (RequestResponse, never
+retried by the SDK) and tells it when the answer is due; the answer is the forward's result, or the
+failure it ended in, which the webhook raises again as the same error (and queues, or answers).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
+
+from owner_webhook.aws_clients import CLIENT_CONFIG
+from owner_webhook.budget import MIN_FORWARD_SECONDS, Deadline
+from owner_webhook.errors import (
+    AtCeilingError,
+    ForwarderUnavailableError,
+    OutOfTimeError,
+    TransientError,
+    UpstreamAmbiguousError,
+    WebhookError,
+    error_for,
+)
+from owner_webhook.outcomes import ALL, Result
+from owner_webhook.retry_queue import QueuedDelivery
+
+Fields = dict[str, Any]
+# Kept from the forward's time for the invocation's own round trip (the forwarder answers this much early).
+INVOKE_SECONDS = 0.2
+
+
+class ForwarderClient:
+    """The webhook's client of the forwarder function (FORWARDER_FUNCTION), built on first use."""
+
+    def __init__(self, function_name: str, session: boto3.session.Session) -> None:
+        self._name = function_name
+        self._session = session
+        self._clients: dict[float, Any] = {}  # by read timeout, in tenths of a second
+
+    def forward(self, delivery: QueuedDelivery, deadline: Deadline, fields: Fields) -> Result:
+        """The forwarder's result for `delivery`, by `deadline.forward_by`; what it says goes into `fields`.
+
+        Raises the failure the forwarder ended in (the same WebhookError), AtCeilingError when it takes no
+        more now, UpstreamAmbiguousError when no answer came (it may have created the owner), and
+        ForwarderUnavailableError when the invocation surely did not run.
+        """
+        seconds = deadline.forward_by - time.monotonic()
+        if seconds < MIN_FORWARD_SECONDS + INVOKE_SECONDS:
+            raise OutOfTimeError("too little time was left to forward the delivery; retry")
+        request = {"forward": asdict(delivery), "seconds": round(seconds - INVOKE_SECONDS, 3)}
+        try:
+            response = self._client(seconds).invoke(FunctionName=self._name, Payload=json.dumps(request).encode())
+            answer = json.loads(response["Payload"].read())
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "TooManyRequestsException":
+                raise AtCeilingError("every forwarder instance is busy: the gateway's ceiling is reached") from None
+            fields["forwarder_error"] = error.response.get("Error", {}).get("Code", "unknown")
+            raise ForwarderUnavailableError("the forwarder function refused the invocation") from None
+        except (EndpointConnectionError, ConnectTimeoutError):
+            raise ForwarderUnavailableError("the forwarder function could not be reached") from None
+        except (BotoCoreError, ValueError):  # read timeout, dropped connection, an answer cut short
+            raise UpstreamAmbiguousError(
+                "the forwarder did not answer in time; it may have created the owner"
+            ) from None
+        if response.get("FunctionError") or not isinstance(answer, dict):  # it crashed or timed out mid-forward
+            fields["forwarder_error"] = "function_error"
+            raise UpstreamAmbiguousError("the forwarder failed before it answered; it may have created the owner")
+        return from_answer(answer, fields)
+
+    def _client(self, seconds: float) -> Any:
+        # Never past the forward's deadline (the time to queue after it stays whole), and never shorter than
+        # the forwarder's own answer takes (it answers INVOKE_SECONDS early).
+        timeout = math.floor(seconds * 10) / 10
+        if timeout not in self._clients:
+            config = CLIENT_CONFIG.merge(Config(read_timeout=timeout))
+            self._clients[timeout] = self._session.client("lambda", config=config)
+        return self._clients[timeout]
+
+
+def answered(result: Result, fields: Fields) -> dict[str, Any]:
+    """The forwarder's answer for a result."""
+    also = list(result.also)
+    return {"outcome": result.code, "message": result.message, "retry_after": result.retry_after,
+            "replayed": result.replayed, "also": also, "fields": fields}  # fmt: skip
+
+
+def failed(error: WebhookError, fields: Fields) -> dict[str, Any]:
+    """The forwarder's answer for a failure."""
+    retry_after = error.retry_after if isinstance(error, TransientError) else None
+    return {"failure": error.code, "message": error.message, "retry_after": retry_after, "fields": fields}
+
+
+def from_answer(answer: dict[str, Any], fields: Fields) -> Result:
+    """The result an answer tells; raises the failure it tells (UpstreamAmbiguousError if it tells neither)."""
+    fields.update(answer.get("fields") or {})
+    message, retry_after = answer.get("message"), answer.get("retry_after")
+    if "failure" in answer and answer["failure"] in ALL:
+        error = error_for(ALL[answer["failure"]])
+        if issubclass(error, TransientError):
+            raise error(str(message), retry_after=retry_after)
+        raise error(str(message))
+    if answer.get("outcome") not in ALL:  # another version's answer (mid-deployment): it may have forwarded
+        raise UpstreamAmbiguousError("the forwarder's answer could not be read; it may have created the owner")
+    also = tuple(str(name) for name in answer.get("also") or ())
+    return Result(
+        ALL[answer["outcome"]], message, retry_after=retry_after, replayed=bool(answer.get("replayed")), also=also
+    )
