@@ -273,7 +273,6 @@ def main() -> None:
                     ("peer_cold", "peer", env, False),
                     ("adapter_cold", "adapter", env, True),
                     ("adapter_cold_no_dedup", "adapter", without_dedup, True),
-                    ("adapter_cold_tracer", "adapter", {**env, "TRACER_ENABLED": "true"}, True),
                 ]
             ),
             "dynamodb_round_trips": round_trips(env),
@@ -289,12 +288,7 @@ def main() -> None:
 def report(f: dict[str, Any]) -> None:
     floor, peer_w, warm_, dedup = f["floor_warm"], f["peer_warm"], f["adapter_warm"], f["adapter_warm_dedup"]
     lean = f["floor_lean_warm"]
-    peer_c, cold_, cold_nd, tracer = (
-        f["peer_cold"],
-        f["adapter_cold"],
-        f["adapter_cold_no_dedup"],
-        f["adapter_cold_tracer"],
-    )
+    peer_c, cold_, cold_nd = f["peer_cold"], f["adapter_cold"], f["adapter_cold_no_dedup"]
     peer_r, adapter_r = f["peer_runtime_cold"], f["adapter_runtime_cold"]
     trips = f["dynamodb_round_trips"]
     warm_ratio, ratio_low, ratio_high = (f["warm_ratio"][k] for k in ("median", "low", "high"))
@@ -308,7 +302,7 @@ def report(f: dict[str, Any]) -> None:
         ("peak memory after the warm run", f"{peak:.0f} MB", "<= 100 MB", peak <= 100),
         ("artifact, unzipped", f"{f['artifact']['unzipped_mb']:.1f} MB", "<= 16 MB", f["artifact"]["unzipped_mb"] <= 16),
         ("pydantic on the import path", "yes" if cold_["pydantic"] else "no", "no", not cold_["pydantic"]),
-        ("X-Ray SDK imported with the Tracer off", "yes" if cold_["xray"] else "no", "no", not cold_["xray"]),
+        ("X-Ray SDK imported", "yes" if cold_["xray"] else "no", "no", not cold_["xray"]),
     ]  # fmt: skip
     print(f"owner-webhook benchmark ({f['machine']}; {f['seconds']} s)\n")
     rows = [
@@ -333,8 +327,6 @@ def report(f: dict[str, Any]) -> None:
          f"init {cold_['init_median_ms']:.0f} ms, {cold_['median_ms'] / peer_c['median_ms']:.2f}x the peer"),
         ("adapter, cold, no dedup", f"{cold_nd['median_ms']:.0f} ms", "",
          f"init {cold_nd['init_median_ms']:.0f} ms, {cold_nd['median_ms'] / peer_c['median_ms']:.2f}x the peer"),
-        ("adapter, cold, Tracer on", f"{tracer['median_ms']:.0f} ms", "",
-         f"+{tracer['median_ms'] - cold_['median_ms']:.0f} ms for the X-Ray SDK"),
         ("artifact", f"{f['artifact']['unzipped_mb']:.1f} MB", "", f"{f['artifact']['zipped_mb']:.1f} MB zipped"),
     ]  # fmt: skip
     print_table(rows)

@@ -1,23 +1,17 @@
-"""The Powertools singletons: structured logs, EMF metrics and (when switched on) X-Ray tracing."""
+"""The Powertools singletons: structured logs and EMF metrics. Lambda's active tracing needs no code here."""
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import logging
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from owner_webhook import outcomes
 from owner_webhook.outcomes import Result
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools import Tracer
 
 SERVICE = "owner-webhook"
 _PACKAGE = Path(__file__).parent
@@ -59,35 +53,3 @@ def own_place(error: BaseException) -> str:
             place = f"{path.relative_to(_PACKAGE.parent)}:{trace.tb_lineno}"
         trace = trace.tb_next
     return place
-
-
-@functools.cache
-def tracing_enabled() -> bool:
-    """TRACER_ENABLED=true (template parameter EnableTracer). Read at import, before any settings:
-    the X-Ray SDK is the heaviest import there is (docs/performance.md), so it is not even imported when this is off."""
-    return os.environ.get("TRACER_ENABLED", "").strip().lower() == "true"
-
-
-@functools.cache
-def tracer() -> Tracer:
-    from aws_lambda_powertools import Tracer
-
-    return Tracer(service=SERVICE)
-
-
-def traced_handler(handler: Callable[..., Any]) -> Callable[..., Any]:
-    """The Lambda handler, in an X-Ray segment when tracing is on; responses and errors never captured,
-    since they carry phone numbers."""
-    if not tracing_enabled():
-        return handler
-    return tracer().capture_lambda_handler(handler, capture_response=False, capture_error=False)
-
-
-def subsegment(name: str) -> contextlib.AbstractContextManager[Any]:
-    """An X-Ray subsegment around a call (the secret fetch, the gateway call) when tracing is on."""
-    if not tracing_enabled():
-        return _NOTHING
-    return tracer().provider.in_subsegment(name)
-
-
-_NOTHING = contextlib.nullcontext()

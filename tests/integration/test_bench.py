@@ -43,7 +43,6 @@ def _figures(*, cold_ms: float) -> dict[str, Any]:
         "peer_cold": {**cold, "median_ms": 170.0},
         "adapter_cold": cold,
         "adapter_cold_no_dedup": cold,
-        "adapter_cold_tracer": {**cold, "median_ms": 330.0, "xray": True},
         "peer_runtime_cold": {"median_ms": 170.0, "init_median_ms": 160.0, "invoke_median_ms": 10.0},
         "adapter_runtime_cold": in_runtime,
         "dynamodb_round_trips": {"new": 3, "repeat": 1, "existing": 1},
