@@ -224,6 +224,7 @@ class LocalLambda:
         base = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "PYTHONDONTWRITEBYTECODE": "1"}
         environment = {**base, **self.environment()}  # a function may invoke another through the stand-in
         self.functions = {c.name: LocalFunction(c, {**environment, **c.environment}) for c in configs}
+        self.connections = 0  # TCP connections the Invoke API accepted (a client keeps its own alive)
         self._thread = threading.Thread(target=self._server.serve_forever, name="lambda", daemon=True)
 
     def environment(self) -> dict[str, str]:
@@ -253,6 +254,10 @@ def _invoke_handler(service: LocalLambda) -> type[BaseHTTPRequestHandler]:
     class InvokeApi(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True  # else a delayed ACK adds ~40 ms to every kept-alive answer
+
+        def setup(self) -> None:  # once per connection: a kept-alive one serves many invocations
+            super().setup()
+            service.connections += 1
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))

@@ -76,7 +76,11 @@ def parts() -> Parts:
         phone_keys=_phone_keys(settings, credentials),
         max_body_bytes=settings.max_body_bytes,
         default_region=settings.default_phone_region,
-        forwarder=ForwarderClient(settings.forwarder_function, session) if settings.forwarder_function else None,
+        forwarder=(
+            ForwarderClient(settings.forwarder_function, session, settings.forward_budget)
+            if settings.forwarder_function
+            else None
+        ),
     )
     return Parts(
         service,
