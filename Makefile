@@ -94,8 +94,9 @@ lookup: $(STAMP)  ## PHONE="0555 123 45 67": what the table knows of a phone (ma
 	@$(BIN)/python -m tools.lookup "$(PHONE)" $(if $(STACK),--stack $(STACK)) \
 		$(if $(REGION_CODE),--region-code $(REGION_CODE)) $(if $(ENDPOINT),--endpoint $(ENDPOINT))
 
-bench: build runtime  ## cold start, warm overhead, memory and size against the floor and a peer; the burst soak
+bench: build runtime  ## cold start, warm overhead, memory and size against the floor and a peer; the deployed path; the burst soak
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.deployed
 	$(BIN)/python -m bench.burst
 
 test: lint typecheck cfn-lint validate scan pytest artifact-test  ## every check, as CI runs it

@@ -65,6 +65,7 @@ class ForwarderClient:
         # Never past the forward's deadline (the time to queue after it stays whole), and never shorter than
         # the forwarder's own answer takes (it answers INVOKE_SECONDS early).
         waiting = _READ_TIMEOUT.set(seconds)
+        started = time.perf_counter()
         try:
             response = self._lambda().invoke(FunctionName=self._name, Payload=json.dumps(request).encode())
             answer = json.loads(response["Payload"].read())
@@ -81,6 +82,7 @@ class ForwarderClient:
             ) from None
         finally:
             _READ_TIMEOUT.reset(waiting)
+            fields["forwarder_latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
         if response.get("FunctionError") or not isinstance(answer, dict):  # it crashed or timed out mid-forward
             fields["forwarder_error"] = "function_error"
             raise UpstreamAmbiguousError("the forwarder failed before it answered; it may have created the owner")

@@ -77,3 +77,38 @@ def test_the_report_prints_each_target_and_whether_it_is_met(cold_ms: float, met
     assert "1.90x the floor (1.80-2.10x by round); CPU +50 us" in printed.getvalue()
     assert "HTTPConnectionPool.urlopen; adapter 2.20x this" in printed.getvalue()
     assert f"INIT {cold_ms - 20:.0f} ms + first invoke 20 ms, {cold_ms / 170:.2f}x the peer" in printed.getvalue()
+
+
+def _deployed(*, hop_p99: float, outcome: str) -> dict[str, Any]:
+    warm = {key: {"p50": 10.0, "p99": 20.0} for key in ("webhook_ms", "invoke_ms", "forwarder_ms", "billed_ms")}
+    cold = {"webhook_init_ms": 250.0, "webhook_invoke_ms": 600.0, "answered_ms": 850.0, "forwarder_init_ms": 380.0,
+            "forwarder_invoke_ms": 150.0, "invoke_ms": 560.0, "billed_ms": 1381.0}  # fmt: skip
+    return {
+        "cold_outcomes": [outcome],
+        "cold": cold,
+        "cold_alone": {"answered_ms": 370.0, "billed_ms": 370.0},
+        "warm": {**warm, "hop_ms": {"p50": 3.0, "p99": hop_p99}},
+        "warm_alone": {"webhook_ms": {"p50": 8.0, "p99": 12.0}, "billed_ms": {"p50": 9.0, "p99": 13.0}},
+        "billed_mean_ms": 30.0,
+        "billed_alone_mean_ms": 14.0,
+        "cold_runs": 7,
+        "warm_requests": 700,
+        "machine": "test",
+        "seconds": 1.0,
+    }
+
+
+@pytest.mark.parametrize(
+    ("hop_p99", "outcome", "met"),
+    [(3.5, "owner_created", True), (250.0, "owner_created", False), (3.5, "queued", False)],
+)
+def test_the_deployed_path_report_says_which_targets_are_met(hop_p99: float, outcome: str, met: bool) -> None:
+    from bench.deployed import report
+
+    printed = io.StringIO()
+    with redirect_stdout(printed):
+        report(_deployed(hop_p99=hop_p99, outcome=outcome))
+    summary = json.loads(printed.getvalue().splitlines()[-1])
+    assert summary["targets_met"] is met
+    assert "webhook INIT 250 + invoke 600 ms, in which the forwarder's INIT 380 + invoke 150 ms" in printed.getvalue()
+    assert "+480 ms for the forwarder" in printed.getvalue()

@@ -75,6 +75,9 @@ def test_a_delivery_is_forwarded_by_the_forwarder_and_answered_as_it_ended(
     first, second = answered(logs)
     assert (first["outcome"], first["gateway_status"], first["phone"]) == ("owner_created", 200, "+90555*****01")
     assert second["outcome"] == "phone_existing"
+    # The invocation as the webhook waited for it: the forwarder's own time and the hop, within the request's.
+    forwarder_ms = service.functions["forwarder"].invocations[-2].duration_ms
+    assert forwarder_ms < first["forwarder_latency_ms"] < first["total_ms"]
 
 
 @pytest.mark.parametrize(("source", "status", "body_success"), [("zapier", 422, False), ("jotform", 200, False)])
