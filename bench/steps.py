@@ -1,7 +1,7 @@
 """Where a request's time goes, step by step, in a fresh interpreter: `steps warm` or `steps cold`. Prints one JSON line.
 
-warm: each step of a warm Zapier token delivery without deduplication, run alone ROUNDS x CALLS times on a
-warm function; the CPU microseconds of one call (the best round: the least disturbed by other processes).
+warm: the CPU microseconds of each step of a warm Zapier token delivery without deduplication, measured inside
+the requests (see `warm`), and of the whole request; the gateway call beside the same POST made bare.
 cold: the same function's first request after a fresh start, in the order it happens: the imports the peer
 makes too (boto3, urllib3), then Powertools, phonenumbers and this package, then the function's parts
 (settings, recipes, AWS clients), the secret's first fetch, and the rest of the first request.
@@ -32,69 +32,67 @@ def _cpu_us(step: Callable[[int], object]) -> float:
 
 
 def warm(events: list[dict[str, Any]]) -> dict[str, float]:
+    """Each step's CPU inside real requests: the functions that make a step timed where the request calls them
+    (this thread's CPU clock around each call), over ROUNDS x len(events) requests; the whole request timed
+    alone, without the timers. Steps run alone would look cheaper: inside a request they share the CPU's caches."""
     import urllib3
 
     from bench.probe import Context
-    from owner_webhook.delivery_ids import loggable, normalized, phone_ref
-    from owner_webhook.handler import lambda_handler, route
-    from owner_webhook.observability import logger, metrics
-    from owner_webhook.phone import mask, to_e164
+    from owner_webhook import delivery, handler, observability
+    from owner_webhook.credentials import CredentialStore
+    from owner_webhook.gateway import GatewayClient
     from owner_webhook.request import WebhookRequest
-    from owner_webhook.wiring import parts
+    from owner_webhook.sources.recipe import RecipeSource
 
     context = Context()
     for event in events[:50]:  # warm: clients built, secret cached, connection open
-        lambda_handler(event, context)
-    ready = parts()
-    service = ready.service
-    source = service.source("zapier")
-    requests = [WebhookRequest.from_event(event, 256 * 1024) for event in events]
-    payloads = [source.read(request) for request in requests]
-    key = service._phone_keys()[0]
-    fields: dict[str, Any] = {"source": "zapier", "delivery_id": "hmac:keklcgaedcknpfcijdlieffnckkgobpj", "phone": "+90555*****00",
-              "phone_ref": "ref:ihanakbddnblllbi", "gateway_status": 200, "gateway_latency_ms": 0.5,
-              "gateway_attempts": 1, "outcome": "owner_created", "status": 200, "total_ms": 0.8}  # fmt: skip
-    gateway = service._owners._gateway
+        handler.lambda_handler(event, context)
+    whole = min(_requests(handler.lambda_handler, events, context) for _ in range(ROUNDS))
+    spent: dict[str, int] = {}
+
+    def timed(step: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def measured(*args: Any, **kwargs: Any) -> Any:
+            started = time.thread_time_ns()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[step] = spent.get(step, 0) + time.thread_time_ns() - started
+
+        return measured
+
+    steps: dict[str, list[tuple[Any, str]]] = {
+        "event": [(handler, "route"), (WebhookRequest, "from_event")],
+        "recipe": [(delivery.DeliveryService, "source"), (RecipeSource, "delivery_id"), (delivery, "normalized"),
+                   (delivery, "loggable")],
+        "credential": [(CredentialStore, "load"), (RecipeSource, "verify")],
+        "body": [(RecipeSource, "read")],
+        "phone": [(delivery.DeliveryService, "_phone"), (delivery, "mask"), (delivery, "phone_ref")],
+        "gateway call": [(GatewayClient, "create_owner")],
+        "log line": [(observability.logger, "info")],
+        "metrics": [(observability.metrics, name) for name in
+                    ("add_dimension", "add_dimensions", "add_metric", "flush_metrics")],
+    }  # fmt: skip
+    for step, places in steps.items():
+        for owner, name in places:
+            setattr(owner, name, timed(step, getattr(owner, name)))
+    for _ in range(ROUNDS):
+        _requests(handler.lambda_handler, events, context)
+    calls = ROUNDS * len(events)
+    figures = {step: spent.get(step, 0) / calls / 1000 for step in steps}
     pool = urllib3.connection_from_url(os.environ["GATEWAY_BASE_URL"] + "/owner")
     body = b'{"phone": "+905551234567"}'
     headers = {"Authorization": "Bearer local-gateway-key", "Content-Type": "application/json"}
+    figures["the same POST, bare"] = _cpu_us(lambda n: pool.urlopen("POST", "/owner", body=body, headers=headers))
+    figures["whole request"] = whole
+    return figures
 
-    def event_step(n: int) -> None:
-        route(events[n])
-        WebhookRequest.from_event(events[n], 256 * 1024)
 
-    def recipe(n: int) -> None:
-        chosen = service.source("zapier")
-        loggable(normalized(chosen.delivery_id(requests[n], payloads[n])), key)
-
-    def credential(n: int) -> None:
-        source.verify(requests[n], service._credentials.load().webhook_secret("zapier"))  # type: ignore[arg-type]
-
-    def phone(n: int) -> None:
-        e164 = to_e164(source.find_phone(payloads[n]) or "", "TR")
-        mask(e164)
-        phone_ref(e164, key)
-
-    def metric(n: int) -> None:
-        metrics.add_dimension(name="source", value="zapier")
-        metrics.add_dimensions(service="owner-webhook")
-        metrics.add_metric(name="OwnerCreated", unit="Count", value=1)
-        metrics.flush_metrics()
-
-    return {
-        "event": _cpu_us(event_step),
-        "recipe": _cpu_us(recipe),
-        "credential": _cpu_us(credential),
-        "body": _cpu_us(lambda n: source.read(requests[n])),
-        "phone": _cpu_us(phone),
-        "log line": _cpu_us(lambda n: logger.info("webhook answered", **fields)),
-        "metrics": _cpu_us(metric),
-        "gateway call": _cpu_us(
-            lambda n: gateway.create_owner("+905551234567", "local-gateway-key", time.monotonic() + 5)
-        ),
-        "the same POST, bare": _cpu_us(lambda n: pool.urlopen("POST", "/owner", body=body, headers=headers, timeout=5)),
-        "whole request": _cpu_us(lambda n: lambda_handler(events[n], context)),
-    }
+def _requests(handler: Callable[..., Any], events: list[dict[str, Any]], context: object) -> float:
+    """The CPU microseconds of one request, over `events`."""
+    started = time.thread_time_ns()
+    for event in events:
+        handler(event, context)
+    return (time.thread_time_ns() - started) / len(events) / 1000
 
 
 def cold(event: dict[str, Any]) -> dict[str, float]:

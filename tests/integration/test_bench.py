@@ -81,7 +81,7 @@ def test_the_report_prints_each_target_and_whether_it_is_met(cold_ms: float, met
     [cold_line] = [line for line in lines if line.startswith("cold, no dedup, in the runtime")]
     assert cold_line.split()[-1] == ("yes" if met else "NO")
     assert "1.50x the floor (1.40-1.70x by round); CPU +50 us" in printed.getvalue()
-    assert "the bare POST 160 us: +80 us" in printed.getvalue()  # the gateway call's own overhead
+    assert "the same POST made bare: 160 us (+80 us)" in printed.getvalue()  # the gateway call's own overhead
     [rest] = [line.split() for line in lines if line.startswith("the rest")]
     assert rest[2:4] == ["303", "us"]  # the whole less the steps
     assert "HTTPConnectionPool.urlopen; adapter 2.20x this" in printed.getvalue()
