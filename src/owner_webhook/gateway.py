@@ -70,21 +70,15 @@ class GatewayResult:
 
 
 class BudgetRetry(Retry):
-    """urllib3's Retry, allowed to try again only while the attempt still fits before `deadline`.
+    """urllib3's Retry, allowed to try again only while a whole attempt still fits before the forward's deadline.
 
     Retried: what surely never reached the gateway (refused, DNS, connect timeout), and a 429/503
     whose Retry-After leaves time for one more whole attempt. Never a request that may have arrived
     (read timeout, dropped connection): the gateway would create a second owner. A Retry-After that is
     not a number of seconds or an HTTP date is no Retry-After (never an error: the gateway is only busy).
+    The deadline and an attempt's length are the forward's under way (`_ANSWER_BY`, `_ATTEMPT`), so that
+    one policy serves every call.
     """
-
-    def __init__(self, *args: Any, deadline: float = float("inf"), attempt_seconds: float = 0.0, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.deadline = deadline
-        self.attempt_seconds = attempt_seconds
-
-    def new(self, **kw: Any) -> Self:
-        return super().new(deadline=self.deadline, attempt_seconds=self.attempt_seconds, **kw)
 
     def get_retry_after(self, response: urllib3.BaseHTTPResponse) -> float | None:
         return retry_after_seconds(response.headers.get("Retry-After"))
@@ -104,7 +98,8 @@ class BudgetRetry(Retry):
                 raise MaxRetryError(_pool, url or "", error)
         else:
             wait = self.get_backoff_time()
-        if time.monotonic() + wait + self.attempt_seconds > self.deadline:
+        deadline = _ANSWER_BY.get()
+        if deadline is None or time.monotonic() + wait + _ATTEMPT.get() > deadline:
             # For an error, urllib3 raises this; for a response (raise_on_status off), the response stands.
             raise MaxRetryError(_pool, url or "", error)
         return super().increment(method, url, response, error, _pool, _stacktrace)
@@ -127,8 +122,10 @@ def retry_after_seconds(value: str | None) -> float | None:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER) if math.isfinite(seconds) else None
 
 
-# When the answer being read must be over (time.monotonic()), for the connection reading it.
+# When the answer being read must be over (time.monotonic()), for the connection reading it and the retry
+# policy; and how long one whole attempt may take within it.
 _ANSWER_BY: contextvars.ContextVar[float | None] = contextvars.ContextVar("answer_by", default=None)
+_ATTEMPT: contextvars.ContextVar[float] = contextvars.ContextVar("attempt", default=0.0)
 
 
 class _Watchdog:
@@ -223,16 +220,7 @@ class GatewayClient:
         self._read_timeout = read_timeout
         self._pool = urllib3.connection_from_url(owner_url, maxsize=4)
         self._pool.ConnectionCls = _DeadlineHTTPSConnection if owner_url.startswith("https") else _DeadlineConnection
-
-    def create_owner(self, phone: str, api_key: str, deadline: float) -> GatewayResult:
-        """POST {"phone": phone} with the Bearer key; every byte of it, retries included, by `deadline` (monotonic)."""
-        started = time.perf_counter()
-        remaining = deadline - time.monotonic()
-        if remaining < MIN_FORWARD_SECONDS:
-            return GatewayResult(GatewayStatus.NOT_SENT, attempts=0)
-        # The total bounds connecting and each read; the watchdog bounds the answer as a whole.
-        timeout = Timeout(connect=self._connect_timeout, read=self._read_timeout, total=remaining)
-        retries = BudgetRetry(
+        self._retries = BudgetRetry(
             total=4,
             connect=2,
             read=0,
@@ -242,10 +230,18 @@ class GatewayClient:
             allowed_methods=None,  # POST: read=0 still forbids repeating a request that may have arrived
             backoff_factor=0.1,
             raise_on_status=False,
-            deadline=deadline,
-            attempt_seconds=min(self._connect_timeout + self._read_timeout, remaining),
         )
+
+    def create_owner(self, phone: str, api_key: str, deadline: float) -> GatewayResult:
+        """POST {"phone": phone} with the Bearer key; every byte of it, retries included, by `deadline` (monotonic)."""
+        started = time.perf_counter()
+        remaining = deadline - time.monotonic()
+        if remaining < MIN_FORWARD_SECONDS:
+            return GatewayResult(GatewayStatus.NOT_SENT, attempts=0)
+        # The total bounds connecting and each read; the watchdog bounds the answer as a whole.
+        timeout = Timeout(connect=self._connect_timeout, read=self._read_timeout, total=remaining)
         answer_by = _ANSWER_BY.set(deadline)
+        attempt = _ATTEMPT.set(min(self._connect_timeout + self._read_timeout, remaining))
         try:
             response = self._pool.urlopen(
                 "POST",
@@ -257,7 +253,7 @@ class GatewayClient:
                     "Accept": "application/json",
                 },
                 timeout=timeout,
-                retries=retries,
+                retries=self._retries,
                 redirect=False,  # a redirect is an answer outside the contract, not a place to POST to
             )
         except MaxRetryError as exc:
@@ -265,6 +261,7 @@ class GatewayClient:
         except HTTPError as exc:
             return GatewayResult(_classify_error(exc), latency_ms=_since(started))
         finally:
+            _ATTEMPT.reset(attempt)
             _ANSWER_BY.reset(answer_by)
         status = _BY_HTTP_STATUS.get(response.status, GatewayStatus.FAILED)
         return GatewayResult(
