@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 from bench import run
-from bench.table import print_table
+from bench.table import print_table, print_targets
 from sandbox.lambda_service import FunctionConfig, LocalLambda
 from sandbox.runtime import FUNCTIONS, LambdaRuntime, artifact
 
@@ -200,14 +200,8 @@ def report(f: dict[str, Any]) -> None:
          f"INITs billed (since August 2025); forwarding itself {alone_cold['billed_ms']:.0f} ms"),
     ]  # fmt: skip
     print_table(rows)
-    rows_t = targets(f)
     print()
-    print_table(
-        [("target", "measured", "target", "met"), *[(n, m, t, "yes" if ok else "NO") for n, m, t, ok in rows_t]]
-    )
-    f["targets_met"] = all(ok for *_, ok in rows_t)
-    f["targets"] = {name: ok for name, _, _, ok in rows_t}
-    print("\n" + json.dumps(f, default=lambda x: round(x, 3) if isinstance(x, float) else str(x)))
+    print_targets(f, targets(f))
 
 
 def main() -> None:

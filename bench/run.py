@@ -31,7 +31,7 @@ from typing import Any
 
 import urllib3
 
-from bench.table import print_table
+from bench.table import print_table, print_targets
 from sandbox import senders
 from sandbox.events import http_api_event
 from sandbox.runtime import RUNTIME_PYTHON, LambdaRuntime
@@ -75,11 +75,16 @@ def _env(extra: dict[str, str], *, artifact: bool = False) -> dict[str, str]:
 
 
 def _probe(mode: str, kind: str, data: Any, env: dict[str, str], artifact: bool) -> dict[str, Any]:
+    return _fresh("bench.probe", [mode, kind], data, env, artifact)
+
+
+def _fresh(module: str, args: list[str], data: Any, env: dict[str, str], artifact: bool) -> dict[str, Any]:
+    """`module` run in a fresh runtime-like interpreter with `args` and a file holding `data`; its JSON line."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
         json.dump(data, file)
     try:
         done = subprocess.run(
-            [str(runtime_python()), "-m", "bench.probe", mode, kind, file.name],
+            [str(runtime_python()), "-m", module, *args, file.name],
             cwd=ROOT,
             env=_env(env, artifact=artifact),
             capture_output=True,
@@ -90,7 +95,7 @@ def _probe(mode: str, kind: str, data: Any, env: dict[str, str], artifact: bool)
     finally:
         Path(file.name).unlink()
     if done.returncode != 0:
-        raise SystemExit(f"bench.probe {mode} {kind} failed:\n{done.stderr}")
+        raise SystemExit(f"{module} {' '.join(args)} failed:\n{done.stderr}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
@@ -259,24 +264,7 @@ def steps(env: dict[str, str]) -> dict[str, dict[str, float]]:
 
 
 def _probe_steps(mode: str, data: Any, env: dict[str, str]) -> dict[str, float]:
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
-        json.dump(data, file)
-    try:
-        done = subprocess.run(
-            [str(runtime_python()), "-m", "bench.steps", mode, file.name],
-            cwd=ROOT,
-            env=_env(env, artifact=True),
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-    finally:
-        Path(file.name).unlink()
-    if done.returncode != 0:
-        raise SystemExit(f"bench.steps {mode} failed:\n{done.stderr}")
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return _fresh("bench.steps", [mode], data, env, artifact=True)
 
 
 def artifact_size() -> dict[str, float]:
@@ -390,12 +378,7 @@ def report(f: dict[str, Any]) -> None:
     print()
     print_steps(f["steps"])
     print()
-    print_table(
-        [("target", "measured", "target", "met"), *[(n, m, t, "yes" if ok else "NO") for n, m, t, ok in targets]]
-    )
-    f["targets_met"] = all(ok for *_, ok in targets)
-    f["targets"] = {name: ok for name, _, _, ok in targets}
-    print("\n" + json.dumps(f, default=lambda x: round(x, 3) if isinstance(x, float) else str(x)))
+    print_targets(f, targets)
 
 
 def print_steps(steps: dict[str, dict[str, float]]) -> None:
