@@ -155,7 +155,7 @@ def _record(record: PhoneRecord, now: float) -> Iterator[str]:
     if record.state is PhoneState.OWNER_CREATED:
         yield f"state       owner created, {_when(record.recorded_at, now)}"
     elif record.state is PhoneState.REFUSED:
-        yield f"state       refused by the gateway (its 400), {_when(record.recorded_at, now)}"
+        yield f"state       refused by the gateway (a 4xx), {_when(record.recorded_at, now)}"
         yield "            no owner: the next delivery of this phone is forwarded again"
     elif record.lapsed:
         yield "state       in progress, lapsed: the invocation that claimed it ended without an answer (it died"

@@ -10,7 +10,7 @@ its batch, and its place in the ceiling, for as long as its timeout allows.
 Each message is forwarded under the same deduplication key as its webhook (the phone), so a message
 SQS delivers twice, a delivery its sender also retried, or another delivery of the same phone, still
 creates one owner. A transient failure goes back to the queue with a growing delay; after
-MAX_RECEIVE_COUNT receives SQS moves it to the dead-letter queue. A phone the gateway refuses (400), and
+MAX_RECEIVE_COUNT receives SQS moves it to the dead-letter queue. A phone the gateway refuses (a 4xx), and
 a message this function did not write, are logged, counted and dropped.
 """
 

@@ -98,7 +98,7 @@ def test_refused_by_the_gateway(sandbox: Sandbox, capsys: pytest.CaptureFixture[
     assert send("tally", "refused-1").code == "rejected_phone"
     code, shown, _ = run(capsys, *local(sandbox))
     assert code == 0
-    assert shown["state"].startswith("refused by the gateway (its 400), ")
+    assert shown["state"].startswith("refused by the gateway (a 4xx), ")
     assert "the next delivery of this phone is forwarded again" in shown["state"]
     assert shown["by"].startswith("tally, delivery ")
 
