@@ -153,3 +153,17 @@ def test_a_shorter_pause_never_shortens_a_longer_one(clock: Clock) -> None:
     pace.pause(30)
     pace.pause(1)
     assert pace.paused() == 30
+
+
+def test_a_call_no_longer_waited_for_counts_in_flight_until_it_is_assumed_over(clock: Clock) -> None:
+    """docs/guarantees.md, "A burst": no call starts while an abandoned one may still run at the gateway."""
+    pace = Pace(0.5, clock, clock.sleep, abandoned_call_seconds=30)
+    assert pace.take_turn(latest=clock.now)
+    pace.abandoned()
+    assert (pace.in_flight(), pace.paused()) == (30, 30)
+    assert not pace.take_turn(latest=clock.now + 29)  # no turn while it runs
+    pace.pause(1)  # a shorter pause never shortens it
+    assert pace.in_flight() == 30
+    clock.now += 30
+    assert (pace.in_flight(), pace.paused()) == (0, 0)
+    assert pace.take_turn(latest=clock.now)
