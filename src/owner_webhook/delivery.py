@@ -187,6 +187,11 @@ class DeliveryService:
                 result = Result(outcomes.CREATED_UNRECORDED)
         if claim.after_lapsed_claim and result.outcome == outcomes.OWNER_CREATED:
             also.append("AmbiguousForward")  # the dead invocation may have created one too
+        elif result.outcome == outcomes.OWNER_CREATED and self.deduplication.forgot_since(delivery.received_at):
+            # A delivery older than the table's memory (a late redrive): an owner created for its phone since
+            # it arrived may have been forgotten, so this one may be a second.
+            fields["older_than_memory"] = True
+            also.append("AmbiguousForward")
         return Result(result.outcome, result.message, also=tuple(also))
 
     def _create(self, phone: str, api_key: str, deadline: Deadline, fields: Fields) -> Result:
