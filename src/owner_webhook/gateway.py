@@ -11,9 +11,10 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from enum import StrEnum
+from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Self
 
@@ -52,13 +53,13 @@ class GatewayStatus(StrEnum):
 
 # Every status the gateway may answer, by class: the first row that holds it decides (docs/answers.md has
 # the same table). The gateway documents 200, 400, 401 and 403; a real HTTP service answers more.
-_BY_HTTP_STATUS: tuple[tuple[range, GatewayStatus], ...] = (
+_BY_HTTP_STATUS: tuple[tuple[Collection[int], GatewayStatus], ...] = (
     (range(200, 300), GatewayStatus.CREATED),  # 201, 202, 204 too, whatever the body (or none)
-    (range(401, 402), GatewayStatus.UNAUTHORIZED),
-    (range(403, 404), GatewayStatus.FORBIDDEN),
-    (range(404, 406), GatewayStatus.MISDIRECTED),  # 404, 405: no /owner there, or not for POST
-    (range(408, 409), GatewayStatus.FAILED),  # the gateway gave up waiting for the request: nothing created
-    (range(429, 430), GatewayStatus.THROTTLED),
+    ({HTTPStatus.UNAUTHORIZED}, GatewayStatus.UNAUTHORIZED),
+    ({HTTPStatus.FORBIDDEN}, GatewayStatus.FORBIDDEN),
+    ({HTTPStatus.NOT_FOUND, HTTPStatus.METHOD_NOT_ALLOWED}, GatewayStatus.MISDIRECTED),  # no POST /owner there
+    ({HTTPStatus.REQUEST_TIMEOUT}, GatewayStatus.FAILED),  # the gateway gave up waiting for the request
+    ({HTTPStatus.TOO_MANY_REQUESTS}, GatewayStatus.THROTTLED),
     (range(300, 400), GatewayStatus.MISDIRECTED),  # a redirect is not followed: the base URL is wrong
     (range(400, 500), GatewayStatus.REJECTED),  # 400, 409, 410, 422, ...: this phone, refused for good
     (range(500, 600), GatewayStatus.FAILED),
