@@ -118,14 +118,20 @@ def silent_endpoint() -> Iterator[str]:
         yield f"http://127.0.0.1:{server.getsockname()[1]}"
 
 
-def _command_lines(skip: int) -> dict[int, str]:
+def _command_lines(session: int) -> dict[int, str]:
+    """The command line of every process of `session`: make and whatever it started (other processes on the
+    machine are not this test's)."""
     found = {}
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != skip:
-            try:
-                found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue  # ended meanwhile
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            if int(stat.rsplit(")", 1)[1].split()[3]) != session:  # after the name: state, ppid, pgrp, session
+                continue
+            found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError, ValueError):
+            continue  # ended meanwhile
     return found
 
 
@@ -155,11 +161,13 @@ def test_make_lookup_puts_the_phone_on_no_command_line(silent_endpoint: str, giv
         tool = {}
         while not tool and time.monotonic() < waited:  # until the tool runs (and waits on the endpoint)
             time.sleep(0.2)
-            tool = {pid: line for pid, line in _command_lines(os.getpid()).items() if "tools.lookup" in line}
+            tool = {pid: line for pid, line in _command_lines(process.pid).items() if "tools.lookup" in line}
         assert tool, "make lookup started the tool"
         time.sleep(1.0)  # it has read the phone and is waiting on the endpoint
         assert process.poll() is None
-        holding = [line for line in _command_lines(os.getpid()).values() if any(d in line for d in DIGITS)]
+        lines = _command_lines(process.pid)
+        assert len(lines) >= 2  # make, and the tool (through a shell or not)
+        holding = [line for line in lines.values() if any(d in line for d in DIGITS)]
         assert holding == []
     finally:
         os.killpg(process.pid, signal.SIGTERM)
