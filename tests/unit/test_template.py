@@ -223,7 +223,8 @@ def test_every_dashboard_widget_shows_metrics_that_exist(resources: dict[str, An
     assert not missing, f"widgets name metrics nothing emits: {missing}"
     # What an operator asks first: each outcome that needs someone is on the page by name.
     names = {name for _namespace, name, _keys in shown}
-    assert {"LikelyLost", "GatewayKeyRefused", "FailingAnswers", "DeadLettered", "ColdStart", "Duration"} <= names
+    assert {"LikelyLost", "GatewayKeyRefused", "GatewayMisdirected", "FailingAnswers", "DeadLettered"} <= names
+    assert {"ColdStart", "Duration"} <= names
 
 
 def test_the_dashboard_log_widgets_read_the_stack_log_groups(resources: dict[str, Any]) -> None:
