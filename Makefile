@@ -22,6 +22,13 @@ PHONE ?=
 # ENDPOINT: the local moto server when make serve runs on other ports.
 REGION_CODE ?=
 ENDPOINT ?=
+# make refused / replay-refused: which kept refusals (SOURCE=<source>, SINCE=2026-12-04 or 36h, ID=<id>), DRY_RUN=1;
+# LAMBDA_ENDPOINT: make serve's endpoint on another port. Their values reach the tool in its environment (make
+# exports what its command line sets), never through the shell.
+SOURCE ?=
+SINCE ?=
+DRY_RUN ?=
+LAMBDA_ENDPOINT ?=
 export PATH := $(BIN):$(PATH)
 export PYTHONPATH := src:.
 export SAM_CLI_TELEMETRY := 0
@@ -33,7 +40,7 @@ PARALLEL := --numprocesses=auto --maxprocesses=4
 LOCK := $(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.13 --custom-compile-command "make lock"
 
 .DEFAULT_GOAL := help
-.PHONY: help demo serve events invoke dead-letters redrive lookup bench test lint typecheck cfn-lint validate scan pytest build \
+.PHONY: help demo serve events invoke dead-letters redrive lookup refused replay-refused bench test lint typecheck cfn-lint validate scan pytest build \
 	runtime artifact-test sam-local-check lock clean
 
 help:  ## this list (bare `make` changes nothing)
@@ -93,6 +100,12 @@ redrive: $(STAMP)  ## dead letters back to the retry queue: all, or ID=<message 
 lookup: $(STAMP)  ## PHONE="0555 123 45 67": what the table knows of a phone (make serve's, or STACK=<name>'s), masked
 	@$(BIN)/python -m tools.lookup "$(PHONE)" $(if $(STACK),--stack $(STACK)) \
 		$(if $(REGION_CODE),--region-code $(REGION_CODE)) $(if $(ENDPOINT),--endpoint $(ENDPOINT))
+
+refused: $(STAMP)  ## what was refused and kept (make serve's, or STACK=<name>'s; SOURCE=, SINCE=): why, masked phone
+	$(BIN)/python -m tools.refused list
+
+replay-refused: $(STAMP)  ## kept refusals again, through today's recipes: all, ID=, SOURCE= or SINCE=; DRY_RUN=1 first
+	$(BIN)/python -m tools.refused replay
 
 bench: build runtime  ## cold start, warm overhead, memory and size against the floor and a peer; the burst soak
 	$(BIN)/python -m bench.run
