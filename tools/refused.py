@@ -224,7 +224,7 @@ def _replay_one(store: Store, one: Listed, *, dry_run: bool) -> tuple[str, str, 
     fields: dict[str, Any] = given if isinstance(given, dict) else {}
     phone = str(fields.get("phone") or "-")
     if "failure" in answer:
-        return str(answer["failure"]), phone, f"failed for now ({answer.get('message')}): it stays kept"
+        return str(answer["failure"]), phone, f"not replayed ({answer.get('message')}): it stays kept"
     outcome = str(answer.get("outcome"))
     if dry_run:
         return str(fields.get("dry_run_outcome", outcome)), phone, "nothing done"

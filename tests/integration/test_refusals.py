@@ -375,6 +375,21 @@ def test_a_phone_created_meanwhile_answers_existing_and_one_still_refused_stays_
     assert kept["metadata"] == {"reason": "invalid_phone"}
 
 
+def test_a_replay_the_gateway_fails_for_now_leaves_the_refusal_as_it_was(
+    sandbox: Sandbox, endpoint: LocalEndpoint, recipes: Callable[[list[str]], None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    recipes(["mobile"])
+    assert signup("s-1").code == "missing_phone"
+    before = sandbox.aws.kept_refusals()
+    recipes(["telephone"])
+    sandbox.gateway.inject(Fault(status=503, retry_after=30))
+    code, out = tool(capsys, sandbox, endpoint, "replay")
+    assert code == 0 and "upstream_unavailable" in out and "not replayed" in out and "it stays kept" in out
+    assert sandbox.aws.kept_refusals() == before  # its reason, its body, its retention: untouched
+    code, out = tool(capsys, sandbox, endpoint, "replay")
+    assert "owner_created" in out and sandbox.gateway.owners == [E164] and sandbox.aws.kept_refusals() == {}
+
+
 def test_a_phone_the_gateway_refused_is_forwarded_again_by_a_replay_once_the_gateway_takes_it(
     sandbox: Sandbox, endpoint: LocalEndpoint, capsys: pytest.CaptureFixture[str]
 ) -> None:
