@@ -131,7 +131,7 @@ def replay(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     the result, or the failure (the refusal then stays kept as it was)."""
     started = time.perf_counter()
     fields: dict[str, Any] = {}
-    dry_run = event.get("dry_run") is True
+    dry_run = event.get("dry_run", False) is not False  # anything but false is a dry run: never forwarded by mistake
     try:
         from owner_webhook.refusals import KeptRefusal  # never on the way to an owner
 

@@ -341,6 +341,8 @@ def test_a_replay_after_the_recipes_fix_creates_one_owner_and_twice_replayed_sti
     recipes(["telephone"])
     code, dry = tool(capsys, sandbox, endpoint, "replay", "--dry-run")
     assert code == 0 and "owner_created" in dry and "+90555*****67" in dry and "nothing done" in dry
+    for asked in (True, "yes", "false", 0, None):  # anything but false is a dry run
+        assert _invoke(endpoint, {"replay": kept["body"], "dry_run": asked})["outcome"] == "dry_run"
     assert sandbox.gateway.received == [] and len(sandbox.aws.kept_refusals()) == 1
     code, out = tool(capsys, sandbox, endpoint, "replay")
     assert code == 0 and "owner_created" in out and "removed from the store" in out
