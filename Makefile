@@ -31,8 +31,14 @@ REGION_CODE ?=
 ENDPOINT ?=
 # make serve's options, read by sandbox/serve.py as a shell would split them (without running anything).
 SERVE_ARGS ?=
+# make refused / replay-refused: which kept refusals (SOURCE=<source>, SINCE=2026-12-04 or 36h, ID=<id>), DRY_RUN=1;
+# LAMBDA_ENDPOINT: make serve's endpoint on another port.
+SOURCE ?=
+SINCE ?=
+DRY_RUN ?=
+LAMBDA_ENDPOINT ?=
 # The same, for a value given in the environment (PHONE=... make lookup) and for the defaults above.
-VALUES := PYTHON ARCH EVENT FUNCTION STACK ID PHONE REGION_CODE ENDPOINT SERVE_ARGS
+VALUES := PYTHON ARCH EVENT FUNCTION STACK ID PHONE REGION_CODE ENDPOINT SERVE_ARGS SOURCE SINCE DRY_RUN LAMBDA_ENDPOINT
 $(foreach name,$(VALUES),$(eval override $(name) := $$(value $(name))))
 export PATH := $(BIN):$(PATH)
 export PYTHONPATH := src:.
@@ -45,7 +51,7 @@ PARALLEL := --numprocesses=auto --maxprocesses=4
 LOCK := $(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.13 --custom-compile-command "make lock"
 
 .DEFAULT_GOAL := help
-.PHONY: help demo serve events invoke dead-letters redrive lookup bench test lint typecheck cfn-lint validate scan pytest build \
+.PHONY: help demo serve events invoke dead-letters redrive lookup refused replay-refused bench test lint typecheck cfn-lint validate scan pytest build \
 	runtime artifact-test sam-local-check lock clean
 
 help:  ## this list (bare `make` changes nothing)
@@ -115,6 +121,19 @@ lookup: export REGION_CODE := $(REGION_CODE)
 lookup: export ENDPOINT := $(ENDPOINT)
 lookup: $(STAMP)  ## what the table knows of a phone it asks for (make serve's, or STACK=<name>'s), masked
 	@$(BIN)/python -m tools.lookup
+
+refused replay-refused: export STACK := $(STACK)
+refused replay-refused: export SOURCE := $(SOURCE)
+refused replay-refused: export SINCE := $(SINCE)
+refused replay-refused: export ENDPOINT := $(ENDPOINT)
+refused replay-refused: export LAMBDA_ENDPOINT := $(LAMBDA_ENDPOINT)
+replay-refused: export ID := $(ID)
+replay-refused: export DRY_RUN := $(DRY_RUN)
+refused: $(STAMP)  ## what was refused and kept (make serve's, or STACK=<name>'s; SOURCE=, SINCE=): why, masked phone
+	$(BIN)/python -m tools.refused list
+
+replay-refused: $(STAMP)  ## kept refusals again, through today's recipes: all, ID=, SOURCE= or SINCE=; DRY_RUN=1 first
+	$(BIN)/python -m tools.refused replay
 
 bench: build runtime  ## cold start, warm overhead, memory and size against the floor and a peer; the burst soak
 	$(BIN)/python -m bench.run

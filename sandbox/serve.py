@@ -9,7 +9,7 @@ import shlex
 import sys
 import time
 
-from sandbox.aws import LOCAL_SECRET, SECRETS
+from sandbox.aws import LOCAL_SECRET, REFUSED_BUCKET, SECRETS
 from sandbox.queue import poll_once
 from sandbox.stack import Sandbox
 
@@ -37,6 +37,7 @@ def main() -> None:
         print(f"owner-webhook:   {url}/webhooks/{{source}}")
         print(f"moto server:     {sandbox.aws.url}  (Secrets Manager, secret owner-webhook/local)")
         print(f"sandbox gateway: {sandbox.gateway.url}/owner")
+        print(f"kept refusals:   bucket {REFUSED_BUCKET} (KMS-encrypted): make refused, make replay-refused")
         print("try:")
         print(f"  curl -s -X POST {url}/webhooks/zapier -H 'Authorization: Bearer {token}' \\")
         print(f"       -H 'Content-Type: application/json' -d '{body}'")

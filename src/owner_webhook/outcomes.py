@@ -29,6 +29,9 @@ class Outcome:
     body: MappingProxyType[str, Any] | None = None  # a success's body; None: a failure with its code
     # Metrics this failure carries into whatever it ends in (answered, queued, retried by the forwarder).
     signals: tuple[str, ...] = ()
+    # An authenticated delivery that ends so is kept to be replayed once the recipe or setting is fixed
+    # (refusals.py): it ends without an owner and is not queued, and a retry of it would end the same.
+    kept: bool = False
 
     def status_for(self, acknowledges_refusals: bool) -> int:
         return 200 if acknowledges_refusals and self.refusal else self.status
@@ -39,11 +42,11 @@ def _success(code: str, metric: str, meaning: str, **body: Any) -> Outcome:
 
 
 def _refusal(code: str, meaning: str) -> Outcome:
-    return Outcome(code, "PhoneRefused", meaning, 422, refusal=True)
+    return Outcome(code, "PhoneRefused", meaning, 422, refusal=True, kept=True)
 
 
-def _malformed(code: str, status: int, meaning: str) -> Outcome:
-    return Outcome(code, "MalformedRequest", meaning, status)
+def _malformed(code: str, status: int, meaning: str, *, kept: bool = False) -> Outcome:
+    return Outcome(code, "MalformedRequest", meaning, status, kept=kept)
 
 
 def _transient(code: str, metric: str, meaning: str, *signals: str) -> Outcome:
@@ -66,8 +69,8 @@ MISSING_PHONE = _refusal("missing_phone", "no phone in the payload")
 INVALID_PHONE = _refusal("invalid_phone", "the phone is not a valid number")
 REJECTED_PHONE = _refusal("rejected_phone", "the gateway refused the phone (its 400, 409, 422 or another 4xx)")
 UNAUTHENTICATED = Outcome("unauthenticated", "Unauthenticated", "signature or token missing or wrong", 401)
-MALFORMED_BODY = _malformed("malformed_body", 400, "body not parseable")
-UNSUPPORTED_MEDIA_TYPE = _malformed("unsupported_media_type", 415, "content type the source does not send")
+MALFORMED_BODY = _malformed("malformed_body", 400, "body not parseable", kept=True)
+UNSUPPORTED_MEDIA_TYPE = _malformed("unsupported_media_type", 415, "content type the source does not send", kept=True)
 PAYLOAD_TOO_LARGE = _malformed("payload_too_large", 413, "body over MAX_BODY_BYTES")
 UNKNOWN_SOURCE = _malformed("unknown_source", 404, "no source by that name")
 METHOD_NOT_ALLOWED = _malformed("method_not_allowed", 405, "not POST")
@@ -185,7 +188,7 @@ class Result:
 
 
 # Every metric counted beside an outcome's own: possible duplicates, signups likely lost, a key refused, a
-# gateway address that is wrong.
+# gateway address that is wrong, a refusal that could not be kept.
 ALSO_METRICS = frozenset(
-    {"DeliveryIdReused", "AmbiguousForward", "LikelyLost", "GatewayKeyRefused", "GatewayMisdirected"}
+    {"DeliveryIdReused", "AmbiguousForward", "LikelyLost", "GatewayKeyRefused", "GatewayMisdirected", "RefusalNotKept"}
 )

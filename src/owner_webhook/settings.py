@@ -26,6 +26,9 @@ MAX_ABANDONED_CALL_SECONDS = 40.0
 _FUNCTION = re.compile(
     r"(arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:)?([0-9]{12}:)?(function:)?[a-zA-Z0-9_-]{1,64}(:[a-zA-Z0-9$_-]+)?"
 )
+# S3's rule for a bucket's name (general purpose buckets), and the longest a refusal may be kept.
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+MAX_RETENTION_DAYS = 365
 # The shortest memory that still stops a replay: Tally retries for 31 h, signatures allow 5 minutes.
 MIN_WINDOW = 31 * 3600 + 300
 
@@ -58,6 +61,13 @@ class Settings:
     gateway_concurrency: int | None = None
     gateway_rate: float | None = None
     gateway_abandoned_call: float = GATEWAY_ABANDONED_CALL_SECONDS
+    # Kept refusals (refusals.py): the S3 bucket, and how long it keeps them (0: nothing is kept).
+    refused_bucket: str | None = None
+    refused_retention_days: int = 14
+
+    @property
+    def keeps_refusals(self) -> bool:
+        return self.refused_bucket is not None and self.refused_retention_days > 0
 
     @property
     def owner_url(self) -> str:
@@ -107,6 +117,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_receive_count=int(_number(env, "MAX_RECEIVE_COUNT", Settings.max_receive_count, 1, 1000)),
         function_timeout=function_timeout,
         forwarder_function=_function_name(env, "FORWARDER_FUNCTION"),
+        refused_bucket=_bucket(env, "REFUSED_BUCKET"),
+        refused_retention_days=int(
+            _number(env, "REFUSED_RETENTION_DAYS", Settings.refused_retention_days, 0, MAX_RETENTION_DAYS)
+        ),
         **_ceiling(env),
     )
 
@@ -155,6 +169,13 @@ def _function_name(env: Mapping[str, str], name: str) -> str | None:
     value = env.get(name, "").strip()
     if value and not _FUNCTION.fullmatch(value):
         raise SettingError(f"{name} must be a Lambda function's name or ARN, got {value!r}")
+    return value or None
+
+
+def _bucket(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    if value and not _BUCKET.fullmatch(value):
+        raise SettingError(f"{name} must be an S3 bucket's name, got {value[:80]!r}")
     return value or None
 
 

@@ -6,6 +6,7 @@ import functools
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -21,6 +22,9 @@ from owner_webhook.pacing import Pace
 from owner_webhook.retry_queue import MAX_RETENTION_SECONDS, RetryQueue
 from owner_webhook.settings import Settings, load_settings
 from owner_webhook.sources import registry
+
+if TYPE_CHECKING:
+    from owner_webhook.refusals import RefusalStore
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,7 @@ def parts() -> Parts:
         max_body_bytes=settings.max_body_bytes,
         default_region=settings.default_phone_region,
         forwarder=ForwarderClient(settings.forwarder_function, session) if settings.forwarder_function else None,
+        refusals=_refusals(settings, session),
     )
     return Parts(
         service,
@@ -97,6 +102,21 @@ def parts() -> Parts:
         forwarder=settings.forwarder_function is not None,
         pace=pace,
     )
+
+
+def _refusals(settings: Settings, session: boto3.session.Session) -> Callable[[], RefusalStore] | None:
+    """The kept refusals' store, built (its module imported, its S3 client made) when the first is kept."""
+    bucket, days = settings.refused_bucket, settings.refused_retention_days
+    if bucket is None or not settings.keeps_refusals:
+        return None
+
+    @functools.cache
+    def store() -> RefusalStore:
+        from owner_webhook.refusals import RefusalStore
+
+        return RefusalStore(bucket, days, session)
+
+    return store
 
 
 def _deduplication(settings: Settings, credentials: CredentialStore, session: boto3.session.Session) -> Deduplication:

@@ -49,6 +49,8 @@ TARGETS = {
     "invoke": ["EVENT", "FUNCTION"],
     "build": ["ARCH", "PYTHON"],
     "serve": ["SERVE_ARGS"],
+    "refused": ["STACK", "SOURCE", "SINCE", "ENDPOINT", "LAMBDA_ENDPOINT"],
+    "replay-refused": ["STACK", "ID", "SOURCE", "SINCE", "DRY_RUN", "ENDPOINT", "LAMBDA_ENDPOINT"],
     ".venv/.installed": ["PYTHON"],
 }
 RECORDER = """#!{python}

@@ -30,6 +30,8 @@ OTHER_NAMES = {
     "MaximumConcurrency",  # the SQS event source's ScalingConfig
     "ReservedConcurrentExecutions",
     "TooManyRequestsException",  # Lambda's answer to an invoke beyond the reserved concurrency
+    "AccessDenied",  # S3's answers to a kept refusal's write
+    "NoSuchBucket",
     "PoolManager",
     "RecursionError",
     "UnicodeError",
@@ -73,6 +75,9 @@ def test_every_documented_setting_is_set_by_the_template(template: dict[str, Any
     assert not sorted(set(documented) - set(environment)), "settings no deploy can change"
     for name in documented:
         value = environment[name]
+        if isinstance(value, dict) and "Fn::If" in value:  # a resource that a condition creates, else empty
+            _condition, value, otherwise = value["Fn::If"]
+            assert otherwise == "", (name, otherwise)
         assert isinstance(value, dict) and set(value) <= {"Ref", "Fn::GetAtt"}, (name, value)
 
 

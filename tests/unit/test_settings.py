@@ -76,6 +76,11 @@ def test_the_phone_memory_is_on_by_default_with_a_table_and_can_be_turned_off() 
         ({**TABLE, "PHONE_DEDUPLICATION_SECONDS": "0.5"}, "PHONE_DEDUPLICATION_SECONDS"),  # not a quiet "off"
         ({"API_KEY_SECRET_ID": "s", "PHONE_DEDUPLICATION_SECONDS": "604800"}, "PHONE_DEDUPLICATION_SECONDS"),
         ({"API_KEY_SECRET_ID": "s", "IDEMPOTENCY_TABLE": "t"}, "PHONE_KEY_SECRET_ID"),
+        ({"API_KEY_SECRET_ID": "s", "REFUSED_RETENTION_DAYS": "-1"}, "REFUSED_RETENTION_DAYS"),
+        ({"API_KEY_SECRET_ID": "s", "REFUSED_RETENTION_DAYS": "366"}, "REFUSED_RETENTION_DAYS"),
+        ({"API_KEY_SECRET_ID": "s", "REFUSED_RETENTION_DAYS": "two weeks"}, "REFUSED_RETENTION_DAYS"),
+        ({"API_KEY_SECRET_ID": "s", "REFUSED_BUCKET": "s3://owner-webhook-refused"}, "REFUSED_BUCKET"),
+        ({"API_KEY_SECRET_ID": "s", "REFUSED_BUCKET": "Upper_Case"}, "REFUSED_BUCKET"),
     ],
 )
 def test_invalid_settings_name_the_variable(environ: dict[str, str], variable: str) -> None:
@@ -125,3 +130,14 @@ def test_a_rate_below_the_concurrency_is_refused_and_says_what_to_do() -> None:
     assert "GATEWAY_CONCURRENCY (4)" in refused.value.message and "lower GatewayConcurrency" in refused.value.message
     kept = load_settings({"API_KEY_SECRET_ID": "s", "GATEWAY_CONCURRENCY": "4", "GATEWAY_RATE_PER_SECOND": "4"})
     assert (kept.gateway_rate, kept.gateway_abandoned_call) == (4.0, 30.0)
+
+
+def test_refusals_are_kept_with_a_bucket_for_14_days_and_none_with_0() -> None:
+    """docs/configuration.md: REFUSED_BUCKET and REFUSED_RETENTION_DAYS (0 turns it off)."""
+    base = {"API_KEY_SECRET_ID": "s"}
+    assert not load_settings(base).keeps_refusals  # no bucket: nowhere to keep them
+    kept = load_settings({**base, "REFUSED_BUCKET": "owner-webhook-dev-refusedbucket-1a2b3c"})
+    assert kept.keeps_refusals and kept.refused_retention_days == 14
+    off = load_settings({**base, "REFUSED_BUCKET": "owner-webhook-refused", "REFUSED_RETENTION_DAYS": "0"})
+    assert not off.keeps_refusals
+    assert load_settings({**base, "REFUSED_BUCKET": ""}).refused_bucket is None  # the template's value when off

@@ -367,3 +367,46 @@ def test_the_shortest_windows_are_the_settings_minimum() -> None:
     from owner_webhook.settings import MIN_WINDOW
 
     assert _template()["Parameters"]["IdempotencyTtlSeconds"]["MinValue"] == MIN_WINDOW
+
+
+REFUSED = ("RefusedKey", "RefusedKeyAlias", "RefusedBucket", "RefusedBucketPolicy")
+
+
+def test_the_kept_refusals_are_encrypted_under_a_rotated_key_private_tls_only_and_forgotten(
+    resources: dict[str, Any],
+) -> None:
+    """docs/security.md, "Kept refusals": SSE-KMS under the stack's own key (rotated), public access blocked, a
+    policy that refuses plain HTTP and any other encryption, a lifecycle rule that deletes each object after
+    RefusedRetentionDays, no versions kept; none of it (and no variable naming it) when that is 0."""
+    key, bucket = resources["RefusedKey"]["Properties"], resources["RefusedBucket"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    [administer] = key["KeyPolicy"]["Statement"]  # the account, through IAM: no one else, no wildcard
+    assert administer["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
+    [encryption] = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms",
+        "KMSMasterKeyID": {"Fn::GetAtt": "RefusedKey.Arn"},
+    }
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+    assert "VersioningConfiguration" not in bucket
+    [rule] = bucket["LifecycleConfiguration"]["Rules"]
+    assert rule["Status"] == "Enabled" and rule["ExpirationInDays"] == {"Ref": "RefusedRetentionDays"}
+    assert "Prefix" not in rule and "Filter" not in rule  # every object
+    statements = resources["RefusedBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    [tls] = [s for s in statements if s["Condition"].get("Bool", {}).get("aws:SecureTransport") == "false"]
+    assert (tls["Effect"], tls["Principal"], tls["Action"]) == ("Deny", "*", "s3:*")
+    assert tls["Resource"] == [{"Fn::GetAtt": "RefusedBucket.Arn"}, {"Fn::Sub": "${RefusedBucket.Arn}/*"}]
+    denied = {key for s in statements if s is not tls for key in s["Condition"]["StringNotEqualsIfExists"]}
+    assert denied == {"s3:x-amz-server-side-encryption", "s3:x-amz-server-side-encryption-aws-kms-key-id"}
+    template = load_template()
+    assert template["Conditions"]["KeepsRefusals"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "RefusedRetentionDays"}, 0]}]
+    }
+    assert {name: resources[name].get("Condition") for name in REFUSED} == dict.fromkeys(REFUSED, "KeepsRefusals")
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["REFUSED_BUCKET"] == {"Fn::If": ["KeepsRefusals", {"Ref": "RefusedBucket"}, ""]}
+    parameter = template["Parameters"]["RefusedRetentionDays"]
+    assert (parameter["MinValue"], parameter["MaxValue"]) == (0, settings.MAX_RETENTION_DAYS)
+    outputs = template["Outputs"]
+    assert outputs["RefusedBucketName"]["Condition"] == outputs["RefusedKeyArn"]["Condition"] == "KeepsRefusals"
