@@ -13,6 +13,7 @@ from owner_webhook.delivery_ids import loggable, normalized, phone_ref
 from owner_webhook.errors import (
     DeduplicationUnavailableError,
     InProgressError,
+    InvalidPhoneError,
     MissingPhoneError,
     OutOfTimeError,
     RefusedError,
@@ -79,8 +80,12 @@ class DeliveryService:
         fields["delivery_id"] = loggable(delivery_id, keys[0])
         acknowledges_refusals = source.acknowledges_refusals
         dry_run = request.query.get("dry_run", "").lower() in DRY_RUN_VALUES
+        if not source.accepts(request, payload):  # after authentication: only the sender decides what it sends
+            if dry_run:
+                return _dry_run(outcomes.IGNORED, fields, success=True, phone=None, known=False)
+            return Result(outcomes.IGNORED, fields=fields)
         try:
-            phone = self._phone(source, payload)
+            phone = self._phone(source, payload, fields)
         except RefusedError as refusal:  # needs no deduplication: the same payload always gets the same answer
             if dry_run:
                 return _dry_run(refusal.outcome, fields, success=False, phone=None, known=False)
@@ -198,11 +203,24 @@ class DeliveryService:
             return Result(refusal.outcome, refusal.message)
         return Result(outcomes.OWNER_CREATED)
 
-    def _phone(self, source: Source, payload: Mapping[str, Any]) -> str:
-        written = source.find_phone(payload)
-        if written is None:
-            raise MissingPhoneError("the payload has no phone field")
-        return to_e164(written, source.phone_region(payload) or self._region)
+    def _phone(self, source: Source, payload: Mapping[str, Any], fields: Fields) -> str:
+        """The first value of the source's phone places that is a valid number, in E.164; raises
+        MissingPhoneError, or the first value's InvalidPhoneError when none is valid."""
+        region: str | None = None
+        refusal: InvalidPhoneError | None = None
+        for found in source.phones(payload):
+            if region is None:
+                region = source.phone_region(payload) or self._region
+            try:
+                phone = to_e164(found.text, region)
+            except InvalidPhoneError as error:  # "Cancellation policy: I agree": the next field named so may hold it
+                refusal = refusal or error
+                continue
+            fields["phone_place"] = found.place
+            return phone
+        if refusal is not None:
+            raise refusal
+        raise MissingPhoneError("the payload has no phone field")
 
     def _queue_or_raise(
         self, failure: WebhookError, delivery: QueuedDelivery, deadline: Deadline, fields: Fields, claim: Claim | None
