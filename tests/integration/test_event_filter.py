@@ -108,6 +108,7 @@ CAL_COM = json.loads(_SECTION[_SECTION.index("```json\n") + 8 : _SECTION.index("
         ("BOOKING_CREATED", [{"phoneNumber": PHONE}, {"phoneNumber": "0555 765 43 21"}], {"success": True}),
         ("BOOKING_CREATED", [], {"success": False, "error": {"code": "missing_phone", "message": "x"}}),
         ("BOOKING_CANCELLED", [{"phoneNumber": PHONE}], IGNORED),
+        ("BOOKING_RESCHEDULED", [{"phoneNumber": PHONE}], IGNORED),
         ("PING", [], IGNORED),
     ],
 )
@@ -139,3 +140,13 @@ def test_a_recipe_of_ones_own_filters_and_indexes(
     else:
         assert (got.status, got.body) == (200, answer)
     assert sandbox.gateway.owners == (["+905551234567"] if answer == {"success": True} else [])
+
+
+def test_a_hubspot_app_subscriptions_list_is_no_workflow_webhook(sandbox: Sandbox) -> None:
+    # docs/senders.md, HubSpot: a list of ids without the phone, not an event to filter.
+    body = json.dumps([{"eventId": 1, "subscriptionType": "contact.creation", "objectId": 151}]).encode()
+    headers = {"content-type": "application/json", "host": "hooks.example.com"}
+    unsigned = HttpRequest("POST", "/webhooks/hubspot", body, headers)
+    answer = invoke_event(http_api_event(senders.sign("hubspot", unsigned, senders.local_secret("hubspot"))))
+    assert (answer.status, answer.code) == (400, "malformed_body")
+    assert sandbox.gateway.received == []

@@ -93,6 +93,15 @@ def test_a_broken_recipe_file_fails_its_route_alone_and_is_logged_once(
     assert (line["recipe"], line["field"]) == ("broken", field)
 
 
+def test_a_file_whose_name_is_no_route_is_ignored_and_logged_once(sandbox: Sandbox, recipes: Path, logs: Logs) -> None:
+    _recipe()(recipes / "Sign Up.json")
+    for _ in range(2):
+        assert _post("sign-up").code == "unknown_source"
+        assert invoke_event(http_api_event(senders.request("zapier"))).status == 200
+    [line] = [line for line in logs() if line["message"].startswith("recipe file ignored")]
+    assert line["file"] == "Sign Up.json"
+
+
 def test_the_function_loads_with_a_directory_and_a_dangling_link_among_its_recipes(tmp_path: Path) -> None:
     # As bundled: the package with its recipes folder, imported by a fresh interpreter as Lambda does.
     package = tmp_path / "owner_webhook"
