@@ -115,7 +115,7 @@ def _files(directory: Path, *, warn: bool = False) -> list[Path]:
 
 
 def _read(path: Path) -> Any:
-    """The JSON object a recipe file holds; raises RecipeError("(file)", ...) for anything else it may be."""
+    """What the recipe file holds, as JSON; raises RecipeError("(file)", ...) for anything else it may be."""
     name = path.name
     try:
         # Without O_NONBLOCK, opening a named pipe would wait for a writer forever.

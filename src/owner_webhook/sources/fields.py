@@ -33,13 +33,13 @@ def names_a_phone(name: str) -> bool:
     if not _MAY_NAME_A_PHONE.search(name):
         return False
     if name.isalpha() and (name.islower() or name.isupper() or name.istitle()):  # one word: phone, Mobile, GSM
-        return _names_a_phone(name.casefold())
+        return _is_phone_word(name.casefold())
     if name.isascii():  # the same words as _words finds, found by C
-        return any(_names_a_phone(word.lower()) for word in _ASCII_WORDS.findall(name))
-    return any(_names_a_phone(word) for run in _LETTERS.findall(name) for word in _words(run))
+        return any(_is_phone_word(word.lower()) for word in _ASCII_WORDS.findall(name))
+    return any(_is_phone_word(word) for run in _LETTERS.findall(name) for word in _words(run))
 
 
-def _names_a_phone(word: str) -> bool:
+def _is_phone_word(word: str) -> bool:
     return word.startswith(_PHONE_STARTS) or word.endswith(_PHONE_ENDS)
 
 
