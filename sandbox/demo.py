@@ -23,7 +23,7 @@ from owner_webhook.phone import mask
 from sandbox import catalog
 from sandbox.aws import LOCAL_SECRET, SECRETS
 from sandbox.gateway import Fault
-from sandbox.stack import Sandbox
+from sandbox.stack import Sandbox, new_instance
 
 LOG_FILE = Path(__file__).resolve().parent.parent / ".demo" / "function.log"
 
@@ -108,7 +108,7 @@ SIGNUP_RECIPE = {
 def kept_and_replayed(endpoint_url: str, sandbox: Sandbox) -> list[str]:
     """A recipe that looks for the phone in the wrong place refuses a signup, which is kept; the recipe fixed,
     `make replay-refused` runs it again and the owner is created."""
-    from owner_webhook import sources, wiring
+    from owner_webhook import sources
     from tools import refused
 
     steps = []
@@ -121,7 +121,7 @@ def kept_and_replayed(endpoint_url: str, sandbox: Sandbox) -> list[str]:
         try:
             recipe = Path(recipes) / f"{SIGNUP}.json"
             recipe.write_text(json.dumps(SIGNUP_RECIPE))
-            wiring.parts.cache_clear()
+            new_instance()
             body = json.dumps({"submission": "f-1001", "name": "Ayşe", "telephone": "0555 987 65 43"})
             headers = {"Content-Type": "application/json", "X-Signup-Token": SIGNUP_TOKEN}
             response = urllib3.request("POST", f"{endpoint_url}/webhooks/{SIGNUP}", body=body, headers=headers)
@@ -136,7 +136,7 @@ def kept_and_replayed(endpoint_url: str, sandbox: Sandbox) -> list[str]:
             steps += [f"  {line}" for line in refused.replay(store, found, f" of {SIGNUP}", dry_run=False)]
         finally:
             sources.RECIPES = bundled
-            wiring.parts.cache_clear()
+            new_instance()
     owners = [mask(phone) for phone in sandbox.gateway.owners if phone == "+905559876543"]
     left = len(refused.kept(store, source=SIGNUP, now=time.time()))
     steps.append(f"owners created: {', '.join(owners) or 'none'}; kept refusals of {SIGNUP} left: {left}")

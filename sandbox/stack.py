@@ -100,11 +100,19 @@ class Sandbox:
                 os.environ[name] = value
 
 
+def new_instance() -> None:
+    """Forget what this process's functions built (their parts, the recipes read): as a new instance, or a new
+    version deployed with a changed recipe, starts."""
+    from owner_webhook import sources, wiring
+
+    wiring.parts.cache_clear()
+    sources.load.cache_clear()
+
+
 def invoked_forwarder(event: dict[str, Any], context: Any) -> Any:
     """The forwarder function as the endpoint's Invoke API runs it: built anew for each invocation, so that a
     replay reads the recipes as they are now (deployed, a fixed recipe comes with a new version's instances)."""
-    from owner_webhook import wiring
     from owner_webhook.forwarder import lambda_handler
 
-    wiring.parts.cache_clear()
+    new_instance()
     return lambda_handler(event, context)

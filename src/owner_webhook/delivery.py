@@ -14,6 +14,7 @@ from owner_webhook.delivery_ids import loggable, normalized, phone_ref
 from owner_webhook.errors import (
     DeduplicationUnavailableError,
     InProgressError,
+    InvalidPhoneError,
     MalformedBodyError,
     MalformedMessageError,
     MissingPhoneError,
@@ -110,8 +111,12 @@ class DeliveryService:
         keys = self._phone_keys()  # read once: they key the records and the logged id
         fields["delivery_id"] = loggable(delivery_id, keys[0])
         acknowledges_refusals = source.acknowledges_refusals
+        if not source.accepts(request, payload):  # after authentication: only the sender decides what it sends
+            if dry_run:
+                return _dry_run(outcomes.IGNORED, fields, success=True, phone=None, known=False)
+            return Result(outcomes.IGNORED, fields=fields)
         try:
-            phone = self._phone(source, payload)
+            phone = self._phone(source, payload, fields)
         except RefusedError as refusal:  # needs no deduplication: the same payload always gets the same answer
             if dry_run:
                 return _dry_run(refusal.outcome, fields, success=False, phone=None, known=False)
@@ -191,7 +196,12 @@ class DeliveryService:
         keys = self._phone_keys()
         fields.update(source=source.name, delivery_id=loggable(kept.delivery_id, keys[0]))
         try:
-            phone = self._phone_again(source, kept)
+            if kept.request is not None and not source.accepts(kept.request, source.read(kept.request)):
+                # Today's event filter no longer takes it: nothing is sent (and the refusal stays kept).
+                if dry_run:
+                    return _dry_run(outcomes.IGNORED, fields, success=True, phone=None, known=False)
+                return Result(outcomes.IGNORED, fields=fields)
+            phone = self._phone_again(source, kept, fields)
         except (RefusedError, MalformedBodyError, UnsupportedMediaTypeError) as refusal:
             if dry_run:
                 return _dry_run(refusal.outcome, fields, success=False, phone=None, known=False)
@@ -209,11 +219,11 @@ class DeliveryService:
             return result
         return self._keep(kept.again(source, result.outcome, result.message, fields["phone"]), result, deadline, fields)
 
-    def _phone_again(self, source: Source, kept: KeptRefusal) -> str:
+    def _phone_again(self, source: Source, kept: KeptRefusal, fields: Fields) -> str:
         """The phone today's recipe and settings read from the kept body, or the kept phone of a queued delivery."""
         request = kept.request
         if request is not None:
-            return self._phone(source, source.read(request))
+            return self._phone(source, source.read(request), fields)
         if kept.e164 is None:
             raise MalformedMessageError("the kept refusal holds neither a body nor a phone")
         return kept.e164
@@ -296,11 +306,24 @@ class DeliveryService:
             return Result(refusal.outcome, refusal.message)
         return Result(outcomes.OWNER_CREATED)
 
-    def _phone(self, source: Source, payload: Mapping[str, Any]) -> str:
-        written = source.find_phone(payload)
-        if written is None:
-            raise MissingPhoneError("the payload has no phone field")
-        return to_e164(written, source.phone_region(payload) or self._region)
+    def _phone(self, source: Source, payload: Mapping[str, Any], fields: Fields) -> str:
+        """The first value of the source's phone places that is a valid number, in E.164; raises
+        MissingPhoneError, or the first value's InvalidPhoneError when none is valid."""
+        region: str | None = None
+        refusal: InvalidPhoneError | None = None
+        for found in source.phones(payload):
+            if region is None:
+                region = source.phone_region(payload) or self._region
+            try:
+                phone = to_e164(found.text, region)
+            except InvalidPhoneError as error:  # "Cancellation policy: I agree": the next field named so may hold it
+                refusal = refusal or error
+                continue
+            fields["phone_place"] = found.place
+            return phone
+        if refusal is not None:
+            raise refusal
+        raise MissingPhoneError("the payload has no phone field")
 
     def _queue_or_raise(
         self, failure: WebhookError, delivery: QueuedDelivery, deadline: Deadline, fields: Fields, claim: Claim | None

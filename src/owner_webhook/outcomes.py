@@ -59,6 +59,13 @@ PHONE_EXISTING = _success(
     "phone_existing", "PhoneExisting", "the phone's owner was created for an earlier delivery", existing=True
 )
 QUEUED = _success("queued", "Queued", "the gateway failed for now; the delivery waits in the retry queue", queued=True)
+IGNORED = _success(
+    "ignored",
+    "Ignored",
+    "an event the recipe does not take (its event filter), or a sender's unsigned test ping: never forwarded, "
+    "queued or remembered",
+    ignored=True,
+)
 CREATED_UNRECORDED = _success(
     "owner_created_unrecorded",
     "AmbiguousForward",  # counted with the possible duplicates

@@ -228,10 +228,10 @@ def _payload(source: Source, request: WebhookRequest) -> Mapping[str, Any]:
 
 def _described(source: Source, payload: Mapping[str, Any]) -> str | None:
     """What the phone place held when it is no phone: how many digits, and the last two beyond six."""
-    written = source.find_phone(payload) if payload else None
-    if not written:
+    written = next(source.phones(payload), None) if payload else None
+    if written is None or not written.text:
         return None
-    digits = [ch for ch in plain(written) if ch.isdigit()]
+    digits = [ch for ch in plain(written.text) if ch.isdigit()]
     if not digits:
         return "no digits"
     ending = f", ending {''.join(digits[-2:])}" if len(digits) > _SHOWN_DIGITS else ""
@@ -243,11 +243,13 @@ def _places(source: Source) -> tuple[str, ...]:
 
 
 def _read_headers(source: Source) -> frozenset[str]:
-    """The headers a replay may need (the content type, the delivery id's), less any a credential is read from."""
+    """The headers a replay may need (the content type, the delivery id's, the event filter's), less any a
+    credential is read from."""
     if not isinstance(source, RecipeSource):
         return frozenset({"content-type"})
     recipe = source.recipe
-    wanted = {"content-type"} | {place.name for place in recipe.delivery_id if place.kind == "header"}
+    needed = (*recipe.delivery_id, *((recipe.events.place,) if recipe.events is not None else ()))
+    wanted = {"content-type"} | {place.name for place in needed if place.kind == "header"}
     credential = {"authorization"}
     for one in recipe.credentials:
         check = one.check

@@ -24,7 +24,7 @@ from sandbox.endpoint import LocalEndpoint
 from sandbox.events import HttpRequest, LocalContext, http_api_event
 from sandbox.gateway import Fault
 from sandbox.lambda_service import FunctionConfig, LocalLambda
-from sandbox.stack import FORWARDER_FUNCTION, Sandbox, invoked_forwarder
+from sandbox.stack import FORWARDER_FUNCTION, Sandbox, invoked_forwarder, new_instance
 from tests.conftest import ROOT
 from tests.integration.conftest import Answer, invoke_event, webhook
 from tools import refused
@@ -271,19 +271,19 @@ def endpoint(sandbox: Sandbox) -> Iterator[LocalEndpoint]:
 
 
 @pytest.fixture
-def recipes(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[[list[str]], None]:
+def recipes(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., None]:
     """A recipe of the user's own, `signup`, whose phone places the test writes (as in src/owner_webhook/recipes/)."""
-    from owner_webhook import sources, wiring
+    from owner_webhook import sources
 
     monkeypatch.setattr(sources, "RECIPES", tmp_path)
     secrets = {**LOCAL_SECRET["webhook_secrets"], "signup": "local-signup-token"}
     sandbox.aws.put_secret({**LOCAL_SECRET, "webhook_secrets": secrets})
 
-    def write(places: list[str]) -> None:
+    def write(places: list[str], events: dict[str, Any] | None = None) -> None:
         recipe = {"credential": {"token": "header:X-Signup-Token"}, "phone": places, "delivery_id": ["id"],
-                  "refusals": "acknowledge", "retries": False}  # fmt: skip
+                  "refusals": "acknowledge", "retries": False, "events": events}  # fmt: skip
         (tmp_path / "signup.json").write_text(json.dumps(recipe))
-        wiring.parts.cache_clear()  # deployed: the fixed recipe comes with a new version's instances
+        new_instance()  # deployed: the fixed recipe comes with a new version's instances
 
     return write
 
@@ -303,7 +303,7 @@ def tool(capsys: pytest.CaptureFixture[str], sandbox: Sandbox, endpoint: LocalEn
 
 
 def test_the_list_says_source_when_why_the_masked_phone_and_where_the_recipe_looked(
-    sandbox: Sandbox, endpoint: LocalEndpoint, recipes: Callable[[list[str]], None], capsys: pytest.CaptureFixture[str]
+    sandbox: Sandbox, endpoint: LocalEndpoint, recipes: Callable[..., None], capsys: pytest.CaptureFixture[str]
 ) -> None:
     recipes(["mobile", "contact.mobile"])
     for _attempt in range(2):  # the sender retries: one kept refusal, replaced
@@ -330,7 +330,7 @@ def test_the_list_says_source_when_why_the_masked_phone_and_where_the_recipe_loo
 
 
 def test_a_replay_after_the_recipes_fix_creates_one_owner_and_twice_replayed_still_one(
-    sandbox: Sandbox, endpoint: LocalEndpoint, recipes: Callable[[list[str]], None], capsys: pytest.CaptureFixture[str]
+    sandbox: Sandbox, endpoint: LocalEndpoint, recipes: Callable[..., None], capsys: pytest.CaptureFixture[str]
 ) -> None:
     recipes(["mobile"])  # the form sends `telephone`
     assert signup("s-1").code == "missing_phone"
@@ -355,8 +355,50 @@ def test_a_replay_after_the_recipes_fix_creates_one_owner_and_twice_replayed_sti
     assert "nothing to replay" in nothing
 
 
+def test_a_replay_goes_through_todays_event_filter_too(
+    sandbox: Sandbox, endpoint: LocalEndpoint, recipes: Callable[..., None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A kept delivery of an event today's recipe no longer takes is ignored at its replay: nothing is sent."""
+    recipes(["mobile"])
+    got = webhook(
+        "signup",
+        {"id": "s-topic", "telephone": PHONE},
+        token=None,
+        headers={"X-Signup-Token": "local-signup-token", "X-Signup-Topic": "lead/deleted"},
+    )
+    assert got.code == "missing_phone"
+    [kept] = sandbox.aws.kept_refusals().values()
+    assert kept["body"]["headers"] == {"content-type": "application/json"}  # no filter yet: no topic kept
+    recipes(["telephone"], {"place": "header:X-Signup-Topic", "accept": ["lead/created"]})
+    got = webhook(
+        "signup",
+        {"id": "s-topic-2", "telephone": PHONE},
+        token=None,
+        headers={"X-Signup-Token": "local-signup-token", "X-Signup-Topic": "lead/deleted"},
+    )
+    assert got.code == "ignored" and len(sandbox.aws.kept_refusals()) == 1
+    recipes(["mobile"], {"place": "header:X-Signup-Topic", "accept": ["lead/created"]})
+    got = webhook(
+        "signup",
+        {"id": "s-topic-3", "telephone": PHONE},
+        token=None,
+        headers={"X-Signup-Token": "local-signup-token", "X-Signup-Topic": "lead/created"},
+    )
+    assert got.code == "missing_phone"
+    kept_now = [
+        one["body"] for one in sandbox.aws.kept_refusals().values() if one["body"]["headers"] != kept["body"]["headers"]
+    ]
+    assert [one["headers"]["x-signup-topic"] for one in kept_now] == ["lead/created"]  # the filter's header is kept
+    recipes(["telephone"], {"place": "header:X-Signup-Topic", "accept": ["lead/created"]})
+    replayed = _invoke(endpoint, {"replay": kept["body"]})  # its topic was not kept: taken, as the filter says
+    assert replayed["outcome"] == "owner_created" and sandbox.gateway.owners == [E164]
+    recipes(["telephone"], {"place": "header:X-Signup-Topic", "accept": ["lead/updated"]})
+    assert _invoke(endpoint, {"replay": kept_now[0]})["outcome"] == "ignored"  # today's filter takes no lead/created
+    assert sandbox.gateway.owners == [E164]
+
+
 def test_a_phone_created_meanwhile_answers_existing_and_one_still_refused_stays_with_its_new_reason(
-    sandbox: Sandbox, endpoint: LocalEndpoint, recipes: Callable[[list[str]], None], capsys: pytest.CaptureFixture[str]
+    sandbox: Sandbox, endpoint: LocalEndpoint, recipes: Callable[..., None], capsys: pytest.CaptureFixture[str]
 ) -> None:
     recipes(["mobile"])
     assert signup("s-1").code == "missing_phone"
@@ -378,7 +420,7 @@ def test_a_phone_created_meanwhile_answers_existing_and_one_still_refused_stays_
 
 
 def test_a_replay_the_gateway_fails_for_now_leaves_the_refusal_as_it_was(
-    sandbox: Sandbox, endpoint: LocalEndpoint, recipes: Callable[[list[str]], None], capsys: pytest.CaptureFixture[str]
+    sandbox: Sandbox, endpoint: LocalEndpoint, recipes: Callable[..., None], capsys: pytest.CaptureFixture[str]
 ) -> None:
     recipes(["mobile"])
     assert signup("s-1").code == "missing_phone"

@@ -15,6 +15,7 @@ TABLE = [
     (outcomes.PHONE_EXISTING, 200, 200, None),
     (outcomes.QUEUED, 200, 200, None),
     (outcomes.CREATED_UNRECORDED, 200, 200, None),
+    (outcomes.IGNORED, 200, 200, None),
     (outcomes.MISSING_PHONE, 422, 200, None),
     (outcomes.INVALID_PHONE, 422, 200, None),
     (outcomes.REJECTED_PHONE, 422, 200, None),
@@ -78,6 +79,7 @@ def test_success_bodies() -> None:
     assert Result(outcomes.PHONE_EXISTING).body == {"success": True, "existing": True}
     assert Result(outcomes.QUEUED).body == {"success": True, "queued": True}
     assert Result(outcomes.CREATED_UNRECORDED).body == {"success": True}  # the truth: the owner exists
+    assert Result(outcomes.IGNORED).body == {"success": True, "ignored": True}
 
 
 def test_retry_after_passes_on_what_the_gateway_asked_for() -> None:
