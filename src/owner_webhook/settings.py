@@ -49,6 +49,9 @@ class Settings:
     function_timeout: float = 10.0  # the function's Timeout in the template: Tally gives up after 10 s
     # The webhook invokes this function (the forwarder) to forward; None: it forwards in its own process.
     forwarder_function: str | None = None
+    # Every delivery goes to the retry queue, and only the forwarder's queue event source forwards: for an
+    # account whose concurrency quota leaves none to reserve for the forwarder (the template's QueueEveryDelivery).
+    queue_every_delivery: bool = False
     # The gateway's ceiling, set on the forwarder function only: at most GATEWAY_CONCURRENCY instances
     # (its reserved concurrency), each keeping its share of the rate. None: this function is not paced.
     gateway_concurrency: int | None = None
@@ -82,6 +85,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             f"FUNCTION_TIMEOUT_SECONDS ({function_timeout:g}) is too short for a claim, a forward and what follows "
             f"it{' (queueing the delivery)' if retry_queue_url else ''}: at least {shortest:g} s"
         )
+    queue_every_delivery = _flag(env, "QUEUE_EVERY_DELIVERY")
+    if queue_every_delivery and retry_queue_url is None:
+        raise SettingError("QUEUE_EVERY_DELIVERY=true needs RETRY_QUEUE_URL: every delivery waits in that queue")
     return Settings(
         api_key_secret_id=secret_id,
         gateway_base_url=_url(env, "GATEWAY_BASE_URL", Settings.gateway_base_url),
@@ -102,6 +108,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_receive_count=int(_number(env, "MAX_RECEIVE_COUNT", Settings.max_receive_count, 1, 1000)),
         function_timeout=function_timeout,
         forwarder_function=_function_name(env, "FORWARDER_FUNCTION"),
+        queue_every_delivery=queue_every_delivery,
         **_ceiling(env),
     )
 
@@ -139,6 +146,13 @@ def _function_name(env: Mapping[str, str], name: str) -> str | None:
     if value and not _FUNCTION.fullmatch(value):
         raise SettingError(f"{name} must be a Lambda function's name or ARN, got {value!r}")
     return value or None
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = env.get(name, "").strip().lower()
+    if value not in ("", "true", "false"):
+        raise SettingError(f"{name} must be true or false, got {value!r}")
+    return value == "true"
 
 
 def _url(env: Mapping[str, str], name: str, default: str) -> str:

@@ -77,6 +77,7 @@ def parts() -> Parts:
         max_body_bytes=settings.max_body_bytes,
         default_region=settings.default_phone_region,
         forwarder=ForwarderClient(settings.forwarder_function, session) if settings.forwarder_function else None,
+        queue_every_delivery=settings.queue_every_delivery,
     )
     return Parts(
         service,

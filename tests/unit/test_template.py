@@ -16,6 +16,7 @@ import yaml
 
 from owner_webhook import outcomes, settings
 from owner_webhook.sources import NAMES
+from tools import template as tools_template
 
 TEMPLATE = Path(__file__).resolve().parent.parent.parent / "template.yaml"
 
@@ -113,7 +114,9 @@ def test_the_forwarder_is_the_gateways_ceiling(resources: dict[str, Any]) -> Non
     are the ceiling in flight; the webhook invokes it by name; the rate reaches every instance."""
     forwarder, webhook = resources["ForwarderFunction"]["Properties"], resources["WebhookFunction"]["Properties"]
     ceiling = {"Ref": "GatewayConcurrency"}
-    assert forwarder["ReservedConcurrentExecutions"] == ceiling
+    assert forwarder["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["ReservesConcurrency", ceiling, {"Ref": "AWS::NoValue"}]
+    }
     assert forwarder["Events"]["Retry"]["Properties"]["ScalingConfig"]["MaximumConcurrency"] == ceiling
     assert forwarder["Environment"]["Variables"] == {
         "GATEWAY_CONCURRENCY": ceiling,
@@ -122,6 +125,43 @@ def test_the_forwarder_is_the_gateways_ceiling(resources: dict[str, Any]) -> Non
     assert webhook["Environment"]["Variables"]["FORWARDER_FUNCTION"] == {"Ref": "ForwarderFunction"}
     assert {"LambdaInvokePolicy": {"FunctionName": {"Ref": "ForwarderFunction"}}} in webhook["Policies"]
     assert "ReservedConcurrentExecutions" not in webhook or webhook["ReservedConcurrentExecutions"]["Fn::If"][0]
+
+
+@pytest.mark.parametrize("reserved_concurrency", ["0", "5"])
+def test_queue_every_delivery_reserves_no_concurrency_anywhere(reserved_concurrency: str) -> None:
+    """docs/deployment.md, "A new account": with QueueEveryDelivery=true, the template as CloudFormation gets it
+    from the SAM transform, its conditions evaluated, reserves nothing, and the webhook queues every delivery."""
+    given = {"QueueEveryDelivery": "true", "ReservedConcurrency": reserved_concurrency}
+    transformed = _transformed(given)
+    resolved = tools_template.resolve(transformed, given)
+    assert "ReservedConcurrentExecutions" not in json.dumps(resolved)
+    webhook = resolved["Resources"]["WebhookFunction"]["Properties"]["Environment"]["Variables"]
+    assert webhook["QUEUE_EVERY_DELIVERY"] == "true"
+    mapping = next(r for r in resolved["Resources"].values() if r["Type"] == "AWS::Lambda::EventSourceMapping")
+    assert mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"] == "10"  # the ceiling, kept by the queue
+    # By default the forwarder reserves the ceiling (and the test above would see it).
+    default = tools_template.resolve(_transformed({}), {})
+    assert default["Resources"]["ForwarderFunction"]["Properties"]["ReservedConcurrentExecutions"] == "10"
+
+
+def _transformed(given: dict[str, str]) -> dict[str, Any]:
+    """template.yaml through the SAM transform, as sam deploy hands it to CloudFormation (offline)."""
+    from samtranslator.translator.transform import transform
+    from samtranslator.yaml_helper import yaml_parse
+
+    class NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    spec = yaml_parse(TEMPLATE.read_text())
+    for resource in spec["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = "s3://bucket/key"
+    arn = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:owner-webhook/dev-AbCdEf"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
+        translated: dict[str, Any] = transform(spec, {"ApiKeySecretArn": arn, **given}, NoManagedPolicies())
+    return translated
 
 
 def test_a_burst_of_a_thousand_requests_in_one_second_passes_the_edge() -> None:
