@@ -16,7 +16,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,7 @@ from sandbox import base_image, senders
 from sandbox.aws import LOCAL_SECRET
 from sandbox.events import HttpRequest
 from sandbox.gateway import Fault, SandboxGateway
+from sandbox.runtime import free_port
 from tools import lookup, template
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +49,7 @@ QUEUED_STACK = "owner-webhook-queued"  # QueueEveryDelivery=true: no reserved co
 # Parameters as a user gives them. The emulator runs the functions on its own interpreter, so the bundle is
 # built for this machine; failed messages come back after 1 s, then 2, 4 (not 60 s, 120...) so a drain
 # takes seconds.
-PARAMETERS = {"Architecture": base_image.architecture(), "RetryDelaySeconds": "1", "LogLevel": "INFO"}
+PARAMETERS = {"Architecture": base_image.architecture(), "RetryDelaySeconds": "1"}
 WAIT_SECONDS = 40  # the longest a drain may take here
 
 
@@ -284,19 +284,13 @@ def derive(target: Target) -> Template:
 # --- Running it ---
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def emulator(folder: Path) -> Iterator[Emulator]:
     """MiniStack on a free port of 127.0.0.1 (no other listener), in its own process group: stopped, with
     the functions' processes it started, however the check ends."""
     if not EMULATOR_PYTHON.exists():
         raise DeployCheckError(f"no {EMULATOR_PYTHON}: run `make deploy-check`, which installs MiniStack there")
-    started = Emulator(_free_port(), folder / "ministack.log")
+    started = Emulator(free_port(), folder / "ministack.log")
     settings = {
         "BIND_HOST": "127.0.0.1",
         "GATEWAY_PORT": str(started.port),
