@@ -1,4 +1,11 @@
 # The two that matter: `make demo` (the whole path locally) and `make test` (every check).
+# Values given to make are text. A variable set on make's command line is made plain text first, before make
+# could expand it (make runs a `$(shell ...)` written in a value it exports); no recipe writes a value into its
+# command line: each target passes the values it takes to its program as environment variables, which no shell
+# parses (tests/integration/test_make_values.py). Sub-makes (sam build's src/Makefile) get none of them.
+$(foreach name,$(.VARIABLES),$(if $(filter command line,$(origin $(name))),$(eval override $(name) := $$(value $(name)))))
+MAKEOVERRIDES :=
+PYTHON_GIVEN := $(filter override,$(origin PYTHON))
 PYTHON ?= python3.13
 VENV := .venv
 BIN := $(abspath $(VENV))/bin
@@ -29,6 +36,11 @@ PHONE ?=
 # ENDPOINT: the local moto server when make serve runs on other ports.
 REGION_CODE ?=
 ENDPOINT ?=
+# make serve's options, read by sandbox/serve.py as a shell would split them (without running anything).
+SERVE_ARGS ?=
+# The same, for a value given in the environment (PHONE=... make lookup) and for the defaults above.
+VALUES := PYTHON ARCH EVENT FUNCTION STACK ID PHONE REGION_CODE ENDPOINT SERVE_ARGS
+$(foreach name,$(VALUES),$(eval override $(name) := $$(value $(name))))
 export PATH := $(BIN):$(PATH)
 export PYTHONPATH := src:.
 export SAM_CLI_TELEMETRY := 0
@@ -53,8 +65,9 @@ help:  ## this list (bare `make` changes nothing)
 events: $(STAMP)  ## sign the timestamped events again, for sam local invoke (valid 5 minutes)
 	$(BIN)/python -m sandbox.resign
 
+$(STAMP): export PYTHON := $(PYTHON)
 $(STAMP): requirements-dev.lock
-	$(PYTHON) -m venv $(VENV)
+	"$$PYTHON" -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $(STAMP)
 
@@ -91,22 +104,31 @@ runtime: $(RUNTIME_STAMP)  ## the runtime-like interpreter in .runtime (awslambd
 demo: $(STAMP)  ## run every event in events/ through the local stack and show what happened
 	$(BIN)/python -m sandbox.demo
 
+serve: export SERVE_ARGS := $(SERVE_ARGS)
 serve: $(STAMP)  ## the local stack in the foreground on http://127.0.0.1:3000, for curl
-	$(BIN)/python -m sandbox.serve $(SERVE_ARGS)
+	$(BIN)/python -m sandbox.serve
 
+invoke: export EVENT := $(EVENT)
+invoke: export FUNCTION := $(FUNCTION)
 invoke: build runtime  ## EVENT=events/<file>.json [FUNCTION=ForwarderFunction]: the built artifact in the Lambda runtime
-	$(BIN)/python -m sandbox.invoke $(EVENT) --function $(FUNCTION)
+	$(BIN)/python -m sandbox.invoke "$$EVENT" --function "$$FUNCTION"
 
+dead-letters redrive: export STACK := $(STACK)
+dead-letters redrive: export ENDPOINT := $(ENDPOINT)
+redrive: export ID := $(ID)
 dead-letters: $(STAMP)  ## what waits in the dead-letter queue (make serve's, or STACK=<name>'s): source, masked phone, why
-	$(BIN)/python -m tools.dead_letters list $(if $(STACK),--stack $(STACK))
+	$(BIN)/python -m tools.dead_letters list
 
 redrive: $(STAMP)  ## dead letters back to the retry queue: all, or ID=<message id>; make serve's, or STACK=<name>'s
-	$(BIN)/python -m tools.dead_letters redrive $(if $(STACK),--stack $(STACK)) $(if $(ID),--id $(ID))
+	$(BIN)/python -m tools.dead_letters redrive
 
-# Not echoed: the command line holds the whole phone, and the tool prints only its mask.
-lookup: $(STAMP)  ## PHONE="0555 123 45 67": what the table knows of a phone (make serve's, or STACK=<name>'s), masked
-	@$(BIN)/python -m tools.lookup "$(PHONE)" $(if $(STACK),--stack $(STACK)) \
-		$(if $(REGION_CODE),--region-code $(REGION_CODE)) $(if $(ENDPOINT),--endpoint $(ENDPOINT))
+# The phone is asked for (or PHONE=...), and reaches the tool in its environment, never in a command line.
+lookup: export PHONE := $(PHONE)
+lookup: export STACK := $(STACK)
+lookup: export REGION_CODE := $(REGION_CODE)
+lookup: export ENDPOINT := $(ENDPOINT)
+lookup: $(STAMP)  ## what the table knows of a phone it asks for (make serve's, or STACK=<name>'s), masked
+	@$(BIN)/python -m tools.lookup
 
 bench: build runtime  ## cold start, warm overhead, memory and size against the floor and a peer; the burst soak
 	$(BIN)/python -m bench.run
@@ -135,8 +157,12 @@ scan: $(SCAN_STAMP)  ## checkov on template.yaml: every finding fixed or skipped
 pytest: $(STAMP)  ## unit tests on src/ (`.venv/bin/pytest` alone also runs the integration tests on src/)
 	$(BIN)/pytest tests/unit
 
+build: export ARCH := $(ARCH)
+ifneq ($(PYTHON_GIVEN),)
+build: export PYTHON := $(PYTHON)
+endif
 build: $(STAMP)  ## sam build: the deployable artifact in .aws-sam/build
-	ARCHITECTURE=$(ARCH) $(BIN)/sam build --template template.yaml --parameter-overrides Architecture=$(ARCH)
+	ARCHITECTURE="$$ARCH" $(BIN)/sam build --template template.yaml --parameter-overrides "Architecture=$$ARCH"
 
 artifact-test: build runtime  ## the integration tests on the built artifact, and the artifact in the Lambda runtime
 	OWNER_WEBHOOK_ARTIFACT=$(abspath $(ARTIFACT)) $(BIN)/pytest tests/integration $(PARALLEL)

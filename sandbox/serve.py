@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
+import sys
 import time
 
 from sandbox.aws import LOCAL_SECRET, SECRETS
@@ -20,7 +23,8 @@ def main() -> None:
     parser.add_argument(
         "--secret", choices=sorted(SECRETS), default="default", help="which local secret to seed (default: default)"
     )
-    args = parser.parse_args()
+    # make serve SERVE_ARGS="--port 3100": split as a shell would split them, without running anything.
+    args = parser.parse_args([*shlex.split(os.environ.get("SERVE_ARGS", "")), *sys.argv[1:]])
     from owner_webhook.handler import lambda_handler
 
     ports = (args.port, args.aws_port, args.gateway_port)

@@ -151,6 +151,10 @@ class Deduplication(Protocol):
     def lookup(self, phone: str) -> PhoneRecord | None:
         """What the table knows about the phone (read-only); raises DeduplicationUnavailableError."""
 
+    def forgot_since(self, when: float) -> bool:
+        """Whether a record written after `when` (epoch seconds) may have expired by now: an owner created for
+        the phone since then may be one the table no longer knows."""
+
 
 class NoDeduplication:
     """IDEMPOTENCY_TABLE unset: every delivery is forwarded."""
@@ -173,6 +177,9 @@ class NoDeduplication:
 
     def lookup(self, phone: str) -> PhoneRecord | None:
         return None
+
+    def forgot_since(self, when: float) -> bool:
+        return False  # it never knew: without a table, no delivery is told apart from another
 
 
 def item_id(prefix: str, key: dict[str, str]) -> str:
@@ -389,6 +396,10 @@ class DynamoDBDeduplication:
         return True
 
     # -- reading --------------------------------------------------------------------------------------------
+
+    def forgot_since(self, when: float) -> bool:
+        # A record written at or after `when` lives at least until `when` plus its lifetime.
+        return time.time() - when > self._lifetime
 
     def lookup(self, phone: str) -> PhoneRecord | None:
         now = time.time()

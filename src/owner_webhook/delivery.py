@@ -25,12 +25,11 @@ from owner_webhook.forwarder_client import ForwarderClient
 from owner_webhook.outcomes import Result
 from owner_webhook.owners import Owners
 from owner_webhook.phone import mask, to_e164
-from owner_webhook.request import WebhookRequest
+from owner_webhook.request import WebhookRequest, is_dry_run
 from owner_webhook.retry_queue import QueuedDelivery, RetryQueue, received_now
 from owner_webhook.sources import Source, get_source
 
 Fields = dict[str, Any]  # what the log line says about the delivery, filled in as it is learned
-DRY_RUN_VALUES = ("1", "true")  # ?dry_run=1 or ?dry_run=true
 
 
 class DeliveryService:
@@ -81,7 +80,7 @@ class DeliveryService:
         keys = self._phone_keys()  # read once: they key the records and the logged id
         fields["delivery_id"] = loggable(delivery_id, keys[0])
         acknowledges_refusals = source.acknowledges_refusals
-        dry_run = request.query.get("dry_run", "").lower() in DRY_RUN_VALUES
+        dry_run = is_dry_run(event)
         try:
             phone = self._phone(source, payload)
         except RefusedError as refusal:  # needs no deduplication: the same payload always gets the same answer
@@ -203,6 +202,11 @@ class DeliveryService:
                 result = Result(outcomes.CREATED_UNRECORDED)
         if claim.after_lapsed_claim and result.outcome == outcomes.OWNER_CREATED:
             also.append("AmbiguousForward")  # the dead invocation may have created one too
+        elif result.outcome == outcomes.OWNER_CREATED and self.deduplication.forgot_since(delivery.received_at):
+            # A delivery older than the table's memory (a late redrive): an owner created for its phone since
+            # it arrived may have been forgotten, so this one may be a second.
+            fields["older_than_memory"] = True
+            also.append("AmbiguousForward")
         return Result(result.outcome, result.message, also=tuple(also))
 
     def _create(self, phone: str, api_key: str, deadline: Deadline, fields: Fields) -> Result:

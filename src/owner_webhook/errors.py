@@ -111,6 +111,12 @@ class UpstreamAuthError(TransientError):
     outcome = outcomes.UPSTREAM_AUTH
 
 
+class UpstreamMisdirectedError(TransientError):
+    """The gateway answered a redirect, 404 or 405: GATEWAY_BASE_URL (or the method) is wrong; nothing was created."""
+
+    outcome = outcomes.UPSTREAM_MISDIRECTED
+
+
 class SecretStoreUnavailableError(TransientError):
     outcome = outcomes.SECRET_STORE_UNAVAILABLE
 

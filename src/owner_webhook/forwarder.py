@@ -10,7 +10,7 @@ its batch, and its place in the ceiling, for as long as its timeout allows.
 Each message is forwarded under the same deduplication key as its webhook (the phone), so a message
 SQS delivers twice, a delivery its sender also retried, or another delivery of the same phone, still
 creates one owner. A transient failure goes back to the queue with a growing delay; after
-MAX_RECEIVE_COUNT receives SQS moves it to the dead-letter queue. A phone the gateway refuses (400), and
+MAX_RECEIVE_COUNT receives SQS moves it to the dead-letter queue. A phone the gateway refuses (a 4xx), and
 a message this function did not write, are logged, counted and dropped.
 """
 
@@ -134,6 +134,20 @@ def _hold_while_paused(records: list[Any], context: LambdaContext) -> None:
         time.sleep(min(paused, spare))
 
 
+def _hold_while_in_flight(context: LambdaContext) -> None:
+    """An instance whose call is still in flight at the gateway (its answer no longer waited for) keeps its
+    invocation, and so its place in the reserved concurrency, until the call is assumed over: else Lambda
+    could give that place to another instance, and the gateway would have more than the ceiling in flight.
+    Every forward ends early enough for this (Parts.deadline); the answer comes that much later."""
+    try:
+        in_flight = parts().in_flight()
+    except WebhookError:
+        return
+    spare = context.get_remaining_time_in_millis() / 1000 - REPLY_SECONDS
+    if in_flight and spare > 0:
+        time.sleep(min(in_flight, spare))
+
+
 # No log_metrics decorator: each message's metric is flushed on its own (they have different sources),
 # which would leave the decorator an empty final flush.
 @traced_handler
@@ -141,8 +155,11 @@ def _hold_while_paused(records: list[Any], context: LambdaContext) -> None:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
     """A delivery from the webhook (its answer), or an SQS batch (the ids of the messages to retry:
     Lambda's partial batch response)."""
-    if isinstance(event, dict) and "forward" in event:
-        return forward(event, context)
-    if isinstance(event, dict) and isinstance(event.get("Records"), list):
-        _hold_while_paused(event["Records"], context)
-    return process_partial_response(event=event, record_handler=drain, processor=_processor, context=context)
+    try:
+        if isinstance(event, dict) and "forward" in event:
+            return forward(event, context)
+        if isinstance(event, dict) and isinstance(event.get("Records"), list):
+            _hold_while_paused(event["Records"], context)
+        return process_partial_response(event=event, record_handler=drain, processor=_processor, context=context)
+    finally:
+        _hold_while_in_flight(context)

@@ -17,7 +17,7 @@ from owner_webhook import outcomes
 from owner_webhook.errors import MethodNotAllowedError, RouteNotFoundError, TransientError, WebhookError
 from owner_webhook.observability import logger, metrics, own_place, report, traced_handler
 from owner_webhook.outcomes import Result
-from owner_webhook.request import method_and_path
+from owner_webhook.request import is_dry_run, method_and_path
 from owner_webhook.sources import registry
 from owner_webhook.wiring import parts
 
@@ -59,8 +59,9 @@ def answer(event: dict[str, Any], context: LambdaContext) -> Result:
         # The message may quote the payload, so only the type and the place are logged.
         fields.update(error_type=type(error).__name__, error_place=own_place(error))
         result = Result(outcomes.INTERNAL_ERROR, "the request could not be handled; retry later", fields=fields)
-    if result.status >= 500 and name in _never_retry():
-        return replace(result, also=(*result.also, "LikelyLost"))  # nobody will send it again
+    # Nobody will send it again; a dry run carries no signup to lose.
+    if result.status >= 500 and name in _never_retry() and not is_dry_run(event):
+        return replace(result, also=(*result.also, "LikelyLost"))
     return result
 
 

@@ -64,7 +64,7 @@ CREATED_UNRECORDED = _success(
 # Refused: resending cannot help.
 MISSING_PHONE = _refusal("missing_phone", "no phone in the payload")
 INVALID_PHONE = _refusal("invalid_phone", "the phone is not a valid number")
-REJECTED_PHONE = _refusal("rejected_phone", "the gateway refused the phone (its 400)")
+REJECTED_PHONE = _refusal("rejected_phone", "the gateway refused the phone (its 400, 409, 422 or another 4xx)")
 UNAUTHENTICATED = Outcome("unauthenticated", "Unauthenticated", "signature or token missing or wrong", 401)
 MALFORMED_BODY = _malformed("malformed_body", 400, "body not parseable")
 UNSUPPORTED_MEDIA_TYPE = _malformed("unsupported_media_type", 415, "content type the source does not send")
@@ -92,6 +92,12 @@ UPSTREAM_AMBIGUOUS = _transient(
 )
 UPSTREAM_AUTH = _transient(
     "upstream_auth", "UpstreamFailure", "the gateway refused the key, even fresh", "GatewayKeyRefused"
+)
+UPSTREAM_MISDIRECTED = _transient(
+    "upstream_misdirected",
+    "UpstreamFailure",
+    "the gateway answered a redirect, 404 or 405: its address or method is wrong; nothing was created",
+    "GatewayMisdirected",
 )
 OUT_OF_TIME = _transient("out_of_time", "OutOfTime", "too little of the invocation's time was left for the next step")
 AT_CEILING = _transient(
@@ -181,5 +187,8 @@ class Result:
         }
 
 
-# Every metric counted beside an outcome's own: possible duplicates, signups likely lost, a key refused.
-ALSO_METRICS = frozenset({"DeliveryIdReused", "AmbiguousForward", "LikelyLost", "GatewayKeyRefused"})
+# Every metric counted beside an outcome's own: possible duplicates, signups likely lost, a key refused, a
+# gateway address that is wrong.
+ALSO_METRICS = frozenset(
+    {"DeliveryIdReused", "AmbiguousForward", "LikelyLost", "GatewayKeyRefused", "GatewayMisdirected"}
+)

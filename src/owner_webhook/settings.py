@@ -18,6 +18,10 @@ from owner_webhook.sources import NAMES
 # The gateway's ceiling by default (the template's GatewayConcurrency and GatewayRatePerSecond).
 GATEWAY_CONCURRENCY = 10
 GATEWAY_RATE_PER_SECOND = 20.0
+# How long the gateway is assumed to go on working on a call whose answer the forwarder stopped waiting for
+# (GatewayAbandonedCallSeconds); at most what the forwarder's 60 s timeout can hold after a forward.
+GATEWAY_ABANDONED_CALL_SECONDS = 30.0
+MAX_ABANDONED_CALL_SECONDS = 40.0
 # A function's name, or its full or partial ARN, as Lambda's Invoke API takes it.
 _FUNCTION = re.compile(
     r"(arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:)?([0-9]{12}:)?(function:)?[a-zA-Z0-9_-]{1,64}(:[a-zA-Z0-9$_-]+)?"
@@ -56,6 +60,7 @@ class Settings:
     # (its reserved concurrency), each keeping its share of the rate. None: this function is not paced.
     gateway_concurrency: int | None = None
     gateway_rate: float | None = None
+    gateway_abandoned_call: float = GATEWAY_ABANDONED_CALL_SECONDS
 
     @property
     def owner_url(self) -> str:
@@ -117,9 +122,21 @@ def _ceiling(env: Mapping[str, str]) -> dict[str, Any]:
     """The gateway's ceiling when either variable is set (the template sets both, on the forwarder)."""
     if not (env.get("GATEWAY_CONCURRENCY", "").strip() or env.get("GATEWAY_RATE_PER_SECOND", "").strip()):
         return {}
+    concurrency = int(_number(env, "GATEWAY_CONCURRENCY", GATEWAY_CONCURRENCY, 1, 1000))
+    rate = _number(env, "GATEWAY_RATE_PER_SECOND", GATEWAY_RATE_PER_SECOND, 0.01, 100_000)
+    if rate < concurrency:
+        # Each instance keeps its own pace: below one call a second each, all of them could still call in the
+        # same second, so the rate could not be kept.
+        raise SettingError(
+            f"GATEWAY_RATE_PER_SECOND ({rate:g}) must be at least GATEWAY_CONCURRENCY ({concurrency}): each "
+            "forwarder instance needs one whole call a second; lower GatewayConcurrency to the rate"
+        )
     return {
-        "gateway_concurrency": int(_number(env, "GATEWAY_CONCURRENCY", GATEWAY_CONCURRENCY, 1, 1000)),
-        "gateway_rate": _number(env, "GATEWAY_RATE_PER_SECOND", GATEWAY_RATE_PER_SECOND, 0.01, 100_000),
+        "gateway_concurrency": concurrency,
+        "gateway_rate": rate,
+        "gateway_abandoned_call": _number(
+            env, "GATEWAY_ABANDONED_CALL_SECONDS", GATEWAY_ABANDONED_CALL_SECONDS, 0, MAX_ABANDONED_CALL_SECONDS
+        ),
     }
 
 

@@ -30,6 +30,7 @@ TABLE = [
     (outcomes.UPSTREAM_UNAVAILABLE, 503, 503, "60"),
     (outcomes.UPSTREAM_AMBIGUOUS, 503, 503, "60"),
     (outcomes.UPSTREAM_AUTH, 503, 503, "60"),
+    (outcomes.UPSTREAM_MISDIRECTED, 503, 503, "60"),
     (outcomes.SECRET_STORE_UNAVAILABLE, 503, 503, "60"),
     (outcomes.DEDUPLICATION_UNAVAILABLE, 503, 503, "60"),
     (outcomes.INVALID_SETTING, 503, 503, "60"),
@@ -93,6 +94,7 @@ def test_every_error_type_names_an_outcome_of_the_table() -> None:
 def test_every_signal_is_one_of_the_metrics_counted_beside_an_outcome() -> None:
     assert {name for outcome in outcomes.ALL.values() for name in outcome.signals} <= outcomes.ALSO_METRICS
     assert outcomes.UPSTREAM_AUTH.signals == ("GatewayKeyRefused",)
+    assert outcomes.UPSTREAM_MISDIRECTED.signals == ("GatewayMisdirected",)  # its alarm, queued or answered
 
 
 def test_every_outcome_has_a_metric_and_a_meaning() -> None:

@@ -115,9 +115,23 @@ def test_queue_every_delivery_is_off_unless_true() -> None:
         ("GATEWAY_CONCURRENCY", "0"),
         ("GATEWAY_CONCURRENCY", "ten"),
         ("GATEWAY_RATE_PER_SECOND", "0"),
+        ("GATEWAY_RATE_PER_SECOND", "9.99"),  # below the concurrency's default (10): no whole call each
+        ("GATEWAY_ABANDONED_CALL_SECONDS", "41"),  # more than the forwarder's timeout can hold after a forward
+        ("GATEWAY_ABANDONED_CALL_SECONDS", "-1"),
     ],
 )
 def test_an_invalid_forwarder_or_ceiling_is_named(variable: str, value: str) -> None:
+    ceiling = {"GATEWAY_CONCURRENCY": "10"} if variable.startswith("GATEWAY_") else {}
     with pytest.raises(SettingError) as refused:
-        load_settings({"API_KEY_SECRET_ID": "s", variable: value})
+        load_settings({"API_KEY_SECRET_ID": "s", **ceiling, variable: value})
     assert refused.value.message.startswith(variable)
+
+
+def test_a_rate_below_the_concurrency_is_refused_and_says_what_to_do() -> None:
+    """docs/configuration.md: GATEWAY_RATE_PER_SECOND is at least GATEWAY_CONCURRENCY, where each instance's
+    own pace can keep it; below, the instances could all call in the same second."""
+    with pytest.raises(SettingError) as refused:
+        load_settings({"API_KEY_SECRET_ID": "s", "GATEWAY_CONCURRENCY": "4", "GATEWAY_RATE_PER_SECOND": "3"})
+    assert "GATEWAY_CONCURRENCY (4)" in refused.value.message and "lower GatewayConcurrency" in refused.value.message
+    kept = load_settings({"API_KEY_SECRET_ID": "s", "GATEWAY_CONCURRENCY": "4", "GATEWAY_RATE_PER_SECOND": "4"})
+    assert (kept.gateway_rate, kept.gateway_abandoned_call) == (4.0, 30.0)

@@ -121,6 +121,7 @@ def test_the_forwarder_is_the_gateways_ceiling(resources: dict[str, Any]) -> Non
     assert forwarder["Environment"]["Variables"] == {
         "GATEWAY_CONCURRENCY": ceiling,
         "GATEWAY_RATE_PER_SECOND": {"Ref": "GatewayRatePerSecond"},
+        "GATEWAY_ABANDONED_CALL_SECONDS": {"Ref": "GatewayAbandonedCallSeconds"},
     }
     assert webhook["Environment"]["Variables"]["FORWARDER_FUNCTION"] == {"Ref": "ForwarderFunction"}
     assert {"LambdaInvokePolicy": {"FunctionName": {"Ref": "ForwarderFunction"}}} in webhook["Policies"]
@@ -262,7 +263,8 @@ def test_every_dashboard_widget_shows_metrics_that_exist(resources: dict[str, An
     assert not missing, f"widgets name metrics nothing emits: {missing}"
     # What an operator asks first: each outcome that needs someone is on the page by name.
     names = {name for _namespace, name, _keys in shown}
-    assert {"LikelyLost", "GatewayKeyRefused", "FailingAnswers", "DeadLettered", "ColdStart", "Duration"} <= names
+    assert {"LikelyLost", "GatewayKeyRefused", "GatewayMisdirected", "FailingAnswers", "DeadLettered"} <= names
+    assert {"ColdStart", "Duration"} <= names
 
 
 def test_the_dashboard_log_widgets_read_the_stack_log_groups(resources: dict[str, Any]) -> None:
@@ -348,6 +350,23 @@ def test_the_refused_key_alarm_says_what_to_check(resources: dict[str, Any]) -> 
     assert alarm["AlarmDescription"].startswith("The gateway refuses the API key: check the secret")
 
 
+def test_a_wrong_gateway_address_alarms_at_once_as_a_refused_key_does(resources: dict[str, Any]) -> None:
+    """docs/operations.md, alarms: a redirect, 404 or 405 from the gateway fires within a minute."""
+    alarm = resources["GatewayMisdirectedAlarm"]["Properties"]
+    assert alarm["MetricName"] == "GatewayMisdirected" and "GatewayMisdirected" in outcomes.ALSO_METRICS
+    assert (alarm["Threshold"], alarm["Period"], alarm["EvaluationPeriods"]) == (1, 60, 1)
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "owner-webhook"}]
+    assert "GatewayBaseUrl" in alarm["AlarmDescription"]
+
+
+def test_the_rate_the_template_allows_leaves_each_instance_a_whole_call() -> None:
+    """docs/guarantees.md, "A burst": no rate below the smallest concurrency (the forwarder refuses the rest)."""
+    parameters = _template()["Parameters"]
+    assert parameters["GatewayRatePerSecond"]["MinValue"] >= parameters["GatewayConcurrency"]["MinValue"]
+    assert "GatewayConcurrency" in parameters["GatewayRatePerSecond"]["ConstraintDescription"]
+    assert parameters["GatewayAbandonedCallSeconds"]["MaxValue"] == settings.MAX_ABANDONED_CALL_SECONDS
+
+
 def _template() -> dict[str, Any]:
     return dict(yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader))  # noqa: S506 - SafeLoader with tags
 
@@ -355,6 +374,7 @@ def _template() -> dict[str, Any]:
 CEILING = {
     "GATEWAY_CONCURRENCY": settings.GATEWAY_CONCURRENCY,
     "GATEWAY_RATE_PER_SECOND": settings.GATEWAY_RATE_PER_SECOND,
+    "GATEWAY_ABANDONED_CALL_SECONDS": settings.GATEWAY_ABANDONED_CALL_SECONDS,
 }
 
 
