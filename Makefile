@@ -16,6 +16,9 @@ RUNTIME_STAMP := $(RUNTIME)/.installed
 # The infrastructure scanner in an environment of its own (its dependencies would move the development pins).
 SCAN := .scan
 SCAN_STAMP := $(SCAN)/.installed
+# The AWS emulator of make deploy-check (MiniStack) in an environment of its own, as the scanner.
+DEPLOY := .deploy
+DEPLOY_STAMP := $(DEPLOY)/.installed
 ARTIFACT := .aws-sam/build/WebhookFunction
 # The deployed functions are arm64; ARCH=x86_64 builds for sam local on an x86_64 machine (README).
 ARCH ?= arm64
@@ -23,6 +26,10 @@ EVENT ?= events/zapier-success.json
 FUNCTION ?= WebhookFunction
 # make dead-letters / redrive / lookup: the local stack of make serve unless STACK names a deployed one.
 STACK ?=
+# make preflight: the parameters you deploy with, as Name=value words (PARAMETERS="QueueEveryDelivery=true"),
+# beyond those samconfig.toml keeps for CONFIG_ENV (default: default).
+PARAMETERS ?=
+CONFIG_ENV ?=
 ID ?=
 PHONE ?=
 # make lookup: the region of a phone written without country code (default: the stack's DefaultPhoneRegion);
@@ -38,7 +45,8 @@ SINCE ?=
 DRY_RUN ?=
 LAMBDA_ENDPOINT ?=
 # The same, for a value given in the environment (PHONE=... make lookup) and for the defaults above.
-VALUES := PYTHON ARCH EVENT FUNCTION STACK ID PHONE REGION_CODE ENDPOINT SERVE_ARGS SOURCE SINCE DRY_RUN LAMBDA_ENDPOINT
+VALUES := PYTHON ARCH EVENT FUNCTION STACK ID PHONE REGION_CODE ENDPOINT SERVE_ARGS SOURCE SINCE DRY_RUN LAMBDA_ENDPOINT \
+	PARAMETERS CONFIG_ENV
 $(foreach name,$(VALUES),$(eval override $(name) := $$(value $(name))))
 export PATH := $(BIN):$(PATH)
 export PYTHONPATH := src:.
@@ -51,8 +59,8 @@ PARALLEL := --numprocesses=auto --maxprocesses=4
 LOCK := $(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.13 --custom-compile-command "make lock"
 
 .DEFAULT_GOAL := help
-.PHONY: help demo serve events invoke dead-letters redrive lookup refused replay-refused bench test lint typecheck cfn-lint validate scan pytest build \
-	runtime artifact-test sam-local-check lock clean
+.PHONY: help demo serve events invoke dead-letters redrive lookup refused replay-refused bench test lint typecheck cfn-lint \
+	validate scan pytest build runtime artifact-test deploy-check preflight sam-local-check lock clean
 
 help:  ## this list (bare `make` changes nothing)
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / { name[++n] = $$1; text[$$1] = $$2 } END { \
@@ -83,6 +91,12 @@ $(SCAN_STAMP): requirements-scan.lock | $(STAMP)
 	$(SCAN)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-scan.lock
 	touch $(SCAN_STAMP)
 
+$(DEPLOY_STAMP): requirements-deploy.lock | $(STAMP)
+	rm -rf $(DEPLOY)
+	$(BIN)/python -m venv $(DEPLOY)
+	$(DEPLOY)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-deploy.lock
+	touch $(DEPLOY_STAMP)
+
 # The development tools resolved with their dependencies, for every platform; the bundle and the runtime
 # exactly as listed (they install without dependencies), with the hashes of every platform's wheels.
 lock: $(STAMP)  ## pin again after editing a requirements*.txt or src/requirements.txt
@@ -90,6 +104,7 @@ lock: $(STAMP)  ## pin again after editing a requirements*.txt or src/requiremen
 	$(LOCK) --universal --no-deps src/requirements.txt -o src/requirements.lock
 	$(LOCK) --universal --no-deps requirements-runtime.txt -o requirements-runtime.lock
 	$(LOCK) --universal requirements-scan.txt -o requirements-scan.lock
+	$(LOCK) --universal requirements-deploy.txt -o requirements-deploy.lock
 
 runtime: $(RUNTIME_STAMP)  ## the runtime-like interpreter in .runtime (awslambdaric and boto3, pinned)
 
@@ -139,7 +154,7 @@ bench: build runtime  ## cold start, warm overhead, memory and size against the 
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.burst
 
-test: lint typecheck cfn-lint validate scan pytest artifact-test  ## every check, as CI runs it
+test: lint typecheck cfn-lint validate scan pytest artifact-test deploy-check  ## every check, as CI runs it
 
 lint: $(STAMP)  ## ruff check and ruff format --check
 	$(BIN)/ruff check .
@@ -173,8 +188,18 @@ artifact-test: build runtime  ## the integration tests on the built artifact, an
 	OWNER_WEBHOOK_ARTIFACT=$(abspath $(ARTIFACT)) $(BIN)/pytest tests/integration $(PARALLEL)
 	$(BIN)/pytest tests/runtime $(PARALLEL)
 
+# Not echoed: a failure prints what went wrong itself.
+deploy-check: $(STAMP) $(DEPLOY_STAMP)  ## template.yaml deployed to an AWS emulator (MiniStack) by sam deploy, then used
+	@$(BIN)/python -m sandbox.deploy_check
+
+preflight: export STACK := $(STACK)
+preflight: export PARAMETERS := $(PARAMETERS)
+preflight: export CONFIG_ENV := $(CONFIG_ENV)
+preflight: $(STAMP)  ## before a deploy: does the account's Lambda concurrency fit the stack? [STACK=<name>] [PARAMETERS=...]
+	@$(BIN)/python -m tools.preflight
+
 sam-local-check: $(STAMP)  ## with Docker: the sam local lines of docs/local.md against make serve (not part of make test)
 	$(BIN)/python -m sandbox.sam_local
 
 clean:  ## remove the build, the runtime-like interpreter and the caches
-	rm -rf .aws-sam .runtime .scan .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam .runtime .scan .deploy .demo .pytest_cache .mypy_cache .ruff_cache

@@ -20,6 +20,7 @@ from owner_webhook.errors import (
     MissingPhoneError,
     OutOfTimeError,
     RefusedError,
+    RetryQueueUnavailableError,
     TransientError,
     UnauthenticatedError,
     UnsupportedMediaTypeError,
@@ -55,6 +56,7 @@ class DeliveryService:
         default_region: str,
         forwarder: ForwarderClient | None = None,
         refusals: Callable[[], RefusalStore] | None = None,
+        queue_every_delivery: bool = False,
     ) -> None:
         self._sources = sources
         self._credentials = credentials
@@ -66,6 +68,7 @@ class DeliveryService:
         self._region = default_region
         self._forwarder = forwarder  # None: this process forwards (claims, calls the gateway, records)
         self._refusals = refusals  # the store, built when first used; None: nothing is kept (REFUSED_BUCKET, 0 days)
+        self._queue_every_delivery = queue_every_delivery  # only the forwarder's queue event source forwards
 
     def source(self, name: str) -> Source:
         """The source registered under `name`; raises UnknownSourceError."""
@@ -125,6 +128,9 @@ class DeliveryService:
         delivery = QueuedDelivery(source.name, delivery_id, phone, received_now())
         if dry_run:
             return self._dry_run(delivery, keys[0], deadline, fields)
+        if self._queue_every_delivery:
+            self._queue_only(delivery, deadline, fields)
+            return Result(outcomes.QUEUED, acknowledges_refusals=acknowledges_refusals, fields=fields)
         try:
             if self._forwarder is not None:
                 result = self._forwarder.forward(delivery, deadline, fields)
@@ -151,6 +157,15 @@ class DeliveryService:
             fields=fields,
             also=result.also,
         )
+
+    def _queue_only(self, delivery: QueuedDelivery, deadline: Deadline, fields: Fields) -> None:
+        """Put the delivery on the retry queue for the forwarder, unforwarded and unclaimed (the forwarder
+        claims it there); raises OutOfTimeError or RetryQueueUnavailableError."""
+        if not deadline.fits_in_reserve(QUEUE):
+            raise OutOfTimeError("too little time is left to queue the delivery; retry")
+        if self._queue is None or not self._queue.put(delivery):
+            raise RetryQueueUnavailableError("the retry queue could not take the delivery; retry")
+        fields["queued_because"] = "queue_every_delivery"
 
     def _dry_run(self, delivery: QueuedDelivery, key: bytes, deadline: Deadline, fields: Fields) -> Result:
         """What this delivery would get, from what the table knows of its phone (read only)."""

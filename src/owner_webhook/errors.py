@@ -133,6 +133,12 @@ class AtCeilingError(TransientError):
     outcome = outcomes.AT_CEILING
 
 
+class RetryQueueUnavailableError(TransientError):
+    """QUEUE_EVERY_DELIVERY: SQS did not take the delivery (the sender is asked to retry)."""
+
+    outcome = outcomes.RETRY_QUEUE_UNAVAILABLE
+
+
 class ForwarderUnavailableError(TransientError):
     """The forwarder function could not be invoked: nothing was forwarded."""
 

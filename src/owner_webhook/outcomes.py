@@ -119,6 +119,9 @@ SECRET_STORE_UNAVAILABLE = _transient("secret_store_unavailable", "DependencyFai
 DEDUPLICATION_UNAVAILABLE = _transient(
     "deduplication_unavailable", "DependencyFailure", "the deduplication table is unavailable"
 )
+RETRY_QUEUE_UNAVAILABLE = _transient(
+    "retry_queue_unavailable", "DependencyFailure", "the retry queue could not take the delivery (QUEUE_EVERY_DELIVERY)"
+)
 FORWARDER_UNAVAILABLE = _transient(
     "forwarder_unavailable", "DependencyFailure", "the forwarder function could not be invoked"
 )

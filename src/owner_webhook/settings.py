@@ -56,6 +56,9 @@ class Settings:
     function_timeout: float = 10.0  # the function's Timeout in the template: Tally gives up after 10 s
     # The webhook invokes this function (the forwarder) to forward; None: it forwards in its own process.
     forwarder_function: str | None = None
+    # Every delivery goes to the retry queue, and only the forwarder's queue event source forwards: for an
+    # account whose concurrency quota leaves none to reserve for the forwarder (the template's QueueEveryDelivery).
+    queue_every_delivery: bool = False
     # The gateway's ceiling, set on the forwarder function only: at most GATEWAY_CONCURRENCY instances
     # (its reserved concurrency), each keeping its share of the rate. None: this function is not paced.
     gateway_concurrency: int | None = None
@@ -97,6 +100,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             f"FUNCTION_TIMEOUT_SECONDS ({function_timeout:g}) is too short for a claim, a forward and what follows "
             f"it{' (queueing the delivery)' if retry_queue_url else ''}: at least {shortest:g} s"
         )
+    queue_every_delivery = _flag(env, "QUEUE_EVERY_DELIVERY")
+    if queue_every_delivery and retry_queue_url is None:
+        raise SettingError("QUEUE_EVERY_DELIVERY=true needs RETRY_QUEUE_URL: every delivery waits in that queue")
     return Settings(
         api_key_secret_id=secret_id,
         gateway_base_url=_url(env, "GATEWAY_BASE_URL", Settings.gateway_base_url),
@@ -121,6 +127,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         refused_retention_days=int(
             _number(env, "REFUSED_RETENTION_DAYS", Settings.refused_retention_days, 0, MAX_RETENTION_DAYS)
         ),
+        queue_every_delivery=queue_every_delivery,
         **_ceiling(env),
     )
 
@@ -177,6 +184,13 @@ def _bucket(env: Mapping[str, str], name: str) -> str | None:
     if value and not _BUCKET.fullmatch(value):
         raise SettingError(f"{name} must be an S3 bucket's name, got {value[:80]!r}")
     return value or None
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = env.get(name, "").strip().lower()
+    if value not in ("", "true", "false"):
+        raise SettingError(f"{name} must be true or false, got {value!r}")
+    return value == "true"
 
 
 def _url(env: Mapping[str, str], name: str, default: str) -> str:

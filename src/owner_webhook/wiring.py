@@ -92,6 +92,7 @@ def parts() -> Parts:
         default_region=settings.default_phone_region,
         forwarder=ForwarderClient(settings.forwarder_function, session) if settings.forwarder_function else None,
         refusals=_refusals(settings, session),
+        queue_every_delivery=settings.queue_every_delivery,
     )
     return Parts(
         service,

@@ -50,6 +50,7 @@ TARGETS = {
     "build": ["ARCH", "PYTHON"],
     "serve": ["SERVE_ARGS"],
     "refused": ["STACK", "SOURCE", "SINCE", "ENDPOINT", "LAMBDA_ENDPOINT"],
+    "preflight": ["STACK", "PARAMETERS", "CONFIG_ENV"],
     "replay-refused": ["STACK", "ID", "SOURCE", "SINCE", "DRY_RUN", "ENDPOINT", "LAMBDA_ENDPOINT"],
     ".venv/.installed": ["PYTHON"],
 }

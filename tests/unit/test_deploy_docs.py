@@ -29,6 +29,8 @@ OTHER_NAMES = {
     "ReportBatchItemFailures",
     "MaximumConcurrency",  # the SQS event source's ScalingConfig
     "ReservedConcurrentExecutions",
+    "PutFunctionConcurrency",  # Lambda's API call that reserves it
+    "CodeUri",  # a SAM function's property
     "TooManyRequestsException",  # Lambda's answer to an invoke beyond the reserved concurrency
     "AccessDenied",  # S3's answers to a kept refusal's write
     "NoSuchBucket",

@@ -46,6 +46,7 @@ TABLE = [
     (outcomes.DRY_RUN, 200, 200, None),
     (outcomes.AT_CEILING, 503, 503, "60"),
     (outcomes.FORWARDER_UNAVAILABLE, 503, 503, "60"),
+    (outcomes.RETRY_QUEUE_UNAVAILABLE, 503, 503, "60"),
 ]
 FORWARDER_ONLY = {"drained", "retry_later", "dead_lettered", "malformed_message", "duplicate_replayed"}
 

@@ -81,6 +81,9 @@ def test_the_phone_memory_is_on_by_default_with_a_table_and_can_be_turned_off() 
         ({"API_KEY_SECRET_ID": "s", "REFUSED_RETENTION_DAYS": "two weeks"}, "REFUSED_RETENTION_DAYS"),
         ({"API_KEY_SECRET_ID": "s", "REFUSED_BUCKET": "s3://owner-webhook-refused"}, "REFUSED_BUCKET"),
         ({"API_KEY_SECRET_ID": "s", "REFUSED_BUCKET": "Upper_Case"}, "REFUSED_BUCKET"),
+        # Every delivery waits in the retry queue: without one, nothing could be forwarded.
+        ({"API_KEY_SECRET_ID": "s", "QUEUE_EVERY_DELIVERY": "true"}, "QUEUE_EVERY_DELIVERY"),
+        ({"API_KEY_SECRET_ID": "s", "QUEUE_EVERY_DELIVERY": "yes"}, "QUEUE_EVERY_DELIVERY"),
     ],
 )
 def test_invalid_settings_name_the_variable(environ: dict[str, str], variable: str) -> None:
@@ -100,6 +103,13 @@ def test_the_forwarder_and_the_gateways_ceiling() -> None:
     arn = "arn:aws:lambda:eu-central-1:123456789012:function:stack-forwarder"
     for name in ("stack-forwarder", arn, f"{arn}:$LATEST", "123456789012:function:stack-forwarder"):
         assert load_settings({**base, "FORWARDER_FUNCTION": name}).forwarder_function == name
+
+
+def test_queue_every_delivery_is_off_unless_true() -> None:
+    """docs/configuration.md: QUEUE_EVERY_DELIVERY."""
+    base = {"API_KEY_SECRET_ID": "s", "RETRY_QUEUE_URL": "http://127.0.0.1:1/123456789012/q"}
+    assert [load_settings({**base, "QUEUE_EVERY_DELIVERY": value}).queue_every_delivery
+            for value in ("", "false", "FALSE", "true", " True ")] == [False, False, False, True, True]  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ import yaml
 
 from owner_webhook import outcomes, settings
 from owner_webhook.sources import NAMES
+from tools import template as tools_template
 
 TEMPLATE = Path(__file__).resolve().parent.parent.parent / "template.yaml"
 
@@ -113,7 +114,9 @@ def test_the_forwarder_is_the_gateways_ceiling(resources: dict[str, Any]) -> Non
     are the ceiling in flight; the webhook invokes it by name; the rate reaches every instance."""
     forwarder, webhook = resources["ForwarderFunction"]["Properties"], resources["WebhookFunction"]["Properties"]
     ceiling = {"Ref": "GatewayConcurrency"}
-    assert forwarder["ReservedConcurrentExecutions"] == ceiling
+    assert forwarder["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["ReservesConcurrency", ceiling, {"Ref": "AWS::NoValue"}]
+    }
     assert forwarder["Events"]["Retry"]["Properties"]["ScalingConfig"]["MaximumConcurrency"] == ceiling
     assert forwarder["Environment"]["Variables"] == {
         "GATEWAY_CONCURRENCY": ceiling,
@@ -123,6 +126,43 @@ def test_the_forwarder_is_the_gateways_ceiling(resources: dict[str, Any]) -> Non
     assert webhook["Environment"]["Variables"]["FORWARDER_FUNCTION"] == {"Ref": "ForwarderFunction"}
     assert {"LambdaInvokePolicy": {"FunctionName": {"Ref": "ForwarderFunction"}}} in webhook["Policies"]
     assert "ReservedConcurrentExecutions" not in webhook or webhook["ReservedConcurrentExecutions"]["Fn::If"][0]
+
+
+@pytest.mark.parametrize("reserved_concurrency", ["0", "5"])
+def test_queue_every_delivery_reserves_no_concurrency_anywhere(reserved_concurrency: str) -> None:
+    """docs/deployment.md, "A new account": with QueueEveryDelivery=true, the template as CloudFormation gets it
+    from the SAM transform, its conditions evaluated, reserves nothing, and the webhook queues every delivery."""
+    given = {"QueueEveryDelivery": "true", "ReservedConcurrency": reserved_concurrency}
+    transformed = _transformed(given)
+    resolved = tools_template.resolve(transformed, given)
+    assert "ReservedConcurrentExecutions" not in json.dumps(resolved)
+    webhook = resolved["Resources"]["WebhookFunction"]["Properties"]["Environment"]["Variables"]
+    assert webhook["QUEUE_EVERY_DELIVERY"] == "true"
+    mapping = next(r for r in resolved["Resources"].values() if r["Type"] == "AWS::Lambda::EventSourceMapping")
+    assert mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"] == "10"  # the ceiling, kept by the queue
+    # By default the forwarder reserves the ceiling (and the test above would see it).
+    default = tools_template.resolve(_transformed({}), {})
+    assert default["Resources"]["ForwarderFunction"]["Properties"]["ReservedConcurrentExecutions"] == "10"
+
+
+def _transformed(given: dict[str, str]) -> dict[str, Any]:
+    """template.yaml through the SAM transform, as sam deploy hands it to CloudFormation (offline)."""
+    from samtranslator.translator.transform import transform
+    from samtranslator.yaml_helper import yaml_parse
+
+    class NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    spec = yaml_parse(TEMPLATE.read_text())
+    for resource in spec["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = "s3://bucket/key"
+    arn = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:owner-webhook/dev-AbCdEf"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
+        translated: dict[str, Any] = transform(spec, {"ApiKeySecretArn": arn, **given}, NoManagedPolicies())
+    return translated
 
 
 def test_a_burst_of_a_thousand_requests_in_one_second_passes_the_edge() -> None:
@@ -397,8 +437,20 @@ def test_the_kept_refusals_are_encrypted_under_a_rotated_key_private_tls_only_an
     [tls] = [s for s in statements if s["Condition"].get("Bool", {}).get("aws:SecureTransport") == "false"]
     assert (tls["Effect"], tls["Principal"], tls["Action"]) == ("Deny", "*", "s3:*")
     assert tls["Resource"] == [{"Fn::GetAtt": "RefusedBucket.Arn"}, {"Fn::Sub": "${RefusedBucket.Arn}/*"}]
-    denied = {key for s in statements if s is not tls for key in s["Condition"]["StringNotEqualsIfExists"]}
-    assert denied == {"s3:x-amz-server-side-encryption", "s3:x-amz-server-side-encryption-aws-kms-key-id"}
+    encryption = [s for s in statements if s is not tls]
+    assert all((s["Effect"], s["Principal"], s["Action"]) == ("Deny", "*", "s3:PutObject") for s in encryption)
+    key = {"Fn::GetAtt": "RefusedKey.Arn"}
+    sse, key_id = "s3:x-amz-server-side-encryption", "s3:x-amz-server-side-encryption-aws-kms-key-id"
+    # The functions put without encryption headers (the bucket's default, the stack's key, applies): allowed.
+    # A put that names another encryption, another key, or aws:kms without a key (the AWS managed key): denied.
+    for headers, refused in [
+        ({}, False),
+        ({sse: "aws:kms", key_id: key}, False),
+        ({sse: "AES256"}, True),
+        ({sse: "aws:kms", key_id: "arn:aws:kms:eu-central-1:123456789012:key/another"}, True),
+        ({sse: "aws:kms"}, True),
+    ]:
+        assert any(_denies(s["Condition"], headers) for s in encryption) == refused, headers
     template = load_template()
     assert template["Conditions"]["KeepsRefusals"] == {
         "Fn::Not": [{"Fn::Equals": [{"Ref": "RefusedRetentionDays"}, 0]}]
@@ -410,3 +462,19 @@ def test_the_kept_refusals_are_encrypted_under_a_rotated_key_private_tls_only_an
     assert (parameter["MinValue"], parameter["MaxValue"]) == (0, settings.MAX_RETENTION_DAYS)
     outputs = template["Outputs"]
     assert outputs["RefusedBucketName"]["Condition"] == outputs["RefusedKeyArn"]["Condition"] == "KeepsRefusals"
+
+
+def _denies(condition: dict[str, dict[str, Any]], request: dict[str, Any]) -> bool:
+    """Whether a condition block holds for a request's keys, as IAM evaluates the operators used here: every
+    operator must hold; a key absent from the request makes `Null: "true"` hold and `Null: "false"` fail, a
+    negated operator hold, and an ...IfExists operator hold (AWS's IAM reference, "Condition operators")."""
+
+    def holds(operator: str, key: str, value: Any) -> bool:
+        present = key in request
+        if operator == "Null":
+            return (not present) == (value == "true")
+        if operator in ("StringNotEquals", "StringNotEqualsIfExists"):
+            return not present or request[key] != value
+        raise AssertionError(f"an operator this test does not know: {operator}")
+
+    return all(holds(operator, key, value) for operator, keys in condition.items() for key, value in keys.items())
