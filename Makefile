@@ -5,6 +5,12 @@
 # parses (tests/integration/test_make_values.py). Sub-makes (sam build's src/Makefile) get none of them.
 $(foreach name,$(.VARIABLES),$(if $(filter command line,$(origin $(name))),$(eval override $(name) := $$(value $(name)))))
 MAKEOVERRIDES :=
+# What reaches another make as a value (sam build hands ARCH and PYTHON to src/Makefile, which expands and runs
+# them) must be plain: one word of letters, digits and _ . / + - (a path, arm64).
+PLAIN_CHARACTERS := A B C D E F G H I J K L M N O P Q R S T U V W X Y Z a b c d e f g h i j k l m n o p q r s t u v w \
+	x y z 0 1 2 3 4 5 6 7 8 9 _ . / + -
+_beyond = $(if $(2),$(call _beyond,$(subst $(firstword $(2)),,$(1)),$(wordlist 2,$(words $(2)),$(2))),$(1))
+plain = $(and $(filter 1,$(words $(1))),$(if $(call _beyond,$(1),$(PLAIN_CHARACTERS)),,yes))
 PYTHON_GIVEN := $(filter override,$(origin PYTHON))
 PYTHON ?= python3.13
 VENV := .venv
@@ -182,6 +188,8 @@ ifneq ($(PYTHON_GIVEN),)
 build: export PYTHON := $(PYTHON)
 endif
 build: $(STAMP)  ## sam build: the deployable artifact in .aws-sam/build
+	$(if $(filter arm64 x86_64,$(ARCH)),,$(error ARCH must be arm64 or x86_64))
+	$(if $(call plain,$(PYTHON)),,$(error PYTHON must be a plain path to python3.13 (letters, digits, _ . / + -)))
 	ARCHITECTURE="$$ARCH" $(BIN)/sam build --template template.yaml --parameter-overrides "Architecture=$$ARCH"
 
 artifact-test: build runtime  ## the integration tests on the built artifact, and the artifact in the Lambda runtime

@@ -9,7 +9,8 @@ UnreservedConcurrentExecution below its minimum value of [10]"), and the deploy 
 `parameter_overrides` for the configuration (`--config-env`, default `default`), then PARAMETERS. An update
 first releases what the stack's functions hold now, so that counts as room.
 
-The stack is samconfig.toml's `stack_name` unless STACK names another.
+The stack is samconfig.toml's `stack_name` unless STACK names another; the region is the configuration's
+`region` (as `sam deploy --guided` saves it), else AWS_REGION or the profile's.
 
 IAM actions: lambda:GetAccountSettings; for a stack that exists, cloudformation:DescribeStackResources and
 lambda:GetFunctionConcurrency.
@@ -137,10 +138,20 @@ def report(stack: str | None, given: Mapping[str, str], config_env: str = "defau
     parameters = overrides(shlex.split(line) if isinstance(line, str) else list(line)) | dict(given)
     stack = stack or config.get("global", {}).get("parameters", {}).get("stack_name")
     wanted = template.reservations(template.load(), parameters)
-    session = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
+    session = boto3.session.Session(region_name=deploy_region(config))
     found = account(session)
     fits, lines = verdict(found, wanted, held_by(session, stack))
     return fits, [f"stack {stack or '(new)'} in {session.region_name}:", *lines]
+
+
+def deploy_region(config: Mapping[str, Any]) -> str | None:
+    """The region sam deploy goes to: the configuration's (`sam deploy --guided` saves it), else AWS_REGION; None
+    leaves it to botocore (AWS_DEFAULT_REGION, the profile's)."""
+    for section in ("deploy", "global"):
+        saved = config.get(section, {}).get("parameters", {}).get("region")
+        if isinstance(saved, str) and saved:
+            return saved
+    return os.environ.get("AWS_REGION") or None
 
 
 def _config(config_env: str, path: Path = SAMCONFIG) -> dict[str, Any]:

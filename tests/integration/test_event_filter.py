@@ -35,7 +35,7 @@ OTHER_EVENT = {
 IGNORED = {"success": True, "ignored": True}
 
 
-def _event(source: str, event: str, query: str = "", secret: str | None = None) -> dict[str, Any]:
+def _event(source: str, event: Any, query: str = "", secret: str | None = None) -> dict[str, Any]:
     """The sender's own delivery with a phone, naming `event` where the sender names it."""
     place = OTHER_EVENT[source][0]
     body, headers = senders.payload(source, PHONE, uuid.uuid4().hex)
@@ -72,6 +72,25 @@ def test_another_event_is_answered_200_ignored_counted_and_forwarded_nowhere(
 def test_the_event_taken_is_forwarded(sandbox: Sandbox, source: str) -> None:
     answer = invoke_event(http_api_event(senders.request(source, PHONE)))
     assert (answer.status, answer.body) == (200, {"success": True})
+
+
+@pytest.mark.parametrize("event", [["customer.created"], {"name": "customer.created"}, True, None, "", "   ", 0, 123])
+def test_a_place_that_holds_anything_but_an_accepted_name_is_ignored(sandbox: Sandbox, event: Any) -> None:
+    """Only a delivery without the place at all is taken as if unfiltered: a list, an object, null, nothing or a
+    number there is not the event the recipe takes."""
+    answer = invoke_event(_event("stripe", event))
+    assert (answer.status, answer.body) == (200, IGNORED)
+    nothing_happened(sandbox)
+
+
+def test_a_delivery_without_the_place_is_taken(sandbox: Sandbox) -> None:
+    body, headers = senders.payload("stripe", PHONE, uuid.uuid4().hex)
+    document = json.loads(body)
+    del document["type"]
+    unsigned = HttpRequest("POST", "/webhooks/stripe", json.dumps(document).encode(), headers, "")
+    answer = invoke_event(http_api_event(senders.sign("stripe", unsigned, senders.local_secret("stripe"))))
+    assert (answer.status, answer.body) == (200, {"success": True})
+    assert [r.phone for r in sandbox.gateway.received] == ["+905551234567"]
 
 
 def test_the_filter_runs_after_authentication(sandbox: Sandbox) -> None:

@@ -110,6 +110,27 @@ def test_no_target_runs_what_its_values_contain(
         assert not any(digits in " ".join(argv) for digits in DIGITS)  # no phone on a command line
     if target in ("lookup", "dead-letters", "redrive", "serve"):
         assert calls(log), "the target called its program"
+    if target == "build":  # sam build hands ARCH and PYTHON to src/Makefile, which would run them: refused first
+        assert calls(log) == []
+
+
+def test_make_build_hands_plain_values_to_sam_build(tmp_path: Path, stand_ins: tuple[Path, Path]) -> None:
+    """A plain ARCH and PYTHON (a path) reach sam build in its environment, as src/Makefile reads them."""
+    assert MAKE is not None
+    bin_dir, log = stand_ins
+    python = "/usr/local/bin/python3.13"
+    environment = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    done = subprocess.run(
+        [MAKE, "--no-print-directory", f"BIN={bin_dir}", "build", "ARCH=x86_64", f"PYTHON={python}"],
+        cwd=ROOT,
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    [call] = calls(log)
+    assert call["env"]["ARCH"] == "x86_64" and call["env"]["PYTHON"] == python  # type: ignore[index]
 
 
 @pytest.fixture

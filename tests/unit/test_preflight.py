@@ -72,6 +72,17 @@ def test_the_saved_parameters_and_stack_of_a_configuration_are_read() -> None:
     assert preflight._config("no-such-configuration") == {}
 
 
+def test_the_region_is_where_sam_deploy_goes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """sam deploy --guided saves the region in samconfig.toml, and sam deploy goes there whatever AWS_REGION says."""
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    saved = {"deploy": {"parameters": {"region": "eu-west-1"}}, "global": {"parameters": {"region": "eu-central-1"}}}
+    assert preflight.deploy_region(saved) == "eu-west-1"
+    assert preflight.deploy_region({"global": {"parameters": {"region": "eu-central-1"}}}) == "eu-central-1"
+    assert preflight.deploy_region(preflight._config("prod")) == "us-east-1"  # none saved: AWS_REGION
+    monkeypatch.delenv("AWS_REGION")
+    assert preflight.deploy_region({}) is None  # botocore's own: AWS_DEFAULT_REGION, the profile
+
+
 def test_without_a_region_it_says_what_to_set(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

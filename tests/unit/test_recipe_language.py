@@ -77,6 +77,11 @@ DOC = (ROOT / "docs" / "senders.md").read_text()
         ("email", False),
         ("name", False),
         ("", False),
+        # Decomposed (NFD) and composed forms of the same name: an accent may come as a letter of its own.
+        ("Tele\u0301fono", True),
+        ("TELE\u0301FONO", True),
+        ("Nu\u0301mero de tele\u0301fono", True),
+        ("Teléfono", True),
     ],
 )
 def test_a_name_names_a_phone_by_its_words(key: str, names: bool) -> None:

@@ -299,11 +299,17 @@ def ping(text: Any) -> Ping:
 @dataclass(frozen=True)
 class EventFilter:
     """Which events a recipe takes: those whose `place` holds one of `accept` (Shopify's X-Shopify-Topic,
-    Stripe's type). A delivery without that place at all is taken: only another event named is ignored."""
+    Stripe's type). A delivery without that place at all is taken (a misspelt place loses no signup); one
+    whose place holds anything else (another name, nothing, a number, a list, null) is ignored."""
 
     place: RequestPlace
     accept: frozenset[str]
 
     def takes(self, request: WebhookRequest, fields: Fields) -> bool:
+        if self.place.body_place is not None:
+            values = self.place.body_place.values(fields())
+            for value in values:  # the first value there, whatever it is
+                return isinstance(value, str) and value.strip() in self.accept
+            return True
         found = self.place.read(request, fields)
         return found is None or found.strip() in self.accept

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any, NamedTuple
 
 # A name worth splitting into words: it holds one of the roots below somewhere (checked first, in C).
@@ -30,6 +31,8 @@ def names_a_phone(name: str) -> bool:
     Words are split at case changes too (phoneNumber, GSMNumber), so "Cancellation", "Miscellaneous" and
     "Automobile" name no phone while "PhoneNumber2", "cep_telefonu" and "Mobile Phone" do.
     """
+    if not name.isascii():  # "Teléfono" as one letter or as "e" and a combining accent: the same name
+        name = unicodedata.normalize("NFC", name)
     if not _MAY_NAME_A_PHONE.search(name):
         return False
     if name.isalpha() and (name.islower() or name.isupper() or name.istitle()):  # one word: phone, Mobile, GSM
