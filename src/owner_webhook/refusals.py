@@ -24,6 +24,7 @@ import json
 import re
 import time
 from collections.abc import Mapping
+from urllib.parse import quote, quote_plus
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -91,7 +92,7 @@ class KeptRefusal:
             message=message or outcome.meaning,
             phone=phone or _described(source, payload),
             places=_places(source),
-            body=request.body,
+            body=_without_credentials(source, request, payload),
             headers={name: value for name, value in request.headers.items() if name in _read_headers(source)},
         )
 
@@ -240,6 +241,27 @@ def _described(source: Source, payload: Mapping[str, Any]) -> str | None:
 
 def _places(source: Source) -> tuple[str, ...]:
     return tuple(place.text for place in source.recipe.phone) if isinstance(source, RecipeSource) else ()
+
+
+def _without_credentials(source: Source, request: WebhookRequest, payload: Mapping[str, Any]) -> bytes:
+    """The body as received, less the value of any credential it carries (Wufoo's HandshakeKey, a recipe's
+    `body:` token): whoever may read kept refusals must not learn how to sign a delivery."""
+    if not isinstance(source, RecipeSource):
+        return request.body
+    body = request.body
+    for one in source.recipe.credentials:
+        check = one.check
+        if not isinstance(check, Token):
+            continue
+        for place in check.places:
+            if place.kind != "body":
+                continue
+            value = place.read(request, lambda: payload)
+            if not value:
+                continue
+            for written in {value, quote_plus(value), quote(value), json.dumps(value)[1:-1]}:  # as the body has it
+                body = body.replace(written.encode(), b"")
+    return body
 
 
 def _read_headers(source: Source) -> frozenset[str]:

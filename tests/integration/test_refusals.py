@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 import pytest
 
@@ -25,7 +26,7 @@ from sandbox.events import HttpRequest, LocalContext, http_api_event
 from sandbox.gateway import Fault
 from sandbox.lambda_service import FunctionConfig, LocalLambda
 from sandbox.stack import FORWARDER_FUNCTION, Sandbox, invoked_forwarder, new_instance
-from tests.conftest import ROOT
+from tests.conftest import EVENTS, ROOT
 from tests.integration.conftest import Answer, invoke_event, webhook
 from tools import refused
 
@@ -112,6 +113,24 @@ def test_each_kind_of_refusal_is_kept_as_received_and_nothing_names_its_phone(
     assert body["e164"] is None and body["places"]
     assert set(body["headers"]) <= {"content-type", "idempotency-key", "x-shopify-webhook-id"}  # never a credential
     assert body["kept_until"] - body["kept_at"] == pytest.approx(14 * DAY)
+
+
+@pytest.mark.parametrize("event", ["wufoo-missing-phone.json", "jotform-missing-phone.json"])
+def test_a_kept_body_holds_no_credential_the_sender_put_in_it(sandbox: Sandbox, event: str) -> None:
+    """Wufoo sends its HandshakeKey in the body (Jotform its token in the query, never kept): whoever may read
+    kept refusals must not learn how to sign a delivery; the rest of the body is as received."""
+    source = event.split("-")[0]
+    secret = LOCAL_SECRET["webhook_secrets"][source]
+    received = json.loads((EVENTS / event).read_text())
+    answer = invoke_event(received)
+    assert (answer.status, answer.code) == (200, "missing_phone")
+    [kept] = sandbox.aws.kept_refusals().values()
+    body = base64.b64decode(kept["body"]["body"])
+    assert secret.encode() not in body and quote_plus(secret).encode() not in body
+    assert secret not in json.dumps(kept)
+    raw = base64.b64decode(received["body"]) if received.get("isBase64Encoded") else received["body"].encode()
+    assert secret.encode() in raw or quote_plus(secret).encode() in raw or source == "jotform"  # the sender's had it
+    assert len(body) > len(raw) // 2  # the rest is kept, for the replay
 
 
 @pytest.fixture
