@@ -1,4 +1,17 @@
 # The two that matter: `make demo` (the whole path locally) and `make test` (every check).
+# Values given to make are text. A variable set on make's command line is made plain text first, before make
+# could expand it (make runs a `$(shell ...)` written in a value it exports); no recipe writes a value into its
+# command line: each target passes the values it takes to its program as environment variables, which no shell
+# parses (tests/integration/test_make_values.py). Sub-makes (sam build's src/Makefile) get none of them.
+$(foreach name,$(.VARIABLES),$(if $(filter command line,$(origin $(name))),$(eval override $(name) := $$(value $(name)))))
+MAKEOVERRIDES :=
+# What reaches another make as a value (sam build hands ARCH and PYTHON to src/Makefile, which expands and runs
+# them) must be plain: one word of letters, digits and _ . / + - (a path, arm64).
+PLAIN_CHARACTERS := A B C D E F G H I J K L M N O P Q R S T U V W X Y Z a b c d e f g h i j k l m n o p q r s t u v w \
+	x y z 0 1 2 3 4 5 6 7 8 9 _ . / + -
+_beyond = $(if $(2),$(call _beyond,$(subst $(firstword $(2)),,$(1)),$(wordlist 2,$(words $(2)),$(2))),$(1))
+plain = $(and $(filter 1,$(words $(1))),$(if $(call _beyond,$(1),$(PLAIN_CHARACTERS)),,yes))
+PYTHON_GIVEN := $(filter override,$(origin PYTHON))
 PYTHON ?= python3.13
 VENV := .venv
 BIN := $(abspath $(VENV))/bin
@@ -9,6 +22,9 @@ RUNTIME_STAMP := $(RUNTIME)/.installed
 # The infrastructure scanner in an environment of its own (its dependencies would move the development pins).
 SCAN := .scan
 SCAN_STAMP := $(SCAN)/.installed
+# The AWS emulator of make deploy-check (MiniStack) in an environment of its own, as the scanner.
+DEPLOY := .deploy
+DEPLOY_STAMP := $(DEPLOY)/.installed
 ARTIFACT := .aws-sam/build/WebhookFunction
 # The deployed functions are arm64; ARCH=x86_64 builds for sam local on an x86_64 machine (README).
 ARCH ?= arm64
@@ -16,12 +32,28 @@ EVENT ?= events/zapier-success.json
 FUNCTION ?= WebhookFunction
 # make dead-letters / redrive / lookup: the local stack of make serve unless STACK names a deployed one.
 STACK ?=
+# make preflight: the parameters you deploy with, as Name=value words (PARAMETERS="QueueEveryDelivery=true"),
+# beyond those samconfig.toml keeps for CONFIG_ENV (default: default).
+PARAMETERS ?=
+CONFIG_ENV ?=
 ID ?=
 PHONE ?=
 # make lookup: the region of a phone written without country code (default: the stack's DefaultPhoneRegion);
 # ENDPOINT: the local moto server when make serve runs on other ports.
 REGION_CODE ?=
 ENDPOINT ?=
+# make serve's options, read by sandbox/serve.py as a shell would split them (without running anything).
+SERVE_ARGS ?=
+# make refused / replay-refused: which kept refusals (SOURCE=<source>, SINCE=2026-12-04 or 36h, ID=<id>), DRY_RUN=1;
+# LAMBDA_ENDPOINT: make serve's endpoint on another port.
+SOURCE ?=
+SINCE ?=
+DRY_RUN ?=
+LAMBDA_ENDPOINT ?=
+# The same, for a value given in the environment (PHONE=... make lookup) and for the defaults above.
+VALUES := PYTHON ARCH EVENT FUNCTION STACK ID PHONE REGION_CODE ENDPOINT SERVE_ARGS SOURCE SINCE DRY_RUN LAMBDA_ENDPOINT \
+	PARAMETERS CONFIG_ENV
+$(foreach name,$(VALUES),$(eval override $(name) := $$(value $(name))))
 export PATH := $(BIN):$(PATH)
 export PYTHONPATH := src:.
 export SAM_CLI_TELEMETRY := 0
@@ -33,8 +65,8 @@ PARALLEL := --numprocesses=auto --maxprocesses=4
 LOCK := $(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.13 --custom-compile-command "make lock"
 
 .DEFAULT_GOAL := help
-.PHONY: help demo serve events invoke dead-letters redrive lookup bench test lint typecheck cfn-lint validate scan pytest build \
-	runtime artifact-test sam-local-check lock clean
+.PHONY: help demo serve events invoke dead-letters redrive lookup refused replay-refused bench test lint typecheck cfn-lint \
+	validate scan pytest build runtime artifact-test deploy-check preflight sam-local-check lock clean
 
 help:  ## this list (bare `make` changes nothing)
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / { name[++n] = $$1; text[$$1] = $$2 } END { \
@@ -46,8 +78,9 @@ help:  ## this list (bare `make` changes nothing)
 events: $(STAMP)  ## sign the timestamped events again, for sam local invoke (valid 5 minutes)
 	$(BIN)/python -m sandbox.resign
 
+$(STAMP): export PYTHON := $(PYTHON)
 $(STAMP): requirements-dev.lock
-	$(PYTHON) -m venv $(VENV)
+	"$$PYTHON" -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $(STAMP)
 
@@ -64,6 +97,12 @@ $(SCAN_STAMP): requirements-scan.lock | $(STAMP)
 	$(SCAN)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-scan.lock
 	touch $(SCAN_STAMP)
 
+$(DEPLOY_STAMP): requirements-deploy.lock | $(STAMP)
+	rm -rf $(DEPLOY)
+	$(BIN)/python -m venv $(DEPLOY)
+	$(DEPLOY)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-deploy.lock
+	touch $(DEPLOY_STAMP)
+
 # The development tools resolved with their dependencies, for every platform; the bundle and the runtime
 # exactly as listed (they install without dependencies), with the hashes of every platform's wheels.
 lock: $(STAMP)  ## pin again after editing a requirements*.txt or src/requirements.txt
@@ -71,35 +110,58 @@ lock: $(STAMP)  ## pin again after editing a requirements*.txt or src/requiremen
 	$(LOCK) --universal --no-deps src/requirements.txt -o src/requirements.lock
 	$(LOCK) --universal --no-deps requirements-runtime.txt -o requirements-runtime.lock
 	$(LOCK) --universal requirements-scan.txt -o requirements-scan.lock
+	$(LOCK) --universal requirements-deploy.txt -o requirements-deploy.lock
 
 runtime: $(RUNTIME_STAMP)  ## the runtime-like interpreter in .runtime (awslambdaric and boto3, pinned)
 
 demo: $(STAMP)  ## run every event in events/ through the local stack and show what happened
 	$(BIN)/python -m sandbox.demo
 
+serve: export SERVE_ARGS := $(SERVE_ARGS)
 serve: $(STAMP)  ## the local stack in the foreground on http://127.0.0.1:3000, for curl
-	$(BIN)/python -m sandbox.serve $(SERVE_ARGS)
+	$(BIN)/python -m sandbox.serve
 
+invoke: export EVENT := $(EVENT)
+invoke: export FUNCTION := $(FUNCTION)
 invoke: build runtime  ## EVENT=events/<file>.json [FUNCTION=ForwarderFunction]: the built artifact in the Lambda runtime
-	$(BIN)/python -m sandbox.invoke $(EVENT) --function $(FUNCTION)
+	$(BIN)/python -m sandbox.invoke "$$EVENT" --function "$$FUNCTION"
 
+dead-letters redrive: export STACK := $(STACK)
+dead-letters redrive: export ENDPOINT := $(ENDPOINT)
+redrive: export ID := $(ID)
 dead-letters: $(STAMP)  ## what waits in the dead-letter queue (make serve's, or STACK=<name>'s): source, masked phone, why
-	$(BIN)/python -m tools.dead_letters list $(if $(STACK),--stack $(STACK))
+	$(BIN)/python -m tools.dead_letters list
 
 redrive: $(STAMP)  ## dead letters back to the retry queue: all, or ID=<message id>; make serve's, or STACK=<name>'s
-	$(BIN)/python -m tools.dead_letters redrive $(if $(STACK),--stack $(STACK)) $(if $(ID),--id $(ID))
+	$(BIN)/python -m tools.dead_letters redrive
 
-# Not echoed: the command line holds the whole phone, and the tool prints only its mask.
-lookup: $(STAMP)  ## PHONE="0555 123 45 67": what the table knows of a phone (make serve's, or STACK=<name>'s), masked
-	@$(BIN)/python -m tools.lookup "$(PHONE)" $(if $(STACK),--stack $(STACK)) \
-		$(if $(REGION_CODE),--region-code $(REGION_CODE)) $(if $(ENDPOINT),--endpoint $(ENDPOINT))
+# The phone is asked for (or PHONE=...), and reaches the tool in its environment, never in a command line.
+lookup: export PHONE := $(PHONE)
+lookup: export STACK := $(STACK)
+lookup: export REGION_CODE := $(REGION_CODE)
+lookup: export ENDPOINT := $(ENDPOINT)
+lookup: $(STAMP)  ## what the table knows of a phone it asks for (make serve's, or STACK=<name>'s), masked
+	@$(BIN)/python -m tools.lookup
+
+refused replay-refused: export STACK := $(STACK)
+refused replay-refused: export SOURCE := $(SOURCE)
+refused replay-refused: export SINCE := $(SINCE)
+refused replay-refused: export ENDPOINT := $(ENDPOINT)
+refused replay-refused: export LAMBDA_ENDPOINT := $(LAMBDA_ENDPOINT)
+replay-refused: export ID := $(ID)
+replay-refused: export DRY_RUN := $(DRY_RUN)
+refused: $(STAMP)  ## what was refused and kept (make serve's, or STACK=<name>'s; SOURCE=, SINCE=): why, masked phone
+	$(BIN)/python -m tools.refused list
+
+replay-refused: $(STAMP)  ## kept refusals again, through today's recipes: all, ID=, SOURCE= or SINCE=; DRY_RUN=1 first
+	$(BIN)/python -m tools.refused replay
 
 bench: build runtime  ## cold start, warm overhead, memory and size against the floor and a peer; the deployed path; the burst soak
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.deployed
 	$(BIN)/python -m bench.burst
 
-test: lint typecheck cfn-lint validate scan pytest artifact-test  ## every check, as CI runs it
+test: lint typecheck cfn-lint validate scan pytest artifact-test deploy-check  ## every check, as CI runs it
 
 lint: $(STAMP)  ## ruff check and ruff format --check
 	$(BIN)/ruff check .
@@ -122,15 +184,31 @@ scan: $(SCAN_STAMP)  ## checkov on template.yaml: every finding fixed or skipped
 pytest: $(STAMP)  ## unit tests on src/ (`.venv/bin/pytest` alone also runs the integration tests on src/)
 	$(BIN)/pytest tests/unit
 
+build: export ARCH := $(ARCH)
+ifneq ($(PYTHON_GIVEN),)
+build: export PYTHON := $(PYTHON)
+endif
 build: $(STAMP)  ## sam build: the deployable artifact in .aws-sam/build
-	ARCHITECTURE=$(ARCH) $(BIN)/sam build --template template.yaml --parameter-overrides Architecture=$(ARCH)
+	$(if $(filter arm64 x86_64,$(ARCH)),,$(error ARCH must be arm64 or x86_64))
+	$(if $(call plain,$(PYTHON)),,$(error PYTHON must be a plain path to python3.13 (letters, digits, _ . / + -)))
+	ARCHITECTURE="$$ARCH" $(BIN)/sam build --template template.yaml --parameter-overrides "Architecture=$$ARCH"
 
 artifact-test: build runtime  ## the integration tests on the built artifact, and the artifact in the Lambda runtime
 	OWNER_WEBHOOK_ARTIFACT=$(abspath $(ARTIFACT)) $(BIN)/pytest tests/integration $(PARALLEL)
 	$(BIN)/pytest tests/runtime $(PARALLEL)
 
+# Not echoed: a failure prints what went wrong itself.
+deploy-check: $(STAMP) $(DEPLOY_STAMP)  ## template.yaml deployed to an AWS emulator (MiniStack) by sam deploy, then used
+	@$(BIN)/python -m sandbox.deploy_check
+
+preflight: export STACK := $(STACK)
+preflight: export PARAMETERS := $(PARAMETERS)
+preflight: export CONFIG_ENV := $(CONFIG_ENV)
+preflight: $(STAMP)  ## before a deploy: does the account's Lambda concurrency fit the stack? [STACK=<name>] [PARAMETERS=...]
+	@$(BIN)/python -m tools.preflight
+
 sam-local-check: $(STAMP)  ## with Docker: the sam local lines of docs/local.md against make serve (not part of make test)
 	$(BIN)/python -m sandbox.sam_local
 
 clean:  ## remove the build, the runtime-like interpreter and the caches
-	rm -rf .aws-sam .runtime .scan .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam .runtime .scan .deploy .demo .pytest_cache .mypy_cache .ruff_cache

@@ -29,6 +29,9 @@ PHONE_KEY_SECRET_ID = "owner-webhook/local-phone-key"
 LOCAL_PHONE_KEY = "local-phone-key-for-the-hmac-of-phones-0123456789"
 IDEMPOTENCY_TABLE = "owner-webhook-idempotency"
 RETRY_QUEUE = "owner-webhook-retry"
+# The kept refusals' bucket, encrypted under a KMS key of this server, as the template's RefusedBucket.
+REFUSED_BUCKET = "owner-webhook-refused"
+REFUSED_RETENTION_DAYS = 14
 # Local-only values, documented in the README and used by events/: never use them anywhere real.
 # Each source's secret is its sender's (sandbox/senders), for every source of the registry; a recipe of your
 # own (owner_webhook/recipes/<name>.json) gets local-<name>-secret.
@@ -61,6 +64,23 @@ def _moto_sqs_reads_the_clock_cheaply() -> None:
 
 
 _moto_sqs_reads_the_clock_cheaply()
+
+
+_OBJECT_ACTIONS = {"PUT": "PutObject", "GET": "GetObject", "HEAD": "GetObject", "DELETE": "DeleteObject"}
+
+
+def _s3_action(environ: dict[str, Any]) -> str | None:
+    """An S3 call, named as IAM names its action ("s3.PutObject", "s3.ListBucket"), from the request: S3 has no
+    X-Amz-Target. A call on a bucket's configuration is named by its method and subresource."""
+    if "/s3/aws4_request" not in environ.get("HTTP_AUTHORIZATION", ""):
+        return None
+    method = environ.get("REQUEST_METHOD", "")
+    subresource = environ.get("QUERY_STRING", "").partition("=")[0]
+    if "/" in environ.get("PATH_INFO", "").strip("/"):  # /<bucket>/<key>: an object
+        return f"s3.{_OBJECT_ACTIONS.get(method, method)}"
+    if method == "GET" and subresource in ("", "list-type", "prefix"):
+        return "s3.ListBucket"
+    return f"s3.{method}?{subresource}"
 
 
 class _Dispatcher(DomainDispatcherApplication):
@@ -108,7 +128,7 @@ class LocalAws:
                     body = json.dumps(dict(self.calls)).encode()
                 start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
                 return [body]
-            target = environ.get("HTTP_X_AMZ_TARGET")
+            target = environ.get("HTTP_X_AMZ_TARGET") or _s3_action(environ)
             if target:
                 with self._lock:
                     self.calls[target] += 1
@@ -222,6 +242,48 @@ class LocalAws:
         for url in urls:
             sqs.purge_queue(QueueUrl=url)
         return urls[0], urls[1]
+
+    def create_refused_bucket(self, name: str = REFUSED_BUCKET, retention_days: int = REFUSED_RETENTION_DAYS) -> str:
+        """The kept refusals' bucket as the template declares it: SSE-KMS under a key of its own with rotation,
+        public access blocked, objects expiring after `retention_days`. The key's ARN."""
+        key = self.client("kms").create_key(Description="owner-webhook kept refusals")["KeyMetadata"]["Arn"]
+        self.client("kms").enable_key_rotation(KeyId=key)
+        s3 = self.client("s3")
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+        s3.put_bucket_encryption(
+            Bucket=name,
+            ServerSideEncryptionConfiguration={
+                "Rules": [
+                    {
+                        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key},
+                        "BucketKeyEnabled": True,
+                    }
+                ]
+            },
+        )
+        blocked = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+        s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=dict.fromkeys(blocked, True))
+        rule = {"ID": "expire", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": retention_days}}
+        s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": [rule]})
+        return str(key)
+
+    def kept_refusals(self, name: str = REFUSED_BUCKET) -> dict[str, dict[str, Any]]:
+        """Every object of the bucket by its name: its body (parsed), metadata and encryption."""
+        s3 = self.client("s3")
+        found = {}
+        for listed in s3.list_objects_v2(Bucket=name).get("Contents", []):
+            got = s3.get_object(Bucket=name, Key=listed["Key"])
+            found[listed["Key"]] = {
+                "body": json.loads(got["Body"].read()),
+                "metadata": got["Metadata"],
+                "encryption": (got.get("ServerSideEncryption"), got.get("SSEKMSKeyId")),
+            }
+        return found
+
+    def empty_bucket(self, name: str = REFUSED_BUCKET) -> None:
+        s3 = self.client("s3")
+        for listed in s3.list_objects_v2(Bucket=name).get("Contents", []):
+            s3.delete_object(Bucket=name, Key=listed["Key"])
 
     def clear_table(self, name: str = IDEMPOTENCY_TABLE) -> None:
         client = self.client("dynamodb")

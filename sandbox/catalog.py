@@ -32,7 +32,9 @@ def answer_code(body: dict[str, Any]) -> str:
         return str(body["error"]["code"])
     if body.get("dry_run"):
         return "dry_run"
-    return "phone_existing" if body.get("existing") else "queued" if body.get("queued") else "owner_created"
+    if body.get("existing"):
+        return "phone_existing"
+    return "queued" if body.get("queued") else "ignored" if body.get("ignored") else "owner_created"
 
 
 def files() -> list[Path]:

@@ -3,7 +3,8 @@
 Starts the moto server (Secrets Manager, DynamoDB, SQS), the sandbox gateway and a local endpoint in
 front of the handler; sends each event's request (signed again where the signature has a timestamp);
 checks each answer against events/expected.json; then plays one gateway outage absorbed by the retry
-queue and its forwarder; stops it all.
+queue and its forwarder, and one recipe with a wrong phone place whose refusal is kept, then replayed
+once the recipe is fixed (`make refused`, `make replay-refused`); stops it all.
 Exits 1 if any answer differs from what is expected.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +21,9 @@ import urllib3
 
 from owner_webhook.phone import mask
 from sandbox import catalog
-from sandbox.aws import SECRETS
+from sandbox.aws import LOCAL_SECRET, SECRETS
 from sandbox.gateway import Fault
-from sandbox.stack import Sandbox
+from sandbox.stack import Sandbox, new_instance
 
 LOG_FILE = Path(__file__).resolve().parent.parent / ".demo" / "function.log"
 
@@ -90,6 +92,58 @@ def outage(endpoint_url: str, sandbox: Sandbox) -> list[str]:
     return [*steps, "as expected" if ok else "NOT as expected"]
 
 
+# A sender of the user's own, wired with a wrong phone place: the form sends `telephone`.
+SIGNUP = "signup"
+SIGNUP_TOKEN = "local-signup-token"
+SIGNUP_RECIPE = {
+    "for": "the demo's own signup form",
+    "credential": {"token": "header:X-Signup-Token"},
+    "phone": ["mobile"],
+    "delivery_id": ["submission"],
+    "refusals": "acknowledge",
+    "retries": False,
+}
+
+
+def kept_and_replayed(endpoint_url: str, sandbox: Sandbox) -> list[str]:
+    """A recipe that looks for the phone in the wrong place refuses a signup, which is kept; the recipe fixed,
+    `make replay-refused` runs it again and the owner is created."""
+    from owner_webhook import sources
+    from tools import refused
+
+    steps = []
+    secrets = {**LOCAL_SECRET["webhook_secrets"], SIGNUP: SIGNUP_TOKEN}
+    sandbox.aws.put_secret({**LOCAL_SECRET, "webhook_secrets": secrets})
+    store = refused.local_store(sandbox.aws.url, endpoint_url)
+    bundled = sources.RECIPES
+    with tempfile.TemporaryDirectory() as recipes:
+        sources.RECIPES = Path(recipes)  # as if in src/owner_webhook/recipes/
+        try:
+            recipe = Path(recipes) / f"{SIGNUP}.json"
+            recipe.write_text(json.dumps(SIGNUP_RECIPE))
+            new_instance()
+            body = json.dumps({"submission": "f-1001", "name": "Ayşe", "telephone": "0555 987 65 43"})
+            headers = {"Content-Type": "application/json", "X-Signup-Token": SIGNUP_TOKEN}
+            response = urllib3.request("POST", f"{endpoint_url}/webhooks/{SIGNUP}", body=body, headers=headers)
+            steps.append(f'recipe {SIGNUP}.json looks for the phone at "mobile"; the form sends "telephone":')
+            steps.append(f"  {response.status} {response.data.decode()}")
+            steps.append(f"make refused SOURCE={SIGNUP}:")
+            listed = refused.kept(store, source=SIGNUP, now=time.time())
+            steps += [f"  {line}" for line in refused.listing(store, listed, f" of {SIGNUP}")]
+            recipe.write_text(json.dumps({**SIGNUP_RECIPE, "phone": ["telephone"]}))
+            steps.append(f'the recipe fixed ("telephone"); make replay-refused SOURCE={SIGNUP}:')
+            found = refused.kept(store, source=SIGNUP, now=time.time())
+            steps += [f"  {line}" for line in refused.replay(store, found, f" of {SIGNUP}", dry_run=False)]
+        finally:
+            sources.RECIPES = bundled
+            new_instance()
+    owners = [mask(phone) for phone in sandbox.gateway.owners if phone == "+905559876543"]
+    left = len(refused.kept(store, source=SIGNUP, now=time.time()))
+    steps.append(f"owners created: {', '.join(owners) or 'none'}; kept refusals of {SIGNUP} left: {left}")
+    ok = response.status == 200 and len(found) == 1 and len(owners) == 1 and left == 0
+    return [*steps, "as expected" if ok else "NOT as expected"]
+
+
 def print_table(rows: list[Row]) -> None:
     cells = [("event", "status", "answer", "gateway received", "as expected")]
     cells += [
@@ -116,11 +170,14 @@ def main() -> int:
         assert sandbox.endpoint is not None
         rows = send_events(sandbox.endpoint.url, sandbox)
         absorbed = outage(sandbox.endpoint.url, sandbox)
+        replayed = kept_and_replayed(sandbox.endpoint.url, sandbox)
     print_table(rows)
     print("\nAn outage absorbed by the retry queue:")
     print("\n".join(f"  {step}" for step in absorbed))
+    print("\nA signup refused by a wrong recipe, kept, and replayed after the fix:")
+    print("\n".join(f"  {step}" for step in replayed))
     print(f"\n{len(rows)} events in {time.perf_counter() - started:.1f} s; the function's log lines: {LOG_FILE}")
-    failures = sum(not r.expected for r in rows) + (absorbed[-1] != "as expected")
+    failures = sum(not r.expected for r in rows) + (absorbed[-1] != "as expected") + (replayed[-1] != "as expected")
     if failures:
         print(f"{failures} answer(s) differ from events/expected.json", file=sys.stderr)
     return 1 if failures else 0

@@ -1,23 +1,34 @@
-"""A local HTTP endpoint that turns each request into an HTTP API 2.0 event and calls the handler."""
+"""A local HTTP endpoint that turns each request into an HTTP API 2.0 event and calls the handler; and, for the
+tools that invoke a function (`make replay-refused`), Lambda's Invoke API for the functions it is given:
+
+    POST /2015-03-31/functions/{name}/invocations   200 + the function's result as JSON; 404
+                                                    ResourceNotFoundException for another name
+"""
 
 from __future__ import annotations
 
 import base64
+import json
+import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from sandbox.events import HttpRequest, LocalContext, http_api_event
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+_INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 
 
 class LocalEndpoint:
     """Like API Gateway in front of one function instance: requests are handled one at a time."""
 
-    def __init__(self, handler: Handler, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, handler: Handler, host: str = "127.0.0.1", port: int = 0, functions: Mapping[str, Handler] | None = None
+    ) -> None:
         self._handler = handler
+        self._functions = dict(functions or {})  # by name: what the Invoke API reaches
         self._instance = threading.Lock()  # one Lambda instance handles one event at a time
         self._server = ThreadingHTTPServer((host, port), _request_handler(self))
         self._server.daemon_threads = True
@@ -45,6 +56,20 @@ class LocalEndpoint:
         with self._instance:
             return self._handler(event, LocalContext())
 
+    def invoke_function(self, name: str, payload: bytes) -> tuple[int, dict[str, str], bytes]:
+        """Lambda's Invoke API (RequestResponse) for a function of this process: status, headers, payload."""
+        function = self._functions.get(name)
+        if function is None:
+            error = {"Type": "User", "message": f"Function not found: {name}"}
+            return 404, {"X-Amzn-ErrorType": "ResourceNotFoundException"}, json.dumps(error).encode()
+        with self._instance:
+            try:
+                result = function(json.loads(payload or b"{}"), LocalContext(timeout_seconds=60))
+            except Exception as error:  # what Lambda answers for a function that raised
+                failure = {"errorMessage": str(error), "errorType": type(error).__name__}
+                return 200, {"X-Amz-Function-Error": "Unhandled"}, json.dumps(failure).encode()
+        return 200, {}, json.dumps(result).encode()
+
 
 def _request_handler(endpoint: LocalEndpoint) -> type[BaseHTTPRequestHandler]:
     class RequestHandler(BaseHTTPRequestHandler):
@@ -54,12 +79,20 @@ def _request_handler(endpoint: LocalEndpoint) -> type[BaseHTTPRequestHandler]:
         def _any(self) -> None:
             path, _, query = self.path.partition("?")
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            invoked = _INVOKE.match(path)
+            if invoked and self.command == "POST":
+                status, headers, data = endpoint.invoke_function(invoked["name"], body)
+                self._send(status, {"Content-Type": "application/json", **headers}, data)
+                return
             request = HttpRequest(self.command, path, body, dict(self.headers.items()), query)
             result = endpoint.invoke(request, self.client_address[0])
             payload = result.get("body") or ""
             data = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
-            self.send_response(int(result.get("statusCode", 200)))
-            for name, value in (result.get("headers") or {}).items():
+            self._send(int(result.get("statusCode", 200)), result.get("headers") or {}, data)
+
+        def _send(self, status: int, headers: Mapping[str, Any], data: bytes) -> None:
+            self.send_response(status)
+            for name, value in headers.items():
                 self.send_header(name, str(value))
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()

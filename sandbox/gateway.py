@@ -3,7 +3,8 @@
 POST /owner with `Authorization: Bearer <key>` and `{"phone": "+905551234567"}`:
 200 {"success": true} and a new owner; 400 for a phone that is not E.164 (or is in `rejected_phones`);
 401 for a wrong key; 403 for a key in `denied_keys`. Every request is recorded. Faults can be queued
-for the next requests (`inject`) to play an outage, a slow answer or a dropped connection, or drawn
+for the next requests (`inject`) to play an outage, a slow answer, a dropped connection or any other
+status (a 2xx fault creates the owner and answers that status, with its own body or none), or drawn
 at random (`chaos`). `limit` plays a gateway with limits it does not document: 429 above a rate, slow
 answers above a number of requests at once; the rate and concurrency it saw are kept (`peak_rate`,
 `peak_in_flight`). Over HTTP, for `make serve`: `POST /sandbox/faults` with a JSON list of faults
@@ -41,7 +42,8 @@ class Received:
 class Fault:
     """One planned misbehaviour: an HTTP status, a delay before answering, or a reset."""
 
-    status: int | None = None
+    status: int | None = None  # any status: a 2xx creates the owner as a 200 would, and answers this instead
+    body: str | None = None  # the answer's body as written ("" for none; a 204 never has one)
     retry_after: int | None = None
     delay: float = 0.0
     reset: bool = False  # close the connection with a TCP reset instead of answering
@@ -232,11 +234,16 @@ def _handler_for(gateway: SandboxGateway) -> type[BaseHTTPRequestHandler]:
             gateway.inject(*faults)
             self._reply(200, {"queued": len(faults)})
 
-        def _reply(self, status: int, answer: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-            payload = json.dumps(answer).encode()
+        def _reply(
+            self, status: int, answer: dict[str, Any], headers: dict[str, str] | None = None, written: str | None = None
+        ) -> None:
+            payload = json.dumps(answer).encode() if written is None else written.encode()
+            bodiless = status in (204, 304) or status < 200  # HTTP gives these no body, nor its length
+            payload = b"" if bodiless else payload
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("Content-Type", "application/json" if written is None else "text/plain")
+            if not bodiless:
+                self.send_header("Content-Length", str(len(payload)))
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
             self.end_headers()
@@ -270,15 +277,21 @@ def _handler_for(gateway: SandboxGateway) -> type[BaseHTTPRequestHandler]:
                 gateway._record(Received(self.path, authorization, body, phone, 0))
                 self._reset()
                 return
+            if fault and fault.status and 200 <= fault.status < 300:  # created, said another way
+                status, answer = gateway._decide(authorization, phone)
+                if status == 200:
+                    self._send(fault.status, answer, body, authorization, phone, written=fault.body)
+                else:
+                    self._send(status, answer, body, authorization, phone)
+                return
             if fault and fault.status:
                 headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
                 if fault.retry_after_text is not None:
                     headers["Retry-After"] = fault.retry_after_text
                 if fault.location is not None:
                     headers["Location"] = fault.location
-                self._send(
-                    fault.status, {"success": False, "message": "sandbox fault"}, body, authorization, phone, headers
-                )
+                answer = {"success": False, "message": "sandbox fault"}
+                self._send(fault.status, answer, body, authorization, phone, headers, written=fault.body)
                 return
             status, answer = gateway._decide(authorization, phone)
             self._send(status, answer, body, authorization, phone)
@@ -291,9 +304,10 @@ def _handler_for(gateway: SandboxGateway) -> type[BaseHTTPRequestHandler]:
             authorization: str,
             phone: str | None,
             headers: dict[str, str] | None = None,
+            written: str | None = None,
         ) -> None:
             gateway._record(Received(self.path, authorization, body, phone, status))
-            self._reply(status, answer, headers)
+            self._reply(status, answer, headers, written)
 
         def _trickle(self, status: int, answer: dict[str, Any], fault: Fault) -> None:
             """A gateway that answers byte by byte: each read is quick, the answer as a whole is not."""

@@ -66,7 +66,8 @@ def artifact(function: str) -> Path:
     return code
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A port of 127.0.0.1 that nothing listens on now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -110,7 +111,7 @@ class LambdaRuntime:
     def start(self) -> LambdaRuntime:
         if not RUNTIME_PYTHON.exists():
             raise SystemExit(f"no runtime-like interpreter in {RUNTIME_PYTHON.parent.parent}: run `make runtime`")
-        port = _free_port()
+        port = free_port()
         # Both ports chosen here: the RIE's own default (9001) is shared by every emulator on the machine.
         self._process = subprocess.Popen(
             [
@@ -118,7 +119,7 @@ class LambdaRuntime:
                 "--runtime-interface-emulator-address",
                 f"127.0.0.1:{port}",
                 "--runtime-api-address",
-                f"127.0.0.1:{_free_port()}",
+                f"127.0.0.1:{free_port()}",
                 str(RUNTIME_PYTHON),
                 "-m",
                 "awslambdaric",

@@ -1,5 +1,6 @@
 """`make sam-local-check`: the README's `sam local` lines for Docker Engine on Linux, run for real against
-`make serve --host 0.0.0.0`, each answer checked. Needs Docker; not part of `make test` (CI has none).
+`make serve --host 0.0.0.0`, each answer checked. Needs Docker; not part of `make test`: CI runs it after, through
+`.ci/sam-local`, which installs Docker where it is missing.
 
 Uses AWS's base image when Docker has it or can pull it, else builds a stand-in (sandbox.base_image) and
 says so. Builds for this machine's architecture.

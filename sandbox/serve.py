@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
+import sys
 import time
 
-from sandbox.aws import LOCAL_SECRET, SECRETS
+from sandbox.aws import LOCAL_SECRET, REFUSED_BUCKET, SECRETS
 from sandbox.queue import poll_once
 from sandbox.stack import Sandbox
 
@@ -20,7 +23,8 @@ def main() -> None:
     parser.add_argument(
         "--secret", choices=sorted(SECRETS), default="default", help="which local secret to seed (default: default)"
     )
-    args = parser.parse_args()
+    # make serve SERVE_ARGS="--port 3100": split as a shell would split them, without running anything.
+    args = parser.parse_args([*shlex.split(os.environ.get("SERVE_ARGS", "")), *sys.argv[1:]])
     from owner_webhook.handler import lambda_handler
 
     ports = (args.port, args.aws_port, args.gateway_port)
@@ -33,6 +37,7 @@ def main() -> None:
         print(f"owner-webhook:   {url}/webhooks/{{source}}")
         print(f"moto server:     {sandbox.aws.url}  (Secrets Manager, secret owner-webhook/local)")
         print(f"sandbox gateway: {sandbox.gateway.url}/owner")
+        print(f"kept refusals:   bucket {REFUSED_BUCKET} (KMS-encrypted): make refused, make replay-refused")
         print("try:")
         print(f"  curl -s -X POST {url}/webhooks/zapier -H 'Authorization: Bearer {token}' \\")
         print(f"       -H 'Content-Type: application/json' -d '{body}'")

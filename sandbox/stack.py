@@ -5,20 +5,32 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from sandbox.aws import IDEMPOTENCY_TABLE, LOCAL_PHONE_KEY, LOCAL_SECRET, PHONE_KEY_SECRET_ID, SECRET_ID, LocalAws
+from sandbox.aws import (
+    IDEMPOTENCY_TABLE,
+    LOCAL_PHONE_KEY,
+    LOCAL_SECRET,
+    PHONE_KEY_SECRET_ID,
+    REFUSED_BUCKET,
+    SECRET_ID,
+    LocalAws,
+)
 from sandbox.aws_process import SeparateAws
 from sandbox.endpoint import Handler, LocalEndpoint
 from sandbox.gateway import SandboxGateway
 
 LOCAL_MAX_RECEIVE_COUNT = 4
 PHONE_REGION = "TR"  # the local stack's DEFAULT_PHONE_REGION
+# The forwarder's name on the local endpoint's Invoke API (make replay-refused); deployed, <stack>-forwarder.
+FORWARDER_FUNCTION = "owner-webhook-forwarder"
 
 
 class Sandbox:
     """Starts the stand-ins and points the function at them through its ordinary environment.
 
-    As deployed, deduplication is on (IDEMPOTENCY_TABLE names a table on the moto server). The retry
-    queue and its dead-letter queue exist; the function uses them with `queue=True` (RETRY_QUEUE_URL).
+    As deployed, deduplication is on (IDEMPOTENCY_TABLE names a table on the moto server), and refusals are
+    kept in an encrypted bucket there (REFUSED_BUCKET). The retry queue and its dead-letter queue exist; the
+    function uses them with `queue=True` (RETRY_QUEUE_URL). The endpoint also answers Lambda's Invoke API for
+    the forwarder, as FORWARDER_FUNCTION (what `make replay-refused` invokes).
     """
 
     def __init__(
@@ -36,6 +48,7 @@ class Sandbox:
         self._host, self._endpoint_port = host, ports[0]
         self._queue = queue
         self.queue_url = self.dead_letter_url = ""
+        self.refused_key = ""  # the ARN of the KMS key that encrypts the kept refusals
         self._extra = environment or {}
         self._handler = handler
         self.endpoint: LocalEndpoint | None = None
@@ -51,6 +64,7 @@ class Sandbox:
             "POWERTOOLS_METRICS_NAMESPACE": "OwnerWebhook",
             "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
             "PHONE_KEY_SECRET_ID": PHONE_KEY_SECRET_ID,
+            "REFUSED_BUCKET": REFUSED_BUCKET,
             # Locally the forwarder retries at once and gives up after 4 receives (deployed: 60 s doubling, 16).
             "RETRY_DELAY_SECONDS": "0",
             "MAX_RECEIVE_COUNT": str(LOCAL_MAX_RECEIVE_COUNT),
@@ -64,12 +78,14 @@ class Sandbox:
         self.aws.put_secret(LOCAL_PHONE_KEY, PHONE_KEY_SECRET_ID)
         self.aws.create_idempotency_table()
         self.queue_url, self.dead_letter_url = self.aws.create_retry_queues(LOCAL_MAX_RECEIVE_COUNT)
+        self.refused_key = self.aws.create_refused_bucket()
         self.gateway.start()
         for name, value in self.environment().items():
             self._saved[name] = os.environ.get(name)
             os.environ[name] = value
         if self._handler is not None:
-            self.endpoint = LocalEndpoint(self._handler, self._host, self._endpoint_port).start()
+            functions = {FORWARDER_FUNCTION: invoked_forwarder}
+            self.endpoint = LocalEndpoint(self._handler, self._host, self._endpoint_port, functions).start()
         return self
 
     def __exit__(self, *_: Any) -> None:
@@ -82,3 +98,21 @@ class Sandbox:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def new_instance() -> None:
+    """Forget what this process's functions built (their parts, the recipes read): as a new instance, or a new
+    version deployed with a changed recipe, starts."""
+    from owner_webhook import sources, wiring
+
+    wiring.parts.cache_clear()
+    sources.load.cache_clear()
+
+
+def invoked_forwarder(event: dict[str, Any], context: Any) -> Any:
+    """The forwarder function as the endpoint's Invoke API runs it: built anew for each invocation, so that a
+    replay reads the recipes as they are now (deployed, a fixed recipe comes with a new version's instances)."""
+    from owner_webhook.forwarder import lambda_handler
+
+    new_instance()
+    return lambda_handler(event, context)

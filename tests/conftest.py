@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,11 @@ ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 
 
+def first(found: Iterable[Any]) -> str | None:
+    """The text of the first value a source's phone places hold (what a delivery tries first), or None."""
+    return next((one.text for one in found), None)
+
+
 def pytest_report_header() -> str:
     return f"owner_webhook under test: {Path(owner_webhook.__file__).parent}"
 
@@ -30,8 +36,10 @@ def pytest_report_header() -> str:
 @pytest.fixture(autouse=True)
 def _fresh_function() -> Iterator[None]:
     """Every test starts as a cold function: settings, secret cache and connection pool built anew."""
-    from owner_webhook import wiring
+    from owner_webhook import sources, wiring
 
     wiring.parts.cache_clear()
+    sources.load.cache_clear()
     yield
     wiring.parts.cache_clear()
+    sources.load.cache_clear()

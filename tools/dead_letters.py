@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -201,10 +202,22 @@ def _json(text: str) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    # make passes STACK, ENDPOINT and ID in the environment, so that no shell parses them.
     parser.add_argument("command", choices=["list", "redrive"])
-    parser.add_argument("--stack", help="a deployed stack's name (default: the local stack of make serve)")
-    parser.add_argument("--endpoint", default=LOCAL_ENDPOINT, help="the local moto server (default: make serve's)")
-    parser.add_argument("--id", dest="message_id", help="redrive only this message (an id make dead-letters shows)")
+    parser.add_argument(
+        "--stack", default=os.environ.get("STACK") or None, help="a deployed stack's name (default: make serve's)"
+    )
+    parser.add_argument(
+        "--endpoint",
+        default=os.environ.get("ENDPOINT") or LOCAL_ENDPOINT,
+        help="the local moto server (default: make serve's)",
+    )
+    parser.add_argument(
+        "--id",
+        dest="message_id",
+        default=os.environ.get("ID") or None,
+        help="redrive only this message (an id make dead-letters shows)",
+    )
     args = parser.parse_args(argv)
 
     def lines() -> Iterator[str]:

@@ -1,4 +1,7 @@
-"""`make lookup PHONE=...`: what the deduplication table knows of one phone, for support ("did my signup arrive?").
+"""`make lookup`: what the deduplication table knows of one phone, for support ("did my signup arrive?").
+
+The phone is read from the environment (PHONE, as make passes it) or asked for on the terminal (or read from
+standard input): never from the command line, where any user of the machine could read it (`ps`).
 
 By default the local stack of a running `make serve`; `--stack NAME` (make's STACK=NAME) a deployed stack,
 found by its outputs with your AWS credentials and region. The phone is normalized as the function does it
@@ -14,12 +17,14 @@ webhook's and the forwarder's log groups.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TextIO
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
@@ -73,7 +78,7 @@ def stack(name: str) -> Deployment:
 def normalize(raw: str, region_code: str) -> str:
     """The phone in E.164 as the function reads it; raises ToolError without repeating the number."""
     if not raw.strip():
-        raise ToolError('no phone: give it as the customer wrote it, make lookup PHONE="+44 7911 123456"')
+        raise ToolError("no phone: type it as the customer wrote it when make lookup asks for it")
     if not _REGION_CODE.fullmatch(region_code):
         raise ToolError(f"REGION_CODE {region_code[:8]!r} is not a region: two capital letters, TR, DE, GB...")
     try:
@@ -155,7 +160,7 @@ def _record(record: PhoneRecord, now: float) -> Iterator[str]:
     if record.state is PhoneState.OWNER_CREATED:
         yield f"state       owner created, {_when(record.recorded_at, now)}"
     elif record.state is PhoneState.REFUSED:
-        yield f"state       refused by the gateway (its 400), {_when(record.recorded_at, now)}"
+        yield f"state       refused by the gateway (a 4xx), {_when(record.recorded_at, now)}"
         yield "            no owner: the next delivery of this phone is forwarded again"
     elif record.lapsed:
         yield "state       in progress, lapsed: the invocation that claimed it ended without an answer (it died"
@@ -197,16 +202,37 @@ def _when(epoch: int | None, now: float) -> str:
     return f"{shown} ({span} ago)" if epoch <= now else f"{shown} (in {span})"
 
 
-def main(argv: list[str] | None = None) -> int:
+def asked(environ: Mapping[str, str], stdin: TextIO) -> str:
+    """The phone: PHONE from the environment, else a line typed at the prompt (or piped in)."""
+    given = environ.get("PHONE", "")
+    if given.strip():
+        return given
+    if stdin.isatty():
+        print("phone, as the customer wrote it (only its mask is printed): ", end="", file=sys.stderr, flush=True)
+    return stdin.readline().rstrip("\n")
+
+
+def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None, stdin: TextIO | None = None) -> int:
+    env = os.environ if environ is None else environ
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("phone", help="the phone as the customer wrote it (only its mask is printed)")
-    parser.add_argument("--stack", help="a deployed stack's name (default: the local stack of make serve)")
-    parser.add_argument("--endpoint", default=LOCAL_ENDPOINT, help="the local moto server (default: make serve's)")
     parser.add_argument(
-        "--region-code", help="the region of a number written without country code (default: the deployment's)"
+        "--stack", default=env.get("STACK") or None, help="a deployed stack's name (default: make serve's local stack)"
+    )
+    parser.add_argument(
+        "--endpoint", default=env.get("ENDPOINT") or LOCAL_ENDPOINT, help="the local moto server (make serve's)"
+    )
+    parser.add_argument(
+        "--region-code",
+        default=env.get("REGION_CODE") or None,
+        help="the region of a number written without country code (default: the deployment's)",
     )
     args = parser.parse_args(argv)
-    return run(lambda: report(stack(args.stack) if args.stack else local(args.endpoint), args.phone, args.region_code))
+
+    def lines() -> Iterator[str]:
+        phone = asked(env, sys.stdin if stdin is None else stdin)
+        yield from report(stack(args.stack) if args.stack else local(args.endpoint), phone, args.region_code)
+
+    return run(lines)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,9 @@ RECORD = Reservation("record", 1)  # after the forward, without the retry queue:
 QUEUE_AND_RELEASE = Reservation("queue and release", 2)  # after the forward: queue the delivery, release the claim
 QUEUE = Reservation("queue", 1)  # queue a delivery that made no claim (no time was left to claim)
 DELAY = Reservation("delay", 1)  # the forwarder: a failed message's next visibility
+# A refusal kept (refusals.py): after the forward, in the time reserved for what follows it, which a
+# refusal does not spend on queueing.
+KEEP = Reservation("keep a refusal", 1)
 
 
 NOTHING = Reservation("nothing", 0)  # the webhook with a forwarder function and no retry queue: the forwarder records

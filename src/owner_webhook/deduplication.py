@@ -27,16 +27,18 @@ States of a key, and the one call that moves each step:
     claimed ─release: DeleteItem, if the claim is still ours─▶ nothing  (a transient failure, or queued)
     claimed ─the invocation ends without either (it died mid-forward)─▶ a lapsed claim: the next claim
         takes it over and says so, and an owner it then creates is counted as a possible duplicate
-    refused (another delivery's) ─claim: PutItem if the item is still exactly that refusal─▶ claimed
+    refused (another delivery's, or with `retake_refusal` its own) ─claim: PutItem if the item is still
+        exactly that refusal─▶ claimed
     owner created, refused ─expiration─▶ nothing
 
 What DynamoDB's answers mean:
 
 - claim succeeds: ReturnValues ALL_OLD says whether it took over a lapsed claim.
 - claim fails its condition: ReturnValuesOnConditionCheckFailure ALL_OLD is the item that stopped it.
-  A claim still running: InProgressError. An answer for the same delivery: replayed. An owner for
-  another delivery: `existing`. Another delivery's refusal: taken over once (a refusal marks no owner);
-  if that fails too, whatever stopped it decides, without another takeover.
+  A claim still running: InProgressError. An answer for the same delivery: replayed (but its refusal is
+  taken over with `retake_refusal`: an operator's replay of a kept refusal asks the gateway again). An
+  owner for another delivery: `existing`. Another delivery's refusal: taken over once (a refusal marks no
+  owner); if that fails too, whatever stopped it decides, without another takeover.
 - any other error (throttled, unreachable, a timeout): DeduplicationUnavailableError, and nothing is
   forwarded (a forward without protection could duplicate).
 - record fails (the table, an unprocessed item, a refusal's condition): False; the caller answers the
@@ -134,10 +136,18 @@ class Deduplication(Protocol):
     by_phone: bool  # records keyed by the phone alone (phone deduplication on)
 
     def claim(
-        self, source: str, delivery_id: str, phone: str, deadline: Deadline, keys: Sequence[bytes]
+        self,
+        source: str,
+        delivery_id: str,
+        phone: str,
+        deadline: Deadline,
+        keys: Sequence[bytes],
+        *,
+        retake_refusal: bool = False,
     ) -> Claim | Answered:
-        """Claim the phone (or the phone and delivery) for a forward, keyed by `keys` (the current first);
-        raises InProgressError, DeduplicationUnavailableError."""
+        """Claim the phone (or the phone and delivery) for a forward, keyed by `keys` (the current first); with
+        `retake_refusal`, over a refusal stored for this same delivery too. Raises InProgressError,
+        DeduplicationUnavailableError."""
 
     def note(self, claim: Claim) -> bool:
         """Note which phone the claim's delivery id carries; whether it carried another before (best effort)."""
@@ -151,6 +161,10 @@ class Deduplication(Protocol):
     def lookup(self, phone: str) -> PhoneRecord | None:
         """What the table knows about the phone (read-only); raises DeduplicationUnavailableError."""
 
+    def forgot_since(self, when: float) -> bool:
+        """Whether a record written after `when` (epoch seconds) may have expired by now: an owner created for
+        the phone since then may be one the table no longer knows."""
+
 
 class NoDeduplication:
     """IDEMPOTENCY_TABLE unset: every delivery is forwarded."""
@@ -158,7 +172,14 @@ class NoDeduplication:
     by_phone = False
 
     def claim(
-        self, source: str, delivery_id: str, phone: str, deadline: Deadline, keys: Sequence[bytes]
+        self,
+        source: str,
+        delivery_id: str,
+        phone: str,
+        deadline: Deadline,
+        keys: Sequence[bytes],
+        *,
+        retake_refusal: bool = False,
     ) -> Claim | Answered:
         return Claim(source=source)
 
@@ -173,6 +194,9 @@ class NoDeduplication:
 
     def lookup(self, phone: str) -> PhoneRecord | None:
         return None
+
+    def forgot_since(self, when: float) -> bool:
+        return False  # it never knew: without a table, no delivery is told apart from another
 
 
 def item_id(prefix: str, key: dict[str, str]) -> str:
@@ -218,7 +242,14 @@ class DynamoDBDeduplication:
     # -- claim ------------------------------------------------------------------------------------------
 
     def claim(
-        self, source: str, delivery_id: str, phone: str, deadline: Deadline, keys: Sequence[bytes]
+        self,
+        source: str,
+        delivery_id: str,
+        phone: str,
+        deadline: Deadline,
+        keys: Sequence[bytes],
+        *,
+        retake_refusal: bool = False,
     ) -> Claim | Answered:
         phone_id, delivery = keyed(keys[0], phone, source, delivery_id)
         claim = Claim(self._own_id(phone_id, delivery), secrets.token_hex(16), phone_id, delivery, source)
@@ -236,9 +267,9 @@ class DynamoDBDeduplication:
             lapsed = old.get("status", {}).get("S") == INPROGRESS
             return self._under_old_keys(replace(claim, after_lapsed_claim=lapsed), keys[1:], phone, delivery_id)
         decided = self._decide(old, claim)
-        if decided is not None:
+        if decided is not None and not (retake_refusal and decided.result.replayed and decided.result.outcome.refusal):
             return decided
-        # Another delivery's refusal: take it over, if it is still exactly that refusal.
+        # Another delivery's refusal (or, replayed, this one's): take it over, if it is still exactly that refusal.
         claimed, stopped_by = self._replace_refusal(item, old)
         if claimed:
             return claim
@@ -405,6 +436,10 @@ class DynamoDBDeduplication:
         return True
 
     # -- reading --------------------------------------------------------------------------------------------
+
+    def forgot_since(self, when: float) -> bool:
+        # A record written at or after `when` lives at least until `when` plus its lifetime.
+        return time.time() - when > self._lifetime
 
     def lookup(self, phone: str) -> PhoneRecord | None:
         now = time.time()

@@ -3,33 +3,41 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from owner_webhook import outcomes
 from owner_webhook.budget import CLAIM, NOTE, QUEUE, QUEUE_AND_RELEASE, RECORD, SECRET, Deadline
-from owner_webhook.credentials import CredentialStore
+from owner_webhook.credentials import Credentials, CredentialStore
 from owner_webhook.deduplication import STORED, Answered, Claim, Deduplication, PhoneState, keyed
 from owner_webhook.delivery_ids import loggable, normalized, phone_ref
 from owner_webhook.errors import (
     DeduplicationUnavailableError,
     InProgressError,
+    InvalidPhoneError,
+    MalformedBodyError,
+    MalformedMessageError,
     MissingPhoneError,
     OutOfTimeError,
     RefusedError,
+    RetryQueueUnavailableError,
     TransientError,
     UnauthenticatedError,
+    UnsupportedMediaTypeError,
     WebhookError,
 )
 from owner_webhook.forwarder_client import ForwarderClient
 from owner_webhook.outcomes import Result
 from owner_webhook.owners import Owners
 from owner_webhook.phone import mask, to_e164
-from owner_webhook.request import WebhookRequest
+from owner_webhook.request import WebhookRequest, is_dry_run
 from owner_webhook.retry_queue import QueuedDelivery, RetryQueue, received_now
 from owner_webhook.sources import Source, get_source
 
+if TYPE_CHECKING:  # imported where a refusal is kept: never on the way to an owner
+    from owner_webhook.refusals import KeptRefusal, RefusalStore
+
 Fields = dict[str, Any]  # what the log line says about the delivery, filled in as it is learned
-DRY_RUN_VALUES = ("1", "true")  # ?dry_run=1 or ?dry_run=true
 
 
 class DeliveryService:
@@ -47,6 +55,8 @@ class DeliveryService:
         max_body_bytes: int,
         default_region: str,
         forwarder: ForwarderClient | None = None,
+        refusals: Callable[[], RefusalStore] | None = None,
+        queue_every_delivery: bool = False,
     ) -> None:
         self._sources = sources
         self._credentials = credentials
@@ -57,13 +67,16 @@ class DeliveryService:
         self._max_body_bytes = max_body_bytes
         self._region = default_region
         self._forwarder = forwarder  # None: this process forwards (claims, calls the gateway, records)
+        self._refusals = refusals  # the store, built when first used; None: nothing is kept (REFUSED_BUCKET, 0 days)
+        self._queue_every_delivery = queue_every_delivery  # only the forwarder's queue event source forwards
 
     def source(self, name: str) -> Source:
         """The source registered under `name`; raises UnknownSourceError."""
         return get_source(self._sources, name)
 
     def handle(self, source: Source, event: Mapping[str, Any], deadline: Deadline, fields: Fields) -> Result:
-        """One webhook request, within `deadline`. Raises a WebhookError for anything that ends without an owner."""
+        """One webhook request, within `deadline`. Raises a WebhookError for anything that ends without an owner,
+        but for what is kept once the request is authenticated: that is answered, and kept (refusals.py)."""
         fields["source"] = source.name
         request = WebhookRequest.from_event(event, self._max_body_bytes)
         credentials = self._credentials.load()
@@ -73,14 +86,40 @@ class DeliveryService:
                 f"no webhook secret is configured for {source.name}: nothing is accepted unsigned"
             )
         source.verify(request, secret)
+        dry_run = is_dry_run(event)
+        try:
+            result = self._authenticated(source, request, credentials, deadline, fields, dry_run=dry_run)
+        except (MalformedBodyError, UnsupportedMediaTypeError) as unreadable:
+            result = Result(unreadable.outcome, unreadable.message, fields=fields)
+        if not result.outcome.kept or dry_run or self._refusals is None:  # a dry run is never kept
+            return result
+        from owner_webhook.refusals import KeptRefusal
+
+        kept = KeptRefusal.received(source, request, result.outcome, result.message, fields.get("phone"))
+        return self._keep(kept, result, deadline, fields)
+
+    def _authenticated(
+        self,
+        source: Source,
+        request: WebhookRequest,
+        credentials: Credentials,
+        deadline: Deadline,
+        fields: Fields,
+        *,
+        dry_run: bool,
+    ) -> Result:
+        """An authenticated request's result; raises as `handle` says."""
         payload = source.read(request)
         delivery_id = normalized(source.delivery_id(request, payload))
         keys = self._phone_keys()  # read once: they key the records and the logged id
         fields["delivery_id"] = loggable(delivery_id, keys[0])
         acknowledges_refusals = source.acknowledges_refusals
-        dry_run = request.query.get("dry_run", "").lower() in DRY_RUN_VALUES
+        if not source.accepts(request, payload):  # after authentication: only the sender decides what it sends
+            if dry_run:
+                return _dry_run(outcomes.IGNORED, fields, success=True, phone=None, known=False)
+            return Result(outcomes.IGNORED, fields=fields)
         try:
-            phone = self._phone(source, payload)
+            phone = self._phone(source, payload, fields)
         except RefusedError as refusal:  # needs no deduplication: the same payload always gets the same answer
             if dry_run:
                 return _dry_run(refusal.outcome, fields, success=False, phone=None, known=False)
@@ -89,6 +128,9 @@ class DeliveryService:
         delivery = QueuedDelivery(source.name, delivery_id, phone, received_now())
         if dry_run:
             return self._dry_run(delivery, keys[0], deadline, fields)
+        if self._queue_every_delivery:
+            self._queue_only(delivery, deadline, fields)
+            return Result(outcomes.QUEUED, acknowledges_refusals=acknowledges_refusals, fields=fields)
         try:
             if self._forwarder is not None:
                 result = self._forwarder.forward(delivery, deadline, fields)
@@ -116,6 +158,15 @@ class DeliveryService:
             also=result.also,
         )
 
+    def _queue_only(self, delivery: QueuedDelivery, deadline: Deadline, fields: Fields) -> None:
+        """Put the delivery on the retry queue for the forwarder, unforwarded and unclaimed (the forwarder
+        claims it there); raises OutOfTimeError or RetryQueueUnavailableError."""
+        if not deadline.fits_in_reserve(QUEUE):
+            raise OutOfTimeError("too little time is left to queue the delivery; retry")
+        if self._queue is None or not self._queue.put(delivery):
+            raise RetryQueueUnavailableError("the retry queue could not take the delivery; retry")
+        fields["queued_because"] = "queue_every_delivery"
+
     def _dry_run(self, delivery: QueuedDelivery, key: bytes, deadline: Deadline, fields: Fields) -> Result:
         """What this delivery would get, from what the table knows of its phone (read only)."""
         if not deadline.fits(CLAIM):
@@ -135,15 +186,78 @@ class DeliveryService:
             would, success = outcomes.PHONE_EXISTING, True
         return _dry_run(would, fields, success=success, phone=fields["phone"], known=known)
 
-    def retry(self, queued: QueuedDelivery, deadline: Deadline, fields: Fields) -> Result:
-        """A queued delivery, forwarded again under the same deduplication; raises a WebhookError to retry it later."""
+    def retry(self, queued: QueuedDelivery, deadline: Deadline, fields: Fields, *, keep: bool = False) -> Result:
+        """A queued delivery, forwarded again under the same deduplication; raises a WebhookError to retry it later.
+        With `keep` (the retry queue's path, where no webhook keeps it), a phone the gateway refuses is kept."""
         fields.update(source=queued.source, phone=mask(queued.phone))
         if not deadline.fits(SECRET, then=CLAIM):
             raise OutOfTimeError("too little time is left in this invocation; the message waits")
         credentials = self._credentials.load()
         keys = self._phone_keys()
         fields.update(delivery_id=loggable(queued.delivery_id, keys[0]), phone_ref=phone_ref(queued.phone, keys[0]))
-        return self._forward_once(queued, credentials.api_key, keys, deadline, fields, queue=False)
+        result = self._forward_once(queued, credentials.api_key, keys, deadline, fields, queue=False)
+        if keep and result.outcome.kept and self._refusals is not None:
+            from owner_webhook.refusals import KeptRefusal
+
+            kept = KeptRefusal.queued(queued, result.outcome, result.message, fields["phone"])
+            return self._keep(kept, result, deadline, fields)
+        return result
+
+    def replay(self, kept: KeptRefusal, deadline: Deadline, fields: Fields, *, dry_run: bool = False) -> Result:
+        """A kept refusal run again through today's recipe and settings as the same delivery (its delivery id), its
+        authentication not checked again (it was when it arrived). Refused again, it is kept again with its new
+        reason; a dry run says what would happen. Raises a WebhookError, and the refusal stays kept as it was."""
+        source = self.source(kept.source)
+        keys = self._phone_keys()
+        fields.update(source=source.name, delivery_id=loggable(kept.delivery_id, keys[0]))
+        try:
+            if kept.request is not None and not source.accepts(kept.request, source.read(kept.request)):
+                # Today's event filter no longer takes it: nothing is sent (and the refusal stays kept).
+                if dry_run:
+                    return _dry_run(outcomes.IGNORED, fields, success=True, phone=None, known=False)
+                return Result(outcomes.IGNORED, fields=fields)
+            phone = self._phone_again(source, kept, fields)
+        except (RefusedError, MalformedBodyError, UnsupportedMediaTypeError) as refusal:
+            if dry_run:
+                return _dry_run(refusal.outcome, fields, success=False, phone=None, known=False)
+            again = kept.again(source, refusal.outcome, refusal.message, None)
+            return self._keep(again, Result(refusal.outcome, refusal.message), deadline, fields)
+        fields.update(phone=mask(phone), phone_ref=phone_ref(phone, keys[0]))
+        delivery = QueuedDelivery(source.name, kept.delivery_id, phone, kept.received_at)
+        if dry_run:
+            return self._dry_run(delivery, keys[0], deadline, fields)
+        if not deadline.fits(SECRET, then=CLAIM):
+            raise OutOfTimeError("too little time is left in this invocation; replay it again")
+        api_key = self._credentials.load().api_key
+        result = self._forward_once(delivery, api_key, keys, deadline, fields, queue=False, replay=True)
+        if not result.outcome.kept:
+            return result
+        return self._keep(kept.again(source, result.outcome, result.message, fields["phone"]), result, deadline, fields)
+
+    def _phone_again(self, source: Source, kept: KeptRefusal, fields: Fields) -> str:
+        """The phone today's recipe and settings read from the kept body, or the kept phone of a queued delivery."""
+        request = kept.request
+        if request is not None:
+            return self._phone(source, source.read(request), fields)
+        if kept.e164 is None:
+            raise MalformedMessageError("the kept refusal holds neither a body nor a phone")
+        return kept.e164
+
+    def _keep(self, kept: KeptRefusal, result: Result, deadline: Deadline, fields: Fields) -> Result:
+        """The result, its refusal kept when the store takes it in time: the answer is the same either way."""
+        from owner_webhook.refusals import Kept
+
+        if self._refusals is None:
+            return result
+        try:
+            done = self._refusals().keep(kept, self._phone_keys()[0], deadline)  # the key names it
+        except WebhookError as error:  # the phone key could not be read
+            done = Kept("", error.code)
+        if done.problem is None:
+            fields["refusal_kept"] = done.name
+            return result
+        fields["refusal_not_kept"] = done.problem
+        return replace(result, also=(*result.also, "RefusalNotKept"))
 
     def _forward_once(
         self,
@@ -154,15 +268,19 @@ class DeliveryService:
         fields: Fields,
         *,
         queue: bool,
+        replay: bool = False,
     ) -> Result:
-        """Claim the phone, forward it, record the answer (or, with `queue`, queue a transient failure).
+        """Claim the phone, forward it, record the answer (or, with `queue`, queue a transient failure). A `replay`
+        of a kept refusal takes over the refusal the table stored for this same delivery: it asks the gateway again.
 
         Raises InProgressError, OutOfTimeError or DeduplicationUnavailableError before claiming anything,
         and the forward's TransientError after releasing the claim.
         """
         if not deadline.fits(CLAIM):
             raise OutOfTimeError("too little time is left to claim the phone; retry")
-        decision = self.deduplication.claim(delivery.source, delivery.delivery_id, delivery.phone, deadline, keys)
+        decision = self.deduplication.claim(
+            delivery.source, delivery.delivery_id, delivery.phone, deadline, keys, retake_refusal=replay
+        )
         if isinstance(decision, Answered):
             return decision.result
         claim = decision
@@ -188,6 +306,11 @@ class DeliveryService:
                 result = Result(outcomes.CREATED_UNRECORDED)
         if claim.after_lapsed_claim and result.outcome == outcomes.OWNER_CREATED:
             also.append("AmbiguousForward")  # the dead invocation may have created one too
+        elif result.outcome == outcomes.OWNER_CREATED and self.deduplication.forgot_since(delivery.received_at):
+            # A delivery older than the table's memory (a late redrive): an owner created for its phone since
+            # it arrived may have been forgotten, so this one may be a second.
+            fields["older_than_memory"] = True
+            also.append("AmbiguousForward")
         return Result(result.outcome, result.message, also=tuple(also))
 
     def _create(self, phone: str, api_key: str, deadline: Deadline, fields: Fields) -> Result:
@@ -198,11 +321,24 @@ class DeliveryService:
             return Result(refusal.outcome, refusal.message)
         return Result(outcomes.OWNER_CREATED)
 
-    def _phone(self, source: Source, payload: Mapping[str, Any]) -> str:
-        written = source.find_phone(payload)
-        if written is None:
-            raise MissingPhoneError("the payload has no phone field")
-        return to_e164(written, source.phone_region(payload) or self._region)
+    def _phone(self, source: Source, payload: Mapping[str, Any], fields: Fields) -> str:
+        """The first value of the source's phone places that is a valid number, in E.164; raises
+        MissingPhoneError, or the first value's InvalidPhoneError when none is valid."""
+        region: str | None = None
+        refusal: InvalidPhoneError | None = None
+        for found in source.phones(payload):
+            if region is None:
+                region = source.phone_region(payload) or self._region
+            try:
+                phone = to_e164(found.text, region)
+            except InvalidPhoneError as error:  # "Cancellation policy: I agree": the next field named so may hold it
+                refusal = refusal or error
+                continue
+            fields["phone_place"] = found.place
+            return phone
+        if refusal is not None:
+            raise refusal
+        raise MissingPhoneError("the payload has no phone field")
 
     def _queue_or_raise(
         self, failure: WebhookError, delivery: QueuedDelivery, deadline: Deadline, fields: Fields, claim: Claim | None

@@ -54,6 +54,12 @@ def phone_ref(phone: str, key: bytes) -> str:
     return "ref:" + _keyed(phone, key, 16)
 
 
+def kept_name(source: str, delivery_id: str, key: bytes) -> str:
+    """A kept refusal's id (its object's name after `<source>/`): 24 letters of the HMAC of the source and the
+    delivery id under `key`, the same for every retry of the delivery, and nothing anyone can read back."""
+    return _keyed(f"{source}\0{delivery_id}", key, 24)
+
+
 def _keyed(text: str, key: bytes, length: int) -> str:
     digest = hmac.new(key, text.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:length]
     return digest.translate(_LETTERS)

@@ -111,6 +111,12 @@ class UpstreamAuthError(TransientError):
     outcome = outcomes.UPSTREAM_AUTH
 
 
+class UpstreamMisdirectedError(TransientError):
+    """The gateway answered a redirect, 404 or 405: GATEWAY_BASE_URL (or the method) is wrong; nothing was created."""
+
+    outcome = outcomes.UPSTREAM_MISDIRECTED
+
+
 class SecretStoreUnavailableError(TransientError):
     outcome = outcomes.SECRET_STORE_UNAVAILABLE
 
@@ -125,6 +131,12 @@ class AtCeilingError(TransientError):
     """The gateway's ceiling is reached (every forwarder instance is busy), or the gateway asked to wait."""
 
     outcome = outcomes.AT_CEILING
+
+
+class RetryQueueUnavailableError(TransientError):
+    """QUEUE_EVERY_DELIVERY: SQS did not take the delivery (the sender is asked to retry)."""
+
+    outcome = outcomes.RETRY_QUEUE_UNAVAILABLE
 
 
 class ForwarderUnavailableError(TransientError):

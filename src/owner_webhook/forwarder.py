@@ -1,7 +1,8 @@
 """The forwarder function: the only function that calls the gateway, and the one that drains the retry queue.
 
-Two kinds of invocation: a delivery the webhook hands over (`{"forward": ..., "seconds": ...}`),
-forwarded at once and answered; and an SQS batch of queued deliveries, with partial batch failures.
+Three kinds of invocation: a delivery the webhook hands over (`{"forward": ..., "seconds": ...}`),
+forwarded at once and answered; an SQS batch of queued deliveries, with partial batch failures; and a kept
+refusal the operator replays (`{"replay": ..., "dry_run": ...}`, `make replay-refused`), answered.
 The function's reserved concurrency is the gateway's ceiling in flight, and each instance keeps its
 share of the ceiling's rate (pacing.py); an instance the gateway asked to wait (429/503 Retry-After)
 forwards nothing until then: it answers the webhook at once (which queues the delivery), and holds
@@ -10,14 +11,15 @@ its batch, and its place in the ceiling, for as long as its timeout allows.
 Each message is forwarded under the same deduplication key as its webhook (the phone), so a message
 SQS delivers twice, a delivery its sender also retried, or another delivery of the same phone, still
 creates one owner. A transient failure goes back to the queue with a growing delay; after
-MAX_RECEIVE_COUNT receives SQS moves it to the dead-letter queue. A phone the gateway refuses (400), and
-a message this function did not write, are logged, counted and dropped.
+MAX_RECEIVE_COUNT receives SQS moves it to the dead-letter queue. A phone the gateway refuses (a 4xx) is
+kept (refusals.py) and dropped; a message this function did not write is logged, counted and dropped.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -30,6 +32,7 @@ from owner_webhook.errors import (
     AtCeilingError,
     ForwarderUnavailableError,
     MalformedMessageError,
+    TransientError,
     UpstreamAmbiguousError,
     WebhookError,
 )
@@ -81,7 +84,7 @@ def _handle(record: SQSRecord, context: LambdaContext, receive_count: int) -> Re
         paused = ready.paused()
         if paused and paused > deadline.forward_by - time.monotonic() - MIN_FORWARD_SECONDS:  # no turn in time
             raise AtCeilingError("the gateway asked to wait; the message waits", retry_after=math.ceil(paused))
-        result = ready.service.retry(queued, deadline, fields)
+        result = ready.service.retry(queued, deadline, fields, keep=True)
     except WebhookError as error:
         if ready.queue is not None and deadline.fits_in_reserve(DELAY):
             # A message held back by the instance's pause waits at least for the pause's end.
@@ -122,6 +125,37 @@ def forward(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return answered(result, fields)
 
 
+def replay(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """A kept refusal the operator runs again: through today's recipe and settings as the same delivery, its
+    authentication not checked again. No webhook answers it, so it is logged and counted here; the answer is
+    the result, or the failure (the refusal then stays kept as it was)."""
+    started = time.perf_counter()
+    fields: dict[str, Any] = {}
+    dry_run = event.get("dry_run", False) is not False  # anything but false is a dry run: never forwarded by mistake
+    try:
+        from owner_webhook.refusals import KeptRefusal  # never on the way to an owner
+
+        kept = KeptRefusal.from_fields(event.get("replay"))
+        ready = parts()
+        paused = ready.paused()
+        if paused and not dry_run:
+            raise AtCeilingError("the gateway asked to wait; replay it later", retry_after=math.ceil(paused))
+        result = ready.service.replay(kept, ready.deadline(context), fields, dry_run=dry_run)
+        answer = answered(result, fields)
+    except WebhookError as error:
+        retry_after = error.retry_after if isinstance(error, TransientError) else None
+        result = Result(error.outcome, error.message, retry_after=retry_after, also=error.outcome.signals)
+        answer = failed(error, fields)
+    except Exception as error:  # a bug: logged and counted as one; the refusal stays kept
+        fields.update(error_type=type(error).__name__, error_place=own_place(error))
+        result = Result(outcomes.INTERNAL_ERROR, "the replay could not be handled; it stays kept")
+        answer = failed(WebhookError(str(result.message)), fields)
+    total_ms = round((time.perf_counter() - started) * 1000, 2)
+    report(replace(result, fields=fields), "kept refusal replayed", dry_run=dry_run, total_ms=total_ms)
+    metrics.flush_metrics()
+    return answer
+
+
 def _hold_while_paused(records: list[Any], context: LambdaContext) -> None:
     """An instance the gateway asked to wait keeps its batch, and its place in the ceiling, until the
     wait is over (or only time enough is left to put each message back with its delay)."""
@@ -134,14 +168,33 @@ def _hold_while_paused(records: list[Any], context: LambdaContext) -> None:
         time.sleep(min(paused, spare))
 
 
+def _hold_while_in_flight(context: LambdaContext) -> None:
+    """An instance whose call is still in flight at the gateway (its answer no longer waited for) keeps its
+    invocation, and so its place in the reserved concurrency, until the call is assumed over: else Lambda
+    could give that place to another instance, and the gateway would have more than the ceiling in flight.
+    Every forward ends early enough for this (Parts.deadline); the answer comes that much later."""
+    try:
+        in_flight = parts().in_flight()
+    except WebhookError:
+        return
+    spare = context.get_remaining_time_in_millis() / 1000 - REPLY_SECONDS
+    if in_flight and spare > 0:
+        time.sleep(min(in_flight, spare))
+
+
 # No log_metrics decorator: each message's metric is flushed on its own (they have different sources),
 # which would leave the decorator an empty final flush.
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
-    """A delivery from the webhook (its answer), or an SQS batch (the ids of the messages to retry:
-    Lambda's partial batch response)."""
-    if isinstance(event, dict) and "forward" in event:
-        return forward(event, context)
-    if isinstance(event, dict) and isinstance(event.get("Records"), list):
-        _hold_while_paused(event["Records"], context)
-    return process_partial_response(event=event, record_handler=drain, processor=_processor, context=context)
+    """A delivery from the webhook (its answer), a kept refusal replayed (its answer), or an SQS batch (the ids
+    of the messages to retry: Lambda's partial batch response)."""
+    try:
+        if isinstance(event, dict) and "forward" in event:
+            return forward(event, context)
+        if isinstance(event, dict) and "replay" in event:
+            return replay(event, context)
+        if isinstance(event, dict) and isinstance(event.get("Records"), list):
+            _hold_while_paused(event["Records"], context)
+        return process_partial_response(event=event, record_handler=drain, processor=_processor, context=context)
+    finally:
+        _hold_while_in_flight(context)

@@ -11,9 +11,10 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from enum import StrEnum
+from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Self
 
@@ -26,6 +27,7 @@ from urllib3.exceptions import (
     NewConnectionError,
     ProtocolError,
     ProxyError,
+    ReadTimeoutError,
     SSLError,
 )
 from urllib3.util import Retry, Timeout, parse_url
@@ -34,25 +36,42 @@ from owner_webhook.budget import MIN_FORWARD_SECONDS
 
 
 class GatewayStatus(StrEnum):
-    CREATED = "created"  # 200: the owner exists now
-    REJECTED = "rejected"  # 400: the gateway refuses this phone; final
+    CREATED = "created"  # any 2xx: the owner exists now
+    REJECTED = "rejected"  # 400, 409, 422 and the other 4xx below: the gateway refuses this phone; final
     UNAUTHORIZED = "unauthorized"  # 401: the key is wrong (perhaps rotated)
     FORBIDDEN = "forbidden"  # 403: the key may not create owners
+    MISDIRECTED = "misdirected"  # 3xx, 404, 405: the gateway's address or method is wrong; nothing created
     THROTTLED = "throttled"  # 429
-    FAILED = "failed"  # 5xx or an answer outside the contract; nothing created
+    FAILED = "failed"  # 408, 5xx, or a status no row names; nothing created
     UNREACHABLE = "unreachable"  # refused, DNS, connect timeout: the request surely did not arrive
-    AMBIGUOUS = "ambiguous"  # read timeout, dropped or cut connection: the owner may exist
+    AMBIGUOUS = "ambiguous"  # the gateway dropped or cut the connection after the request was sent: the owner may exist
+    ABANDONED = "abandoned"  # no answer by the read timeout or the deadline: the gateway may still be working on it
     NOT_SENT = "not_sent"  # too little time was left for an answer to come back: nothing was sent
     PAUSED = "paused"  # the forwarder's pace left no turn in time (a 429/503 asked to wait): nothing was sent
 
 
-_BY_HTTP_STATUS = {
-    200: GatewayStatus.CREATED,
-    400: GatewayStatus.REJECTED,
-    401: GatewayStatus.UNAUTHORIZED,
-    403: GatewayStatus.FORBIDDEN,
-    429: GatewayStatus.THROTTLED,
-}
+# Every status the gateway may answer, by class: the first row that holds it decides (docs/answers.md has
+# the same table). The gateway documents 200, 400, 401 and 403; a real HTTP service answers more.
+_BY_HTTP_STATUS: tuple[tuple[Collection[int], GatewayStatus], ...] = (
+    (range(200, 300), GatewayStatus.CREATED),  # 201, 202, 204 too, whatever the body (or none)
+    ({HTTPStatus.UNAUTHORIZED}, GatewayStatus.UNAUTHORIZED),
+    ({HTTPStatus.FORBIDDEN}, GatewayStatus.FORBIDDEN),
+    ({HTTPStatus.NOT_FOUND, HTTPStatus.METHOD_NOT_ALLOWED}, GatewayStatus.MISDIRECTED),  # no POST /owner there
+    ({HTTPStatus.REQUEST_TIMEOUT}, GatewayStatus.FAILED),  # the gateway gave up waiting for the request
+    ({HTTPStatus.TOO_MANY_REQUESTS}, GatewayStatus.THROTTLED),
+    (range(300, 400), GatewayStatus.MISDIRECTED),  # a redirect is not followed: the base URL is wrong
+    (range(400, 500), GatewayStatus.REJECTED),  # 400, 409, 410, 422, ...: this phone, refused for good
+    (range(500, 600), GatewayStatus.FAILED),
+)
+# Anything else (a status outside 200-599): not an answer the gateway means, so transient, as an outage is.
+_UNKNOWN_HTTP_STATUS = GatewayStatus.FAILED
+
+
+def classify(http_status: int) -> GatewayStatus:
+    """What the gateway's HTTP status means, by the table above."""
+    return next((status for statuses, status in _BY_HTTP_STATUS if http_status in statuses), _UNKNOWN_HTTP_STATUS)
+
+
 # The gateway's Retry-After, as answered to the sender: whole seconds, at least 1, at most an hour.
 MAX_RETRY_AFTER = 3600
 _SECONDS = re.compile(r"\s*[0-9]+(?:\.[0-9]*)?\s*")
@@ -70,15 +89,25 @@ class GatewayResult:
 
 
 class BudgetRetry(Retry):
-    """urllib3's Retry, allowed to try again only while a whole attempt still fits before the forward's deadline.
+    """urllib3's Retry, allowed to try again only while the attempt still fits before `deadline`.
 
     Retried: what surely never reached the gateway (refused, DNS, connect timeout), and a 429/503
     whose Retry-After leaves time for one more whole attempt. Never a request that may have arrived
     (read timeout, dropped connection): the gateway would create a second owner. A Retry-After that is
     not a number of seconds or an HTTP date is no Retry-After (never an error: the gateway is only busy).
-    The deadline and an attempt's length are the forward's under way (`_ANSWER_BY`, `_ATTEMPT`), so that
-    one policy serves every call.
+    When it gives up, the error says how many attempts were made (`GaveUpError`).
     """
+
+    # Not 413 as urllib3 has it: that is a refusal of the phone, final whatever its Retry-After says.
+    RETRY_AFTER_STATUS_CODES = frozenset({429, 503})
+
+    def __init__(self, *args: Any, deadline: float = float("inf"), attempt_seconds: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deadline = deadline
+        self.attempt_seconds = attempt_seconds
+
+    def new(self, **kw: Any) -> Self:
+        return super().new(deadline=self.deadline, attempt_seconds=self.attempt_seconds, **kw)
 
     def get_retry_after(self, response: urllib3.BaseHTTPResponse) -> float | None:
         return retry_after_seconds(response.headers.get("Retry-After"))
@@ -92,17 +121,27 @@ class BudgetRetry(Retry):
         _pool: Any = None,
         _stacktrace: TracebackType | None = None,
     ) -> Self:
-        if response is not None:
-            wait = self.get_retry_after(response)
-            if wait is None:  # a Retry-After that says nothing usable: answered as it is, not retried blind
+        try:
+            if response is not None:
+                wait = self.get_retry_after(response)
+                if wait is None:  # a Retry-After that says nothing usable: answered as it is, not retried blind
+                    raise MaxRetryError(_pool, url or "", error)
+            else:
+                wait = self.get_backoff_time()
+            if time.monotonic() + wait + self.attempt_seconds > self.deadline:
+                # For an error, urllib3 raises this; for a response (raise_on_status off), the response stands.
                 raise MaxRetryError(_pool, url or "", error)
-        else:
-            wait = self.get_backoff_time()
-        deadline = _ANSWER_BY.get()
-        if deadline is None or time.monotonic() + wait + _ATTEMPT.get() > deadline:
-            # For an error, urllib3 raises this; for a response (raise_on_status off), the response stands.
-            raise MaxRetryError(_pool, url or "", error)
-        return super().increment(method, url, response, error, _pool, _stacktrace)
+            return super().increment(method, url, response, error, _pool, _stacktrace)
+        except MaxRetryError as exc:  # this attempt was the last: one more than the retries before it
+            raise GaveUpError(_pool, url or "", exc.reason, attempts=len(self.history) + 1) from exc.reason
+
+
+class GaveUpError(MaxRetryError):
+    """urllib3's MaxRetryError, with the number of attempts made (the last one included)."""
+
+    def __init__(self, pool: Any, url: str, reason: Exception | None, attempts: int) -> None:
+        super().__init__(pool, url, reason)
+        self.attempts = attempts
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -122,10 +161,8 @@ def retry_after_seconds(value: str | None) -> float | None:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER) if math.isfinite(seconds) else None
 
 
-# When the answer being read must be over (time.monotonic()), for the connection reading it and the retry
-# policy; and how long one whole attempt may take within it.
+# When the answer being read must be over (time.monotonic()), for the connection reading it.
 _ANSWER_BY: contextvars.ContextVar[float | None] = contextvars.ContextVar("answer_by", default=None)
-_ATTEMPT: contextvars.ContextVar[float] = contextvars.ContextVar("attempt", default=0.0)
 
 
 class _Watchdog:
@@ -173,6 +210,10 @@ class _Watchdog:
 _WATCHDOG = _Watchdog()
 
 
+class _CutError(ProtocolError):
+    """The watchdog ended the answer at the forward's deadline: we stopped waiting, the gateway may not have."""
+
+
 class _DeadlineConnection(HTTPConnection):
     """urllib3's connection, whose answer (status line, headers and body) ends by `_ANSWER_BY`."""
 
@@ -196,7 +237,7 @@ class _DeadlineConnection(HTTPConnection):
         finally:
             _WATCHDOG.release(token)
         if self._cut:  # a cut read looks like the end of the headers or of the body: it is neither
-            raise ProtocolError("the gateway's answer was not over by the forward's deadline")
+            raise _CutError("the gateway's answer was not over by the forward's deadline")
         return response
 
 
@@ -220,17 +261,6 @@ class GatewayClient:
         self._read_timeout = read_timeout
         self._pool = urllib3.connection_from_url(owner_url, maxsize=4)
         self._pool.ConnectionCls = _DeadlineHTTPSConnection if owner_url.startswith("https") else _DeadlineConnection
-        self._retries = BudgetRetry(
-            total=4,
-            connect=2,
-            read=0,
-            other=0,
-            status=self._status_retries,
-            redirect=False,
-            allowed_methods=None,  # POST: read=0 still forbids repeating a request that may have arrived
-            backoff_factor=0.1,
-            raise_on_status=False,
-        )
 
     def create_owner(self, phone: str, api_key: str, deadline: float) -> GatewayResult:
         """POST {"phone": phone} with the Bearer key; every byte of it, retries included, by `deadline` (monotonic)."""
@@ -240,8 +270,20 @@ class GatewayClient:
             return GatewayResult(GatewayStatus.NOT_SENT, attempts=0)
         # The total bounds connecting and each read; the watchdog bounds the answer as a whole.
         timeout = Timeout(connect=self._connect_timeout, read=self._read_timeout, total=remaining)
+        retries = BudgetRetry(
+            total=4,
+            connect=2,
+            read=0,
+            other=0,
+            status=self._status_retries,
+            redirect=False,
+            allowed_methods=None,  # POST: read=0 still forbids repeating a request that may have arrived
+            backoff_factor=0.1,
+            raise_on_status=False,
+            deadline=deadline,
+            attempt_seconds=min(self._connect_timeout + self._read_timeout, remaining),
+        )
         answer_by = _ANSWER_BY.set(deadline)
-        attempt = _ATTEMPT.set(min(self._connect_timeout + self._read_timeout, remaining))
         try:
             response = self._pool.urlopen(
                 "POST",
@@ -253,19 +295,18 @@ class GatewayClient:
                     "Accept": "application/json",
                 },
                 timeout=timeout,
-                retries=self._retries,
+                retries=retries,
                 redirect=False,  # a redirect is an answer outside the contract, not a place to POST to
             )
         except MaxRetryError as exc:
-            return GatewayResult(_classify_error(exc.reason), latency_ms=_since(started))
+            attempts = exc.attempts if isinstance(exc, GaveUpError) else 1
+            return GatewayResult(_classify_error(exc.reason), latency_ms=_since(started), attempts=attempts)
         except HTTPError as exc:
             return GatewayResult(_classify_error(exc), latency_ms=_since(started))
         finally:
-            _ATTEMPT.reset(attempt)
             _ANSWER_BY.reset(answer_by)
-        status = _BY_HTTP_STATUS.get(response.status, GatewayStatus.FAILED)
         return GatewayResult(
-            status,
+            classify(response.status),
             http_status=response.status,
             retry_after=_retry_after(response),
             latency_ms=_since(started),
@@ -274,7 +315,12 @@ class GatewayClient:
 
 
 def _classify_error(error: Exception | None) -> GatewayStatus:
-    return GatewayStatus.UNREACHABLE if isinstance(error, _NOT_SENT) else GatewayStatus.AMBIGUOUS
+    """No answer: never sent, sent and then dropped by the gateway, or sent and no longer waited for."""
+    if isinstance(error, _NOT_SENT):
+        return GatewayStatus.UNREACHABLE
+    if isinstance(error, ReadTimeoutError | _CutError):
+        return GatewayStatus.ABANDONED
+    return GatewayStatus.AMBIGUOUS
 
 
 def _retry_after(response: urllib3.BaseHTTPResponse) -> int | None:

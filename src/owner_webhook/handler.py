@@ -5,7 +5,6 @@ The event itself is read in request.py, the one module that knows its three shap
 
 from __future__ import annotations
 
-import functools
 import re
 import time
 from dataclasses import replace
@@ -17,7 +16,7 @@ from owner_webhook import outcomes
 from owner_webhook.errors import MethodNotAllowedError, RouteNotFoundError, TransientError, WebhookError
 from owner_webhook.observability import logger, metrics, own_place, report
 from owner_webhook.outcomes import Result
-from owner_webhook.request import method_and_path
+from owner_webhook.request import is_dry_run, method_and_path
 from owner_webhook.sources import registry
 from owner_webhook.wiring import parts
 
@@ -36,10 +35,10 @@ def route(event: dict[str, Any]) -> str:
     return found["source"]
 
 
-@functools.cache
-def _never_retry() -> frozenset[str]:
-    """The sources whose senders never retry a failed delivery: a 5xx to them is likely a lost signup."""
-    return frozenset(name for name, source in registry().items() if not source.retries)
+def _never_retries(name: str | None) -> bool:
+    """Whether the route's sender never retries a failed delivery: a 5xx to it is likely a lost signup."""
+    source = registry().get(name or "")
+    return source is not None and not source.retries
 
 
 def answer(event: dict[str, Any], context: LambdaContext) -> Result:
@@ -59,8 +58,9 @@ def answer(event: dict[str, Any], context: LambdaContext) -> Result:
         # The message may quote the payload, so only the type and the place are logged.
         fields.update(error_type=type(error).__name__, error_place=own_place(error))
         result = Result(outcomes.INTERNAL_ERROR, "the request could not be handled; retry later", fields=fields)
-    if result.status >= 500 and name in _never_retry():
-        return replace(result, also=(*result.also, "LikelyLost"))  # nobody will send it again
+    # Nobody will send it again; a dry run carries no signup to lose.
+    if result.status >= 500 and _never_retries(name) and not is_dry_run(event):
+        return replace(result, also=(*result.also, "LikelyLost"))
     return result
 
 

@@ -29,6 +29,9 @@ class Outcome:
     body: MappingProxyType[str, Any] | None = None  # a success's body; None: a failure with its code
     # Metrics this failure carries into whatever it ends in (answered, queued, retried by the forwarder).
     signals: tuple[str, ...] = ()
+    # An authenticated delivery that ends so is kept to be replayed once the recipe or setting is fixed
+    # (refusals.py): it ends without an owner and is not queued, and a retry of it would end the same.
+    kept: bool = False
 
     def status_for(self, acknowledges_refusals: bool) -> int:
         return 200 if acknowledges_refusals and self.refusal else self.status
@@ -39,11 +42,11 @@ def _success(code: str, metric: str, meaning: str, **body: Any) -> Outcome:
 
 
 def _refusal(code: str, meaning: str) -> Outcome:
-    return Outcome(code, "PhoneRefused", meaning, 422, refusal=True)
+    return Outcome(code, "PhoneRefused", meaning, 422, refusal=True, kept=True)
 
 
-def _malformed(code: str, status: int, meaning: str) -> Outcome:
-    return Outcome(code, "MalformedRequest", meaning, status)
+def _malformed(code: str, status: int, meaning: str, *, kept: bool = False) -> Outcome:
+    return Outcome(code, "MalformedRequest", meaning, status, kept=kept)
 
 
 def _transient(code: str, metric: str, meaning: str, *signals: str) -> Outcome:
@@ -56,6 +59,13 @@ PHONE_EXISTING = _success(
     "phone_existing", "PhoneExisting", "the phone's owner was created for an earlier delivery", existing=True
 )
 QUEUED = _success("queued", "Queued", "the gateway failed for now; the delivery waits in the retry queue", queued=True)
+IGNORED = _success(
+    "ignored",
+    "Ignored",
+    "an event the recipe does not take (its event filter), or a sender's unsigned test ping: never forwarded, "
+    "queued or remembered",
+    ignored=True,
+)
 CREATED_UNRECORDED = _success(
     "owner_created_unrecorded",
     "AmbiguousForward",  # counted with the possible duplicates
@@ -64,10 +74,10 @@ CREATED_UNRECORDED = _success(
 # Refused: resending cannot help.
 MISSING_PHONE = _refusal("missing_phone", "no phone in the payload")
 INVALID_PHONE = _refusal("invalid_phone", "the phone is not a valid number")
-REJECTED_PHONE = _refusal("rejected_phone", "the gateway refused the phone (its 400)")
+REJECTED_PHONE = _refusal("rejected_phone", "the gateway refused the phone (its 400, 409, 422 or another 4xx)")
 UNAUTHENTICATED = Outcome("unauthenticated", "Unauthenticated", "signature or token missing or wrong", 401)
-MALFORMED_BODY = _malformed("malformed_body", 400, "body not parseable")
-UNSUPPORTED_MEDIA_TYPE = _malformed("unsupported_media_type", 415, "content type the source does not send")
+MALFORMED_BODY = _malformed("malformed_body", 400, "body not parseable", kept=True)
+UNSUPPORTED_MEDIA_TYPE = _malformed("unsupported_media_type", 415, "content type the source does not send", kept=True)
 PAYLOAD_TOO_LARGE = _malformed("payload_too_large", 413, "body over MAX_BODY_BYTES")
 UNKNOWN_SOURCE = _malformed("unknown_source", 404, "no source by that name")
 METHOD_NOT_ALLOWED = _malformed("method_not_allowed", 405, "not POST")
@@ -93,6 +103,12 @@ UPSTREAM_AMBIGUOUS = _transient(
 UPSTREAM_AUTH = _transient(
     "upstream_auth", "UpstreamFailure", "the gateway refused the key, even fresh", "GatewayKeyRefused"
 )
+UPSTREAM_MISDIRECTED = _transient(
+    "upstream_misdirected",
+    "UpstreamFailure",
+    "the gateway answered a redirect, 404 or 405: its address or method is wrong; nothing was created",
+    "GatewayMisdirected",
+)
 OUT_OF_TIME = _transient("out_of_time", "OutOfTime", "too little of the invocation's time was left for the next step")
 AT_CEILING = _transient(
     "at_ceiling",
@@ -102,6 +118,9 @@ AT_CEILING = _transient(
 SECRET_STORE_UNAVAILABLE = _transient("secret_store_unavailable", "DependencyFailure", "Secrets Manager unreachable")
 DEDUPLICATION_UNAVAILABLE = _transient(
     "deduplication_unavailable", "DependencyFailure", "the deduplication table is unavailable"
+)
+RETRY_QUEUE_UNAVAILABLE = _transient(
+    "retry_queue_unavailable", "DependencyFailure", "the retry queue could not take the delivery (QUEUE_EVERY_DELIVERY)"
 )
 FORWARDER_UNAVAILABLE = _transient(
     "forwarder_unavailable", "DependencyFailure", "the forwarder function could not be invoked"
@@ -178,5 +197,8 @@ class Result:
         }
 
 
-# Every metric counted beside an outcome's own: possible duplicates, signups likely lost, a key refused.
-ALSO_METRICS = frozenset({"DeliveryIdReused", "AmbiguousForward", "LikelyLost", "GatewayKeyRefused"})
+# Every metric counted beside an outcome's own: possible duplicates, signups likely lost, a key refused, a
+# gateway address that is wrong, a refusal that could not be kept.
+ALSO_METRICS = frozenset(
+    {"DeliveryIdReused", "AmbiguousForward", "LikelyLost", "GatewayKeyRefused", "GatewayMisdirected", "RefusalNotKept"}
+)

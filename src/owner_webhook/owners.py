@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from http import HTTPStatus
-from typing import Any
+from typing import Any, assert_never
 
 from owner_webhook.budget import MIN_FORWARD_SECONDS, SECRET, Deadline
 from owner_webhook.credentials import CredentialStore
@@ -15,6 +15,7 @@ from owner_webhook.errors import (
     RejectedPhoneError,
     UpstreamAmbiguousError,
     UpstreamAuthError,
+    UpstreamMisdirectedError,
     UpstreamUnavailableError,
 )
 from owner_webhook.gateway import GatewayClient, GatewayResult, GatewayStatus
@@ -34,31 +35,44 @@ class Owners:
         Raises RejectedPhoneError (final), or a TransientError (the owner may be created on a retry).
         """
         result = self._post(phone, api_key, deadline)
-        if result.status == GatewayStatus.NOT_SENT:
+        if result.status in (GatewayStatus.NOT_SENT, GatewayStatus.PAUSED):
             fields.update(gateway_attempts=0)
-            raise OutOfTimeError("too little time was left to call the payment gateway safely; retry")
-        if result.status == GatewayStatus.PAUSED:
-            fields.update(gateway_attempts=0, gateway_status=str(result.status))
-            raise AtCeilingError("the gateway's ceiling left no turn in time; retry", retry_after=result.retry_after)
-        fields.update(
-            gateway_status=result.http_status or str(result.status),
-            gateway_latency_ms=result.latency_ms,
-            gateway_attempts=result.attempts,
-        )
+        else:
+            fields.update(
+                gateway_status=result.http_status or str(result.status),
+                gateway_latency_ms=result.latency_ms,
+                gateway_attempts=result.attempts,
+            )
+        status = f"HTTP {result.http_status}"
+        # One arm per class of gateway.py's table, and one per way of getting no answer.
         match result.status:
             case GatewayStatus.CREATED:
                 return
             case GatewayStatus.REJECTED:
-                raise RejectedPhoneError("the payment gateway refused the phone number")
+                raise RejectedPhoneError(f"the payment gateway refused the phone number ({status})")
             case GatewayStatus.UNAUTHORIZED | GatewayStatus.FORBIDDEN:
                 raise UpstreamAuthError("the payment gateway refused the API key; it has been fetched fresh")
-            case GatewayStatus.AMBIGUOUS:
+            case GatewayStatus.MISDIRECTED:
+                raise UpstreamMisdirectedError(
+                    f"the payment gateway's address or method is wrong ({status} for POST /owner): check "
+                    "GATEWAY_BASE_URL; nothing was created"
+                )
+            case GatewayStatus.AMBIGUOUS | GatewayStatus.ABANDONED:
                 # The owner may exist now: a retry may create a second one, but dropping the signup is worse.
                 raise UpstreamAmbiguousError("the payment gateway did not answer in time; retry")
-            case _:
+            case GatewayStatus.THROTTLED | GatewayStatus.FAILED | GatewayStatus.UNREACHABLE:
                 raise UpstreamUnavailableError(
                     "the payment gateway is unavailable; retry", retry_after=result.retry_after
                 )
+            case GatewayStatus.NOT_SENT:
+                raise OutOfTimeError("too little time was left to call the payment gateway safely; retry")
+            case GatewayStatus.PAUSED:
+                fields.update(gateway_status=str(result.status))
+                raise AtCeilingError(
+                    "the gateway's ceiling left no turn in time; retry", retry_after=result.retry_after
+                )
+            case unknown:
+                assert_never(unknown)
 
     def _post(self, phone: str, api_key: str, deadline: Deadline) -> GatewayResult:
         result = self._paced(phone, api_key, deadline)
@@ -78,8 +92,9 @@ class Owners:
 
     def _paced(self, phone: str, api_key: str, deadline: Deadline) -> GatewayResult:
         """One call to the gateway in this instance's turn. A 429 or 503 pauses the instance for its
-        Retry-After; so does an answer that never came (for the default pause), since the gateway may
-        still be working on that call: the next one would be more than this instance's share in flight."""
+        Retry-After; a call dropped without an answer for the default pause. A call whose answer we stopped
+        waiting for (read timeout, deadline) is still in flight at the gateway: the instance calls nothing
+        more until it is assumed over (pacing.py)."""
         if self._pace is None:
             return self._gateway.create_owner(phone, api_key, deadline.forward_by)
         if not self._pace.take_turn(latest=deadline.forward_by - MIN_FORWARD_SECONDS):
@@ -87,6 +102,8 @@ class Owners:
         result = self._gateway.create_owner(phone, api_key, deadline.forward_by)
         if result.status == GatewayStatus.THROTTLED or result.http_status == HTTPStatus.SERVICE_UNAVAILABLE:
             self._pace.pause(result.retry_after)
+        elif result.status == GatewayStatus.ABANDONED:
+            self._pace.abandoned()
         elif result.status == GatewayStatus.AMBIGUOUS:
             self._pace.pause(None)
         return result

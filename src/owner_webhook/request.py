@@ -28,6 +28,7 @@ from owner_webhook.errors import (
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
+DRY_RUN_VALUES = ("1", "true")  # ?dry_run=1 or ?dry_run=true
 
 
 def method_and_path(event: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -53,6 +54,13 @@ def method_and_path(event: Mapping[str, Any]) -> tuple[str, str, str]:
     if not isinstance(method, str) or not isinstance(path, str) or not isinstance(request_id, str):
         raise UnsupportedEventError("expected an API Gateway or Function URL request event")
     return method.upper(), path, request_id
+
+
+def is_dry_run(event: object) -> bool:
+    """Whether the request asks for a dry run (`?dry_run=1`), read from the event alone, so that it is known
+    whatever fails after (a dry run carries no signup: nothing is lost if it fails)."""
+    query = event.get("queryStringParameters") if isinstance(event, Mapping) else None
+    return isinstance(query, Mapping) and str(query.get("dry_run", "")).lower() in DRY_RUN_VALUES
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,17 @@ from owner_webhook.sources import NAMES
 # The gateway's ceiling by default (the template's GatewayConcurrency and GatewayRatePerSecond).
 GATEWAY_CONCURRENCY = 10
 GATEWAY_RATE_PER_SECOND = 20.0
+# How long the gateway is assumed to go on working on a call whose answer the forwarder stopped waiting for
+# (GatewayAbandonedCallSeconds); at most what the forwarder's 60 s timeout can hold after a forward.
+GATEWAY_ABANDONED_CALL_SECONDS = 30.0
+MAX_ABANDONED_CALL_SECONDS = 40.0
 # A function's name, or its full or partial ARN, as Lambda's Invoke API takes it.
 _FUNCTION = re.compile(
     r"(arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:)?([0-9]{12}:)?(function:)?[a-zA-Z0-9_-]{1,64}(:[a-zA-Z0-9$_-]+)?"
 )
+# S3's rule for a bucket's name (general purpose buckets), and the longest a refusal may be kept.
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+MAX_RETENTION_DAYS = 365
 # The shortest memory that still stops a replay: Tally retries for 31 h, signatures allow 5 minutes.
 MIN_WINDOW = 31 * 3600 + 300
 
@@ -49,10 +56,21 @@ class Settings:
     function_timeout: float = 10.0  # the function's Timeout in the template: Tally gives up after 10 s
     # The webhook invokes this function (the forwarder) to forward; None: it forwards in its own process.
     forwarder_function: str | None = None
+    # Every delivery goes to the retry queue, and only the forwarder's queue event source forwards: for an
+    # account whose concurrency quota leaves none to reserve for the forwarder (the template's QueueEveryDelivery).
+    queue_every_delivery: bool = False
     # The gateway's ceiling, set on the forwarder function only: at most GATEWAY_CONCURRENCY instances
     # (its reserved concurrency), each keeping its share of the rate. None: this function is not paced.
     gateway_concurrency: int | None = None
     gateway_rate: float | None = None
+    gateway_abandoned_call: float = GATEWAY_ABANDONED_CALL_SECONDS
+    # Kept refusals (refusals.py): the S3 bucket, and how long it keeps them (0: nothing is kept).
+    refused_bucket: str | None = None
+    refused_retention_days: int = 14
+
+    @property
+    def keeps_refusals(self) -> bool:
+        return self.refused_bucket is not None and self.refused_retention_days > 0
 
     @property
     def owner_url(self) -> str:
@@ -82,6 +100,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             f"FUNCTION_TIMEOUT_SECONDS ({function_timeout:g}) is too short for a claim, a forward and what follows "
             f"it{' (queueing the delivery)' if retry_queue_url else ''}: at least {shortest:g} s"
         )
+    queue_every_delivery = _flag(env, "QUEUE_EVERY_DELIVERY")
+    if queue_every_delivery and retry_queue_url is None:
+        raise SettingError("QUEUE_EVERY_DELIVERY=true needs RETRY_QUEUE_URL: every delivery waits in that queue")
     return Settings(
         api_key_secret_id=secret_id,
         gateway_base_url=_url(env, "GATEWAY_BASE_URL", Settings.gateway_base_url),
@@ -102,6 +123,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_receive_count=int(_number(env, "MAX_RECEIVE_COUNT", Settings.max_receive_count, 1, 1000)),
         function_timeout=function_timeout,
         forwarder_function=_function_name(env, "FORWARDER_FUNCTION"),
+        refused_bucket=_bucket(env, "REFUSED_BUCKET"),
+        refused_retention_days=int(
+            _number(env, "REFUSED_RETENTION_DAYS", Settings.refused_retention_days, 0, MAX_RETENTION_DAYS)
+        ),
+        queue_every_delivery=queue_every_delivery,
         **_ceiling(env),
     )
 
@@ -110,9 +136,21 @@ def _ceiling(env: Mapping[str, str]) -> dict[str, Any]:
     """The gateway's ceiling when either variable is set (the template sets both, on the forwarder)."""
     if not (env.get("GATEWAY_CONCURRENCY", "").strip() or env.get("GATEWAY_RATE_PER_SECOND", "").strip()):
         return {}
+    concurrency = int(_number(env, "GATEWAY_CONCURRENCY", GATEWAY_CONCURRENCY, 1, 1000))
+    rate = _number(env, "GATEWAY_RATE_PER_SECOND", GATEWAY_RATE_PER_SECOND, 0.01, 100_000)
+    if rate < concurrency:
+        # Each instance keeps its own pace: below one call a second each, all of them could still call in the
+        # same second, so the rate could not be kept.
+        raise SettingError(
+            f"GATEWAY_RATE_PER_SECOND ({rate:g}) must be at least GATEWAY_CONCURRENCY ({concurrency}): each "
+            "forwarder instance needs one whole call a second; lower GatewayConcurrency to the rate"
+        )
     return {
-        "gateway_concurrency": int(_number(env, "GATEWAY_CONCURRENCY", GATEWAY_CONCURRENCY, 1, 1000)),
-        "gateway_rate": _number(env, "GATEWAY_RATE_PER_SECOND", GATEWAY_RATE_PER_SECOND, 0.01, 100_000),
+        "gateway_concurrency": concurrency,
+        "gateway_rate": rate,
+        "gateway_abandoned_call": _number(
+            env, "GATEWAY_ABANDONED_CALL_SECONDS", GATEWAY_ABANDONED_CALL_SECONDS, 0, MAX_ABANDONED_CALL_SECONDS
+        ),
     }
 
 
@@ -139,6 +177,20 @@ def _function_name(env: Mapping[str, str], name: str) -> str | None:
     if value and not _FUNCTION.fullmatch(value):
         raise SettingError(f"{name} must be a Lambda function's name or ARN, got {value!r}")
     return value or None
+
+
+def _bucket(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    if value and not _BUCKET.fullmatch(value):
+        raise SettingError(f"{name} must be an S3 bucket's name, got {value[:80]!r}")
+    return value or None
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = env.get(name, "").strip().lower()
+    if value not in ("", "true", "false"):
+        raise SettingError(f"{name} must be true or false, got {value!r}")
+    return value == "true"
 
 
 def _url(env: Mapping[str, str], name: str, default: str) -> str:

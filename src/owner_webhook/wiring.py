@@ -6,6 +6,7 @@ import functools
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -22,6 +23,9 @@ from owner_webhook.retry_queue import MAX_RETENTION_SECONDS, RetryQueue
 from owner_webhook.settings import Settings, load_settings
 from owner_webhook.sources import registry
 
+if TYPE_CHECKING:
+    from owner_webhook.refusals import RefusalStore
+
 
 @dataclass(frozen=True)
 class Parts:
@@ -35,6 +39,14 @@ class Parts:
     forwarder: bool = False  # the webhook invokes the forwarder function instead of forwarding itself
     pace: Pace | None = None  # the forwarder instance's share of the gateway's ceiling
 
+    def held_back(self) -> float:
+        """Seconds at the end of an invocation kept to hold a call still in flight at the gateway (0: unpaced)."""
+        return self.pace.abandoned_call_seconds if self.pace is not None else 0.0
+
+    def in_flight(self) -> float:
+        """Seconds until this instance's abandoned call is assumed over at the gateway (0: none, or unpaced)."""
+        return self.pace.in_flight() if self.pace is not None else 0.0
+
     def paused(self) -> float:
         """Seconds this instance still waits because the gateway asked it to (0: none, or unpaced)."""
         return self.pace.paused() if self.pace is not None else 0.0
@@ -42,8 +54,10 @@ class Parts:
     def deadline(self, context: LambdaContext, within: float | None = None) -> Deadline:
         """The invocation's deadline: the forward within its budget, and the reservation after it (storing
         the answer; with the retry queue, queueing the delivery and releasing its claim) kept from the start.
-        `within`: the seconds the caller of the forwarder gave it, when they are fewer than the invocation's."""
-        remaining = context.get_remaining_time_in_millis() / 1000
+        `within`: the seconds the caller of the forwarder gave it, when they are fewer than the invocation's.
+        The forwarder keeps the last GATEWAY_ABANDONED_CALL_SECONDS of its invocation to hold a call whose answer
+        it stops waiting for, so that no forward ends too late to be held (pacing.py)."""
+        remaining = context.get_remaining_time_in_millis() / 1000 - self.held_back()
         if within is not None:  # the forwarder, invoked by the webhook: it records, the webhook queues
             return Deadline.start(min(remaining, within), self.forward_budget, after_forward(False))
         reserved = after_forward(self.queue is not None, forwarder=self.forwarder)
@@ -62,7 +76,7 @@ def parts() -> Parts:
     # GATEWAY_CONCURRENCY); elsewhere, unpaced.
     pace = None
     if settings.gateway_concurrency is not None and settings.gateway_rate is not None:
-        pace = Pace.for_ceiling(settings.gateway_concurrency, settings.gateway_rate)
+        pace = Pace.for_ceiling(settings.gateway_concurrency, settings.gateway_rate, settings.gateway_abandoned_call)
     gateway = GatewayClient(
         settings.owner_url, settings.gateway_connect_timeout, settings.gateway_read_timeout, paced=pace is not None
     )
@@ -81,6 +95,8 @@ def parts() -> Parts:
             if settings.forwarder_function
             else None
         ),
+        refusals=_refusals(settings, session),
+        queue_every_delivery=settings.queue_every_delivery,
     )
     return Parts(
         service,
@@ -91,6 +107,21 @@ def parts() -> Parts:
         forwarder=settings.forwarder_function is not None,
         pace=pace,
     )
+
+
+def _refusals(settings: Settings, session: boto3.session.Session) -> Callable[[], RefusalStore] | None:
+    """The kept refusals' store, built (its module imported, its S3 client made) when the first is kept."""
+    bucket, days = settings.refused_bucket, settings.refused_retention_days
+    if bucket is None or not settings.keeps_refusals:
+        return None
+
+    @functools.cache
+    def store() -> RefusalStore:
+        from owner_webhook.refusals import RefusalStore
+
+        return RefusalStore(bucket, days, session)
+
+    return store
 
 
 def _deduplication(settings: Settings, credentials: CredentialStore, session: boto3.session.Session) -> Deduplication:

@@ -62,6 +62,7 @@ def _clean_sandbox(sandbox: Sandbox) -> None:
     sandbox.aws.put_secret(LOCAL_SECRET)
     sandbox.aws.clear_faults()
     sandbox.aws.clear_table()
+    sandbox.aws.empty_bucket()
     assert sandbox.aws.empty_queues() == (sandbox.queue_url, sandbox.dead_letter_url)
 
 

@@ -219,7 +219,7 @@ def test_a_bug_is_answered_503_and_logged_by_type_and_place_only(
     def broken(self: RecipeSource, payload: object) -> str:
         raise RuntimeError("bug while reading +905551234567")
 
-    monkeypatch.setattr(RecipeSource, "find_phone", broken)
+    monkeypatch.setattr(RecipeSource, "phones", broken)
     answer = webhook("zapier")
     assert (answer.status, answer.code) == (503, "internal_error")
     assert "Retry-After" in answer.headers

@@ -47,12 +47,16 @@ def test_the_docs_recipe_works_as_the_docs_say(
     sandbox.aws.put_secret(secret)
     url, headers, body = _curl()
     assert headers["X-Crm-Token"] == local_secret(name)  # the token make serve seeds for it
+    updated = body.replace(b'"contact.created"', b'"contact.updated"')
     endpoint = LocalEndpoint(lambda_handler).start()
     try:
-        response = urllib3.request(
-            "POST", url.replace("http://127.0.0.1:3000", endpoint.url), body=body, headers=headers
-        )
+        url = url.replace("http://127.0.0.1:3000", endpoint.url)
+        response = urllib3.request("POST", url, body=body, headers=headers)
+        other = urllib3.request("POST", url, body=updated, headers={**headers, "X-Crm-Delivery": "evt-2"})
     finally:
         endpoint.stop()
     assert (response.status, json.loads(response.data)) == (200, {"success": True})
     assert [json.loads(r.body) for r in sandbox.gateway.received] == [{"phone": "+447911123456"}]
+    assert updated != body
+    assert (other.status, json.loads(other.data)) == (200, {"success": True, "ignored": True})  # as the docs say
+    assert len(sandbox.gateway.received) == 1

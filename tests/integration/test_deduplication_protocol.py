@@ -9,7 +9,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -180,3 +180,32 @@ def test_a_redrive_eight_days_later_makes_no_second_owner(queued: Sandbox, monke
     assert queue.redrive(queued.aws, queued.dead_letter_url, queued.queue_url) == 1
     queue.drain(queued.aws, queued.queue_url, forwarder)
     assert queued.gateway.owners == [PHONE]
+
+
+def test_a_redrive_after_the_table_forgot_the_phone_counts_its_owner_as_a_possible_duplicate(
+    queued: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    logs: Callable[[], list[dict[str, Any]]],
+) -> None:
+    """docs/guarantees.md, possible duplicates: a redriven message keeps when it was received; older than
+    what the table is sure to remember (14 days with the queue), an owner it creates is counted."""
+    from tests.integration.test_phone_identity import _counted
+
+    queued.gateway.chaos(1.0, [Fault(status=500)], seed=4)
+    assert send("jotform", "dead-long").body == {"success": True, "queued": True}
+    for _ in range(LOCAL_MAX_RECEIVE_COUNT + 1):
+        queue.poll_once(queued.aws, queued.queue_url, forwarder)
+    queued.gateway.chaos(0, [], seed=0)
+    assert send("typeform", "signed-up-again").body == {"success": True}  # the person's owner is created
+    # Fifteen days later: the dead letter was redriven once already (its 14 days started over), the record
+    # of the owner created meanwhile has expired.
+    monkeypatch.setattr(deduplication, "time", _Later(15))
+    assert queue.redrive(queued.aws, queued.dead_letter_url, queued.queue_url) == 1
+    capsys.readouterr()
+    queue.drain(queued.aws, queued.queue_url, forwarder)
+    out = capsys.readouterr().out
+    assert queued.gateway.owners == [PHONE, PHONE]  # the table had forgotten: a second owner...
+    assert _counted(out, "AmbiguousForward") == 1  # ...and counted, with the possible duplicates
+    line = [line for line in logs() if line["message"] == "queued delivery handled"][-1]
+    assert (line["outcome"], line["older_than_memory"]) == ("drained", True)

@@ -132,3 +132,27 @@ def test_the_readmes_dry_run_curl_answers_as_the_readme_says(sandbox: Sandbox) -
     assert response.status == 200
     assert json.loads(response.data) == json.loads(expected)
     nothing_happened(sandbox)
+
+
+@pytest.mark.parametrize("failure", ["table", "setting"])
+def test_a_dry_run_that_fails_is_never_a_likely_lost_signup(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], failure: str
+) -> None:
+    """docs/answers.md: a dry run carries no signup, so its 503 counts no LikelyLost (nor fires its alarm),
+    even from a sender that never retries; a delivery that fails the same way does."""
+    from tests.integration.test_phone_identity import _counted
+
+    def fail() -> None:
+        if failure == "table":
+            sandbox.aws.fail_next("DynamoDB_20120810.GetItem")
+        else:
+            monkeypatch.setenv("GATEWAY_BASE_URL", "ftp://gateway.example")  # invalid_setting, before anything
+
+    fail()
+    answer = dry_run("jotform")
+    assert answer.status == 503
+    assert _counted(capsys.readouterr().out, "LikelyLost") == 0
+    if failure == "table":
+        sandbox.aws.fail_next("DynamoDB_20120810.PutItem")  # the delivery's claim
+    assert invoke_event(http_api_event(senders.request("jotform", PHONE))).status == 503
+    assert _counted(capsys.readouterr().out, "LikelyLost") == 1

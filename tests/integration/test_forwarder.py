@@ -22,8 +22,9 @@ from tests.integration.test_phone_identity import _counted
 Logs = Callable[[], list[dict[str, Any]]]
 FORWARDER = "owner_webhook.forwarder.lambda_handler"
 HANDLERS = "tests.integration.lambda_handlers"
-# As the template sets it on the forwarder (one instance here), with a rate the tests never reach.
-CEILING = {"GATEWAY_CONCURRENCY": "1", "GATEWAY_RATE_PER_SECOND": "1000"}
+# As the template sets it on the forwarder (one instance here), with a rate the tests never reach, and an
+# abandoned call assumed over after 2 s (the stand-in's timeout is 10 s, the template's 60 s).
+CEILING = {"GATEWAY_CONCURRENCY": "1", "GATEWAY_RATE_PER_SECOND": "1000", "GATEWAY_ABANDONED_CALL_SECONDS": "2"}
 # Short reads: a Retry-After of 1 s leaves time for another whole attempt within the forward, and a
 # gateway 2.5 s late is cut.
 SHORT_READS = {**CEILING, "GATEWAY_READ_TIMEOUT": "1"}
@@ -138,19 +139,23 @@ def test_a_short_retry_after_is_not_retried_within_the_forward_but_waited_by_the
     assert second["queued_because"] == "at_ceiling"
 
 
-def test_a_gateway_that_does_not_answer_in_time_pauses_the_instance(
+def test_a_gateway_that_does_not_answer_in_time_holds_the_instance_until_the_call_is_assumed_over(
     sandbox: Sandbox, through: Callable[[str], None], logs: Logs
 ) -> None:
-    # The cut call may still be running at the gateway: another now would be more than the instance's share.
+    # The cut call may still be running at the gateway: the instance keeps its place in the ceiling (its
+    # invocation does not end) and calls nothing until the call is assumed over, 2 s after the cut here.
     through("slow-forwarder")
     sandbox.gateway.inject(Fault(delay=2.5))
+    started = time.monotonic()
     assert send("zapier", "0555 200 00 11").body == {"success": True, "queued": True}
-    assert send("zapier", "0555 200 00 12").body == {"success": True, "queued": True}
-    sandbox.gateway.settle()  # the cut call's late answer
-    assert [r.phone for r in sandbox.gateway.received] == ["+905552000011"]
+    assert time.monotonic() - started >= 1 + 2  # the read timeout, then the hold
+    assert send("zapier", "0555 200 00 12").body == {"success": True}  # the held call is over by now
+    sandbox.gateway.settle()
+    assert [r.phone for r in sandbox.gateway.received] == ["+905552000011", "+905552000012"]
+    assert sandbox.gateway.peak_in_flight == 1  # the second call began after the first had ended
     first, second = answered(logs)
-    assert first["queued_because"] == "upstream_ambiguous"
-    assert second["queued_because"] == "at_ceiling"
+    assert (first["queued_because"], first["gateway_status"]) == ("upstream_ambiguous", "abandoned")
+    assert second["outcome"] == "owner_created"
 
 
 def test_a_forwarder_that_fails_before_answering_is_a_possible_duplicate_and_queued(
@@ -232,3 +237,28 @@ def test_a_forwarder_that_cannot_be_invoked_is_not_a_lost_signup(
         assert (answer.code, answer.headers["Retry-After"]) == ("forwarder_unavailable", "60")
         assert answered(logs)[0]["forwarder_error"] == "ResourceNotFoundException"
     assert sandbox.gateway.received == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "code"),
+    [
+        (Fault(status=201), 200, "owner_created"),
+        (Fault(status=204), 200, "owner_created"),
+        (Fault(status=409), 422, "rejected_phone"),
+        (Fault(status=404), 200, "upstream_misdirected"),  # queued
+        (Fault(status=308, location="https://elsewhere.example/owner"), 200, "upstream_misdirected"),
+    ],
+    ids=["201", "204", "409", "404", "308"],
+)
+def test_each_class_of_gateway_answer_reaches_the_webhook_through_the_forwarder(
+    sandbox: Sandbox, through: Callable[[str], None], logs: Logs, fault: Fault, status: int, code: str
+) -> None:
+    """docs/answers.md, "The gateway's answers", as deployed: the forwarder's answer, the webhook's status."""
+    through("forwarder")
+    sandbox.gateway.inject(fault)
+    answer = send("zapier", "0555 200 00 13")
+    [line] = answered(logs)
+    assert answer.status == status and line["gateway_status"] == fault.status
+    assert line.get("queued_because", line["outcome"]) == code
+    assert len(sandbox.gateway.owners) == (code == "owner_created")
+    assert queue.depth(sandbox.aws, sandbox.queue_url) == (code == "upstream_misdirected")

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from owner_webhook import wiring
 from sandbox import senders
 from sandbox.aws import LOCAL_SECRET
 from sandbox.events import http_api_event
@@ -57,6 +58,20 @@ def test_a_redirect_is_not_followed_so_the_phone_is_posted_once(sandbox: Sandbox
     assert send()[0].status == 503
     assert [(r.path, r.status) for r in sandbox.gateway.received] == [("/owner", 307)]
     assert sandbox.gateway.owners == []
+
+
+def test_every_attempt_is_counted_also_when_the_last_got_no_answer(
+    sandbox: Sandbox, closed_port: int, monkeypatch: pytest.MonkeyPatch, logs: Logs
+) -> None:
+    """docs/answers.md, "The gateway's answers": `gateway_attempts` is every attempt, the last included."""
+    sandbox.gateway.inject(Fault(status=503, retry_after=1), Fault(reset=True))  # a retry, then no answer
+    assert send()[0].code == "upstream_ambiguous"
+    assert len(sandbox.gateway.received) == 2
+    monkeypatch.setenv("GATEWAY_BASE_URL", f"http://127.0.0.1:{closed_port}")  # refused, tried three times
+    wiring.parts.cache_clear()  # a cold function that reads the new address
+    assert send(phone="0555 123 45 68")[0].code == "upstream_unavailable"
+    first, second = [line["gateway_attempts"] for line in logs()]
+    assert (first, second) == (2, 3)  # urllib3's retries: one after the 503, two after refused connections
 
 
 @pytest.fixture

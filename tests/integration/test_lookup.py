@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
 import os
 import shutil
@@ -42,10 +43,11 @@ def send(source: str, delivery_id: str, phone: str = PHONE) -> Answer:
     return invoke_event(http_api_event(senders.request(source, phone, delivery_id=delivery_id)))
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, str], str]:
-    """The tool's exit status, its lines by label ("state", "by", ...; the query as "query"), and all it wrote."""
+def run(capsys: pytest.CaptureFixture[str], phone: str, *argv: str) -> tuple[int, dict[str, str], str]:
+    """The tool's exit status, its lines by label ("state", "by", ...; the query as "query"), and all it wrote;
+    the phone given as make gives it, in the environment (never on the command line)."""
     capsys.readouterr()  # what the function printed before: its log lines and metrics
-    code = lookup.main(list(argv))
+    code = lookup.main(list(argv), environ={"PHONE": phone}, stdin=io.StringIO(""))
     captured = capsys.readouterr()
     printed = captured.out + captured.err
     for private in PRIVATE:
@@ -98,7 +100,7 @@ def test_refused_by_the_gateway(sandbox: Sandbox, capsys: pytest.CaptureFixture[
     assert send("tally", "refused-1").code == "rejected_phone"
     code, shown, _ = run(capsys, *local(sandbox))
     assert code == 0
-    assert shown["state"].startswith("refused by the gateway (its 400), ")
+    assert shown["state"].startswith("refused by the gateway (a 4xx), ")
     assert "the next delivery of this phone is forwarded again" in shown["state"]
     assert shown["by"].startswith("tally, delivery ")
 
@@ -224,7 +226,7 @@ def test_a_deployed_stack_is_found_by_its_outputs_and_read_with_its_region(
         ("0555 123 45", "the phone given (9 digits, ending 45) is not a valid phone number in region TR"),
         ("555 1234 5678 9999", "the phone given (15 digits, ending 99) is not a valid phone number in region TR"),
         ("call me", "the phone given (0 digits) is not a valid phone number in region TR"),
-        ("  ", 'no phone: give it as the customer wrote it, make lookup PHONE="+44 7911 123456"'),
+        ("  ", "no phone: type it as the customer wrote it when make lookup asks for it"),
     ],
 )
 def test_an_invalid_phone_is_said_so_without_repeating_it(

@@ -95,5 +95,5 @@ def test_every_outcome_is_in_the_docs() -> None:
         assert f"`{outcome.metric}`" in metrics, outcome.metric
     named = {word.strip("|") for word in metrics.split() if word.startswith("`")}
     assert {f"`{name}`" for name in {*outcomes.ALSO_METRICS, "ColdStart"}} <= named
-    for name in ("`out_of_time`", "`LikelyLost`", "`GatewayKeyRefused`"):
+    for name in ("`out_of_time`", "`LikelyLost`", "`GatewayKeyRefused`", "`GatewayMisdirected`"):
         assert name in table, name

@@ -1,8 +1,10 @@
 """Each function's IAM policy, as SAM expands it from template.yaml, allows every AWS call its code makes.
 
 The calls are the ones the moto server answers while each handler runs its main paths (a first delivery,
-a repeat, the gateway down, an ambiguous forward, a rotated key; the forwarder retrying, then draining):
-what a first `sam deploy` would otherwise show as AccessDenied in production.
+a repeat, the gateway down, an ambiguous forward, a rotated key, a refusal kept; the forwarder retrying,
+then draining, a phone it is refused kept): what a first `sam deploy` would otherwise show as AccessDenied in
+production. The KMS side of a kept refusal (S3 calls KMS for the function) is read from the policies
+themselves: the functions may only encrypt, through S3 (docs/security.md, "Kept refusals").
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from tests.conftest import ROOT
 from tests.integration.conftest import invoke_event
 
 # X-Amz-Target prefix → IAM service prefix
-SERVICES = {"DynamoDB_20120810": "dynamodb", "AmazonSQS": "sqs", "secretsmanager": "secretsmanager"}
+SERVICES = {"DynamoDB_20120810": "dynamodb", "AmazonSQS": "sqs", "secretsmanager": "secretsmanager", "s3": "s3"}
 
 
 class _NoManagedPolicies:
@@ -34,8 +36,9 @@ class _NoManagedPolicies:
         return {}
 
 
-def policy_actions() -> dict[str, set[str]]:
-    """Each function's allowed actions, from the roles the SAM transform generates (offline)."""
+def policy_statements() -> dict[str, list[dict[str, Any]]]:
+    """Each function's Allow statements, from the roles the SAM transform generates (offline), with the
+    template's default parameters (under which every condition of a policy holds: refusals are kept)."""
     template = yaml_parse((ROOT / "template.yaml").read_text())
     for resource in template["Resources"].values():
         if resource["Type"] == "AWS::Serverless::Function":
@@ -44,15 +47,20 @@ def policy_actions() -> dict[str, set[str]]:
         patch.setenv("AWS_DEFAULT_REGION", os.environ.get("AWS_REGION", "eu-central-1"))
         arn = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:owner-webhook/dev-AbCdEf"
         translated = transform(template, {"ApiKeySecretArn": arn}, _NoManagedPolicies())
-    actions: dict[str, set[str]] = {}
+    found: dict[str, list[dict[str, Any]]] = {}
     for name, resource in translated["Resources"].items():
         if resource["Type"] == "AWS::IAM::Role" and name.endswith("FunctionRole"):
-            statements = [
-                s for p in resource["Properties"].get("Policies", []) for s in p["PolicyDocument"]["Statement"]
-            ]
-            found = {a for s in statements if s["Effect"] == "Allow" for a in _list(s["Action"])}
-            actions[name.removesuffix("Role")] = found
-    return actions
+            policies = [p["Fn::If"][1] if "Fn::If" in p else p for p in resource["Properties"].get("Policies", [])]
+            statements = [s for p in policies for s in p["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+            found[name.removesuffix("Role")] = statements
+    return found
+
+
+def policy_actions() -> dict[str, set[str]]:
+    """Each function's allowed actions."""
+    return {
+        name: {a for s in statements for a in _list(s["Action"])} for name, statements in policy_statements().items()
+    }
 
 
 def _list(value: str | list[str]) -> list[str]:
@@ -87,12 +95,13 @@ def test_each_function_may_make_every_call_its_code_makes(sandbox: Sandbox, monk
         deliver("0555 123 45 68", "queued")  # to the retry queue
         sandbox.gateway.inject(Fault(create_first=True))
         deliver("0555 123 45 69", "ambiguous")
+        invoke_event(http_api_event(senders.request("zapier", None, delivery_id="no-phone")))  # a refusal, kept
 
     webhook = calls_during(sandbox, webhook_paths)
     sandbox.gateway.accepted_keys = {"rotated-key"}  # the gateway refuses the cached key: a fresh read
     sandbox.aws.put_secret({**LOCAL_SECRET, "api_key": "rotated-key"})
     webhook |= calls_during(sandbox, lambda: deliver("0555 123 45 70", "rotated"))
-    assert {"sqs:SendMessage", "dynamodb:PutItem", "secretsmanager:GetSecretValue"} <= webhook
+    assert {"sqs:SendMessage", "dynamodb:PutItem", "secretsmanager:GetSecretValue", "s3:PutObject"} <= webhook
 
     forwarder_calls: set[str] = set()
 
@@ -114,11 +123,28 @@ def test_each_function_may_make_every_call_its_code_makes(sandbox: Sandbox, monk
     sandbox.gateway.inject(Fault(status=500))
     _messages, failed = queue.poll_once(sandbox.aws, sandbox.queue_url, forwarder)
     assert failed >= 1  # retried later, with a delay
+    sandbox.gateway.rejected_phones.add("+905551234568")  # the queued phone: refused, and kept
     queue.drain(sandbox.aws, sandbox.queue_url, forwarder)
     assert {"sqs:ChangeMessageVisibility", "secretsmanager:GetSecretValue", "dynamodb:PutItem"} <= forwarder_calls
+    assert "s3:PutObject" in forwarder_calls
     # Lambda's SQS event source polls with the forwarder's role too.
     forwarder_calls |= {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
 
     for function, calls in (("WebhookFunction", webhook), ("ForwarderFunction", forwarder_calls)):
         missing = sorted(action for action in calls if not allowed(action, policies[function]))
         assert not missing, f"{function}'s policy lacks {missing}"
+
+
+def test_the_functions_may_write_kept_refusals_encrypted_through_s3_and_read_none() -> None:
+    """Writing takes s3:PutObject on the bucket's objects and kms:GenerateDataKey on its key, only through S3;
+    reading, listing or deleting a kept refusal, or decrypting one, is for whoever the operator grants."""
+    for function, statements in policy_statements().items():
+        actions = {a for s in statements for a in _list(s["Action"])}
+        assert not {a for a in actions if a.startswith(("s3:", "kms:"))} - {"s3:PutObject", "kms:GenerateDataKey"}
+        [put] = [s for s in statements if "s3:PutObject" in _list(s["Action"])]
+        assert put["Resource"] == {"Fn::Sub": "${RefusedBucket.Arn}/*"}, function
+        [encrypt] = [s for s in statements if "kms:GenerateDataKey" in _list(s["Action"])]
+        assert encrypt["Resource"] == {"Fn::GetAtt": ["RefusedKey", "Arn"]}, function
+        assert encrypt["Condition"] == {
+            "StringEquals": {"kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}}
+        }

@@ -26,6 +26,7 @@ def _clean_stack(stack: Sandbox) -> None:
     stack.aws.put_secret(LOCAL_SECRET)
     stack.aws.clear_table()
     stack.aws.empty_queues()
+    stack.aws.empty_bucket()
 
 
 def hosted(function: str, stack: Sandbox, **environment: str) -> Iterator[LambdaRuntime]:

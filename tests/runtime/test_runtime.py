@@ -1,5 +1,6 @@
 """The artifact in the Lambda runtime: every event in events/, the answer table's main rows, the retry
-forwarder on a real SQS batch after an outage, and the function timeout as the runtime sets it.
+forwarder on a real SQS batch after an outage, a refusal kept and replayed, and the function timeout as the
+runtime sets it.
 
 The promise: docs/local.md and docs/development.md (`make artifact-test`).
 """
@@ -127,6 +128,25 @@ def test_an_outage_is_queued_then_drained_by_the_forwarder_from_a_real_sqs_batch
     outcomes = {line["outcome"] for batch in batches for line in logged(batch, "queued delivery handled")}
     assert outcomes == {"retry_later", "drained"}
     assert queue.depth(stack.aws, stack.queue_url) == queue.depth(stack.aws, stack.dead_letter_url) == 0
+
+
+def test_a_refusal_is_kept_by_the_webhook_and_replayed_by_the_forwarder(
+    stack: Sandbox, webhook: LambdaRuntime, forwarder: LambdaRuntime
+) -> None:
+    """docs/security.md, "Kept refusals": the bundle keeps it (its S3 client in the runtime's boto3), and the
+    forwarder takes a replay event; the recipe unchanged, it is refused again and kept again."""
+    invocation = send(webhook, "zapier", "+90 555 123")
+    assert answer(invocation) == (422, "invalid_phone")
+    [line] = logged(invocation, "webhook answered")
+    [(name, kept)] = stack.aws.kept_refusals().items()
+    assert name == f"zapier/{line['refusal_kept']}" and kept["encryption"] == ("aws:kms", stack.refused_key)
+    replay = forwarder.invoke({"replay": kept["body"]})
+    assert (replay.payload["outcome"], replay.payload["fields"]["refusal_kept"]) == (
+        "invalid_phone",
+        line["refusal_kept"],
+    )
+    assert [line["outcome"] for line in logged(replay, "kept refusal replayed")] == ["invalid_phone"]
+    assert stack.gateway.received == []
 
 
 def test_the_forward_never_outlasts_the_timeout_the_runtime_sets(stack: Sandbox) -> None:

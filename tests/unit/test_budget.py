@@ -64,3 +64,10 @@ def test_a_function_timeout_too_short_is_refused_when_settings_are_read(queue: b
     with pytest.raises(SettingError) as refused:
         load_settings({**environ, "FUNCTION_TIMEOUT_SECONDS": f"{shortest - 0.1}"})
     assert refused.value.message.startswith("FUNCTION_TIMEOUT_SECONDS")
+
+
+def test_a_refusal_is_kept_in_the_time_reserved_for_queueing_which_a_refusal_never_spends() -> None:
+    """docs/guarantees.md, "Every call fits the time": a refusal is never queued, so its store fits where the
+    queueing would have been, after storing the gateway's refusal where this process stores it."""
+    assert budget.KEEP.seconds <= budget.after_forward(True, forwarder=True).seconds  # the webhook, as deployed
+    assert budget.RECORD.seconds + budget.KEEP.seconds <= budget.after_forward(True).seconds  # the forwarder's queue

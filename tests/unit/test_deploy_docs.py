@@ -29,7 +29,11 @@ OTHER_NAMES = {
     "ReportBatchItemFailures",
     "MaximumConcurrency",  # the SQS event source's ScalingConfig
     "ReservedConcurrentExecutions",
+    "PutFunctionConcurrency",  # Lambda's API call that reserves it
+    "CodeUri",  # a SAM function's property
     "TooManyRequestsException",  # Lambda's answer to an invoke beyond the reserved concurrency
+    "AccessDenied",  # S3's answers to a kept refusal's write
+    "NoSuchBucket",
     "PoolManager",
     "RecursionError",
     "UnicodeError",
@@ -73,6 +77,9 @@ def test_every_documented_setting_is_set_by_the_template(template: dict[str, Any
     assert not sorted(set(documented) - set(environment)), "settings no deploy can change"
     for name in documented:
         value = environment[name]
+        if isinstance(value, dict) and "Fn::If" in value:  # a resource that a condition creates, else empty
+            _condition, value, otherwise = value["Fn::If"]
+            assert otherwise == "", (name, otherwise)
         assert isinstance(value, dict) and set(value) <= {"Ref", "Fn::GetAtt"}, (name, value)
 
 

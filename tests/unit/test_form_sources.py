@@ -11,6 +11,7 @@ import pytest
 from owner_webhook.errors import MalformedBodyError, UnsupportedMediaTypeError
 from owner_webhook.request import WebhookRequest
 from owner_webhook.sources import registry
+from tests.conftest import first
 
 SOURCES = registry()
 
@@ -39,21 +40,21 @@ TEXT = {"type": "text", "text": "Ayşe", "field": {"id": "N", "type": "short_tex
     ],
 )
 def test_typeform_phone_answer(answers: list[dict[str, Any]], phone: str | None) -> None:
-    assert SOURCES["typeform"].find_phone({"form_response": {"answers": answers}}) == phone
+    assert first(SOURCES["typeform"].phones({"form_response": {"answers": answers}})) == phone
 
 
 def test_typeform_phone_chosen_by_field_ref() -> None:
     answers = {"form_response": {"answers": [_phone_answer("+2", ref="emergency"), _phone_answer("+1", ref="mobile")]}}
-    assert registry("mobile")["typeform"].find_phone(answers) == "+1"
-    assert registry("emergency")["typeform"].find_phone(answers) == "+2"
+    assert first(registry("mobile")["typeform"].phones(answers)) == "+1"
+    assert first(registry("emergency")["typeform"].phones(answers)) == "+2"
     # The configured question unanswered: no phone, rather than another person's number.
-    assert registry("work")["typeform"].find_phone(answers) is None
-    assert registry("mobile")["typeform"].find_phone(answers) == "+1"
+    assert first(registry("work")["typeform"].phones(answers)) is None
+    assert first(registry("mobile")["typeform"].phones(answers)) == "+1"
 
 
 @pytest.mark.parametrize("payload", [{}, {"form_response": None}, {"form_response": {"answers": "x"}}])
 def test_typeform_odd_payloads_have_no_phone(payload: dict[str, Any]) -> None:
-    assert SOURCES["typeform"].find_phone(payload) is None
+    assert first(SOURCES["typeform"].phones(payload)) is None
 
 
 def _tally(*fields: dict[str, Any]) -> dict[str, Any]:
@@ -72,7 +73,7 @@ def _tally(*fields: dict[str, Any]) -> dict[str, Any]:
     ],
 )
 def test_tally_first_non_empty_phone_field(payload: dict[str, Any], phone: str | None) -> None:
-    assert SOURCES["tally"].find_phone(payload) == phone
+    assert first(SOURCES["tally"].phones(payload)) == phone
 
 
 @pytest.mark.parametrize(
@@ -85,7 +86,7 @@ def test_tally_first_non_empty_phone_field(payload: dict[str, Any], phone: str |
     ],
 )
 def test_webflow_phone_by_label(data: dict[str, Any], phone: str | None) -> None:
-    assert SOURCES["webflow"].find_phone({"payload": {"data": data, "id": "sub1"}}) == phone
+    assert first(SOURCES["webflow"].phones({"payload": {"data": data, "id": "sub1"}})) == phone
 
 
 RAW = {"slug": "submit/1", "q3_fullName": {"first": "A", "last": "Y"}, "event_id": "1_2_3", "path": "/submit"}
@@ -103,7 +104,7 @@ RAW = {"slug": "submit/1", "q3_fullName": {"first": "A", "last": "Y"}, "event_id
     ],
 )
 def test_jotform_phone_widgets(answers: dict[str, Any], phone: str | None) -> None:
-    assert SOURCES["jotform"].find_phone({"rawRequest": {**RAW, **answers}}) == phone
+    assert first(SOURCES["jotform"].phones({"rawRequest": {**RAW, **answers}})) == phone
 
 
 def _multipart(fields: dict[str, str], boundary: str = "b0undary") -> WebhookRequest:
@@ -122,13 +123,13 @@ def test_jotform_reads_multipart_and_forms() -> None:
         WebhookRequest(urlencode(fields).encode(), {"content-type": "application/x-www-form-urlencoded"}, {}),
     ):
         payload = jotform.read(request)
-        assert jotform.find_phone(payload) == "0555 123 45 67"
+        assert first(jotform.phones(payload)) == "0555 123 45 67"
         assert jotform.delivery_id(request, payload) == "6084250982513018472"
 
 
 def test_jotform_without_raw_request_has_no_phone() -> None:
     payload = SOURCES["jotform"].read(_multipart({"submissionID": "1"}))
-    assert SOURCES["jotform"].find_phone(payload) is None
+    assert first(SOURCES["jotform"].phones(payload)) is None
 
 
 @pytest.mark.parametrize("raw", ["{not json", "[1]"])

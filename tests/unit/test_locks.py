@@ -53,6 +53,7 @@ def locked(path: Path) -> dict[str, tuple[str, int]]:
         ("requirements-runtime.txt", "requirements-runtime.lock", True),  # the runtime: installed --no-deps
         ("requirements-dev.txt", "requirements-dev.lock", False),  # the tools, with their dependencies
         ("requirements-scan.txt", "requirements-scan.lock", False),  # make scan's checkov, in its own environment
+        ("requirements-deploy.txt", "requirements-deploy.lock", False),  # make deploy-check's emulator, likewise
     ],
 )
 def test_every_list_is_locked_with_hashes(human: str, lock: str, exact: bool) -> None:

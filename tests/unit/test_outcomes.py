@@ -15,6 +15,7 @@ TABLE = [
     (outcomes.PHONE_EXISTING, 200, 200, None),
     (outcomes.QUEUED, 200, 200, None),
     (outcomes.CREATED_UNRECORDED, 200, 200, None),
+    (outcomes.IGNORED, 200, 200, None),
     (outcomes.MISSING_PHONE, 422, 200, None),
     (outcomes.INVALID_PHONE, 422, 200, None),
     (outcomes.REJECTED_PHONE, 422, 200, None),
@@ -30,6 +31,7 @@ TABLE = [
     (outcomes.UPSTREAM_UNAVAILABLE, 503, 503, "60"),
     (outcomes.UPSTREAM_AMBIGUOUS, 503, 503, "60"),
     (outcomes.UPSTREAM_AUTH, 503, 503, "60"),
+    (outcomes.UPSTREAM_MISDIRECTED, 503, 503, "60"),
     (outcomes.SECRET_STORE_UNAVAILABLE, 503, 503, "60"),
     (outcomes.DEDUPLICATION_UNAVAILABLE, 503, 503, "60"),
     (outcomes.INVALID_SETTING, 503, 503, "60"),
@@ -44,6 +46,7 @@ TABLE = [
     (outcomes.DRY_RUN, 200, 200, None),
     (outcomes.AT_CEILING, 503, 503, "60"),
     (outcomes.FORWARDER_UNAVAILABLE, 503, 503, "60"),
+    (outcomes.RETRY_QUEUE_UNAVAILABLE, 503, 503, "60"),
 ]
 FORWARDER_ONLY = {"drained", "retry_later", "dead_lettered", "malformed_message", "duplicate_replayed"}
 
@@ -77,6 +80,7 @@ def test_success_bodies() -> None:
     assert Result(outcomes.PHONE_EXISTING).body == {"success": True, "existing": True}
     assert Result(outcomes.QUEUED).body == {"success": True, "queued": True}
     assert Result(outcomes.CREATED_UNRECORDED).body == {"success": True}  # the truth: the owner exists
+    assert Result(outcomes.IGNORED).body == {"success": True, "ignored": True}
 
 
 def test_retry_after_passes_on_what_the_gateway_asked_for() -> None:
@@ -92,6 +96,7 @@ def test_every_error_type_names_an_outcome_of_the_table() -> None:
 def test_every_signal_is_one_of_the_metrics_counted_beside_an_outcome() -> None:
     assert {name for outcome in outcomes.ALL.values() for name in outcome.signals} <= outcomes.ALSO_METRICS
     assert outcomes.UPSTREAM_AUTH.signals == ("GatewayKeyRefused",)
+    assert outcomes.UPSTREAM_MISDIRECTED.signals == ("GatewayMisdirected",)  # its alarm, queued or answered
 
 
 def test_every_outcome_has_a_metric_and_a_meaning() -> None:

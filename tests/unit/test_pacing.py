@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from owner_webhook.pacing import DEFAULT_PAUSE_SECONDS, HEADROOM, MAX_PAUSE_SECONDS, Pace
+from owner_webhook.pacing import DEFAULT_PAUSE_SECONDS, HEADROOM, MAX_PAUSE_SECONDS, Pace, calls_per_window
 
 
 class Clock:
@@ -34,6 +34,69 @@ def test_the_share_of_each_instance_is_the_ceiling_in_flight_over_the_rate_with_
     assert Pace.for_ceiling(5, 10).spacing == pytest.approx(0.55)
     assert Pace.for_ceiling(1, 4).spacing == pytest.approx(0.275)
     assert HEADROOM == 1.1  # 10 % under the ceiling: what the gateway counts is arrivals, not sends
+
+
+def _busiest_second(starts: list[float]) -> int:
+    """The most calls that start within one second: any window (t - 1, t]."""
+    starts = sorted(starts)
+    first, most = 0, 0
+    for last, start in enumerate(starts):
+        while starts[first] <= start - 1.0 + 1e-9:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
+def _greedy(concurrency: int, rate: float, offsets: list[float], seconds: float) -> list[float]:
+    """Every instance calling as soon as its pace lets it, each on its own clock, from its offset."""
+    starts: list[float] = []
+    for offset in offsets[:concurrency]:
+        clock = Clock()
+        clock.now = offset
+        pace = Pace.for_ceiling(concurrency, rate)
+        pace._clock, pace._sleep = clock, clock.sleep
+        while clock.now < seconds:
+            assert pace.take_turn(latest=clock.now + 10)
+            starts.append(clock.now)
+    return starts
+
+
+RATES = [2, 3, 4, 5, 7, 9.5, 10, 11, 19, 20, 21, 25, 33.3, 50, 99, 100, 250, 1000]
+CONCURRENCIES = [2, 3, 4, 5, 7, 10, 16, 25, 100]
+
+
+@pytest.mark.parametrize("concurrency", CONCURRENCIES)
+@pytest.mark.parametrize("rate", RATES)
+def test_all_instances_together_never_start_more_than_the_rate_in_any_second(concurrency: int, rate: float) -> None:
+    """docs/guarantees.md, "A burst": whatever the rate and concurrency the settings allow, in every
+    one-second window, the instances all starting at once (the worst case) or spread out."""
+    if rate < concurrency:  # refused by the settings (test_settings.py): no whole call per instance
+        with pytest.raises(ValueError, match="no whole call"):
+            Pace.for_ceiling(concurrency, rate)
+        return
+    seconds = 6.0 if concurrency * rate < 20_000 else 2.0
+    at_once = _greedy(concurrency, rate, [0.0] * concurrency, seconds)
+    spread = _greedy(concurrency, rate, [n * 0.37 % 1 for n in range(concurrency)], seconds)
+    assert _busiest_second(at_once) <= rate
+    assert _busiest_second(spread) <= rate
+    # and no slower than the headroom asks: each instance its whole calls a second, 10 % under
+    share = calls_per_window(concurrency, rate)
+    assert Pace.for_ceiling(concurrency, rate).spacing == pytest.approx(HEADROOM / share)
+
+
+def test_two_instances_at_3_a_second_start_at_most_3_calls_in_any_second() -> None:
+    """The adversary's case: spaced 2/3 x 1.1 s apart, two instances put 4 calls in 0.75 s."""
+    starts = _greedy(2, 3, [0.0, 0.0], 5.0)
+    assert _busiest_second(starts) <= 3
+    assert _busiest_second([0.0, 0.0, 0.733, 0.733]) == 4  # what the old spacing allowed
+
+
+def test_the_defaults_keep_their_throughput() -> None:
+    """20/s with 10 instances: 2 calls per instance per second, 0.55 s apart, as before: 18.2/s sustained."""
+    assert Pace.for_ceiling(10, 20).spacing == pytest.approx(0.55)
+    starts = _greedy(10, 20, [0.0] * 10, 10.0)
+    assert len([s for s in starts if s < 10.0]) / 10.0 == pytest.approx(20 / HEADROOM, rel=0.05)
+    assert _busiest_second(starts) == 20
 
 
 def test_calls_start_at_least_a_share_apart(clock: Clock) -> None:
@@ -90,3 +153,17 @@ def test_a_shorter_pause_never_shortens_a_longer_one(clock: Clock) -> None:
     pace.pause(30)
     pace.pause(1)
     assert pace.paused() == 30
+
+
+def test_a_call_no_longer_waited_for_counts_in_flight_until_it_is_assumed_over(clock: Clock) -> None:
+    """docs/guarantees.md, "A burst": no call starts while an abandoned one may still run at the gateway."""
+    pace = Pace(0.5, clock, clock.sleep, abandoned_call_seconds=30)
+    assert pace.take_turn(latest=clock.now)
+    pace.abandoned()
+    assert (pace.in_flight(), pace.paused()) == (30, 30)
+    assert not pace.take_turn(latest=clock.now + 29)  # no turn while it runs
+    pace.pause(1)  # a shorter pause never shortens it
+    assert pace.in_flight() == 30
+    clock.now += 30
+    assert (pace.in_flight(), pace.paused()) == (0, 0)
+    assert pace.take_turn(latest=clock.now)

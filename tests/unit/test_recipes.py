@@ -20,6 +20,7 @@ from owner_webhook.sources.presets import PRESETS
 from owner_webhook.sources.recipe import RecipeError, RecipeSource
 from owner_webhook.sources.recipe import parse as parse_recipe
 from owner_webhook.sources.secret import WebhookSecret
+from tests.conftest import first
 
 SOURCES = registry()
 VECTORS = Path(__file__).parent / "vectors"
@@ -136,7 +137,7 @@ def test_woocommerce_answers_its_creation_ping_without_a_signature() -> None:
     woocommerce = SOURCES["woocommerce"]
     ping = _request(b"webhook_id=42", {"Content-Type": "application/x-www-form-urlencoded"})
     woocommerce.verify(ping, WebhookSecret.of("s"))
-    assert woocommerce.find_phone(woocommerce.read(ping)) is None  # nothing to forward
+    assert not woocommerce.accepts(ping, woocommerce.read(ping))  # answered ignored: nothing to forward
     for not_a_ping in (b"webhook_id=42&phone=05551234567", b'{"billing": {"phone": "05551234567"}}'):
         with pytest.raises(UnauthenticatedError):
             woocommerce.verify(_request(not_a_ping, {}), WebhookSecret.of("s"))
@@ -243,8 +244,24 @@ def test_an_invalid_recipe_file_answers_invalid_setting_and_the_others_keep_work
     for name, field in (("mine", "phone"), ("broken", "(file)")):
         with pytest.raises(SettingError, match=re.escape(f"the recipe {name} is invalid: {field}")):
             get_source(sources, name)
-    assert get_source(sources, "signup-form").find_phone({"Mobile Number": "0555"}) == "0555"
+    assert first(get_source(sources, "signup-form").phones({"Mobile Number": "0555"})) == "0555"
     assert get_source(sources, "shopify") is not None
+
+
+def test_a_recipe_the_parser_fails_on_fails_its_route_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from owner_webhook import sources
+
+    def parse_with_a_bug(name: str, document: Any) -> Any:
+        if name == "mine":
+            raise RecursionError("a bug of the parser's, met by this file")
+        return parse_recipe(name, document)
+
+    monkeypatch.setattr(sources, "parse", parse_with_a_bug)
+    (tmp_path / "mine.json").write_text('{"credential": {"token": "bearer"}, "phone": ["phone"], "retries": false}')
+    found = registry(recipes=tmp_path)
+    with pytest.raises(SettingError, match=re.escape("the recipe mine is invalid: (recipe): cannot be read")):
+        get_source(found, "mine")
+    assert isinstance(get_source(found, "zapier"), RecipeSource)
 
 
 def test_a_region_where_the_payload_states_one() -> None:

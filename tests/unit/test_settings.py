@@ -76,6 +76,14 @@ def test_the_phone_memory_is_on_by_default_with_a_table_and_can_be_turned_off() 
         ({**TABLE, "PHONE_DEDUPLICATION_SECONDS": "0.5"}, "PHONE_DEDUPLICATION_SECONDS"),  # not a quiet "off"
         ({"API_KEY_SECRET_ID": "s", "PHONE_DEDUPLICATION_SECONDS": "604800"}, "PHONE_DEDUPLICATION_SECONDS"),
         ({"API_KEY_SECRET_ID": "s", "IDEMPOTENCY_TABLE": "t"}, "PHONE_KEY_SECRET_ID"),
+        ({"API_KEY_SECRET_ID": "s", "REFUSED_RETENTION_DAYS": "-1"}, "REFUSED_RETENTION_DAYS"),
+        ({"API_KEY_SECRET_ID": "s", "REFUSED_RETENTION_DAYS": "366"}, "REFUSED_RETENTION_DAYS"),
+        ({"API_KEY_SECRET_ID": "s", "REFUSED_RETENTION_DAYS": "two weeks"}, "REFUSED_RETENTION_DAYS"),
+        ({"API_KEY_SECRET_ID": "s", "REFUSED_BUCKET": "s3://owner-webhook-refused"}, "REFUSED_BUCKET"),
+        ({"API_KEY_SECRET_ID": "s", "REFUSED_BUCKET": "Upper_Case"}, "REFUSED_BUCKET"),
+        # Every delivery waits in the retry queue: without one, nothing could be forwarded.
+        ({"API_KEY_SECRET_ID": "s", "QUEUE_EVERY_DELIVERY": "true"}, "QUEUE_EVERY_DELIVERY"),
+        ({"API_KEY_SECRET_ID": "s", "QUEUE_EVERY_DELIVERY": "yes"}, "QUEUE_EVERY_DELIVERY"),
     ],
 )
 def test_invalid_settings_name_the_variable(environ: dict[str, str], variable: str) -> None:
@@ -97,6 +105,13 @@ def test_the_forwarder_and_the_gateways_ceiling() -> None:
         assert load_settings({**base, "FORWARDER_FUNCTION": name}).forwarder_function == name
 
 
+def test_queue_every_delivery_is_off_unless_true() -> None:
+    """docs/configuration.md: QUEUE_EVERY_DELIVERY."""
+    base = {"API_KEY_SECRET_ID": "s", "RETRY_QUEUE_URL": "http://127.0.0.1:1/123456789012/q"}
+    assert [load_settings({**base, "QUEUE_EVERY_DELIVERY": value}).queue_every_delivery
+            for value in ("", "false", "FALSE", "true", " True ")] == [False, False, False, True, True]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
@@ -105,9 +120,34 @@ def test_the_forwarder_and_the_gateways_ceiling() -> None:
         ("GATEWAY_CONCURRENCY", "0"),
         ("GATEWAY_CONCURRENCY", "ten"),
         ("GATEWAY_RATE_PER_SECOND", "0"),
+        ("GATEWAY_RATE_PER_SECOND", "9.99"),  # below the concurrency's default (10): no whole call each
+        ("GATEWAY_ABANDONED_CALL_SECONDS", "41"),  # more than the forwarder's timeout can hold after a forward
+        ("GATEWAY_ABANDONED_CALL_SECONDS", "-1"),
     ],
 )
 def test_an_invalid_forwarder_or_ceiling_is_named(variable: str, value: str) -> None:
+    ceiling = {"GATEWAY_CONCURRENCY": "10"} if variable.startswith("GATEWAY_") else {}
     with pytest.raises(SettingError) as refused:
-        load_settings({"API_KEY_SECRET_ID": "s", variable: value})
+        load_settings({"API_KEY_SECRET_ID": "s", **ceiling, variable: value})
     assert refused.value.message.startswith(variable)
+
+
+def test_a_rate_below_the_concurrency_is_refused_and_says_what_to_do() -> None:
+    """docs/configuration.md: GATEWAY_RATE_PER_SECOND is at least GATEWAY_CONCURRENCY, where each instance's
+    own pace can keep it; below, the instances could all call in the same second."""
+    with pytest.raises(SettingError) as refused:
+        load_settings({"API_KEY_SECRET_ID": "s", "GATEWAY_CONCURRENCY": "4", "GATEWAY_RATE_PER_SECOND": "3"})
+    assert "GATEWAY_CONCURRENCY (4)" in refused.value.message and "lower GatewayConcurrency" in refused.value.message
+    kept = load_settings({"API_KEY_SECRET_ID": "s", "GATEWAY_CONCURRENCY": "4", "GATEWAY_RATE_PER_SECOND": "4"})
+    assert (kept.gateway_rate, kept.gateway_abandoned_call) == (4.0, 30.0)
+
+
+def test_refusals_are_kept_with_a_bucket_for_14_days_and_none_with_0() -> None:
+    """docs/configuration.md: REFUSED_BUCKET and REFUSED_RETENTION_DAYS (0 turns it off)."""
+    base = {"API_KEY_SECRET_ID": "s"}
+    assert not load_settings(base).keeps_refusals  # no bucket: nowhere to keep them
+    kept = load_settings({**base, "REFUSED_BUCKET": "owner-webhook-dev-refusedbucket-1a2b3c"})
+    assert kept.keeps_refusals and kept.refused_retention_days == 14
+    off = load_settings({**base, "REFUSED_BUCKET": "owner-webhook-refused", "REFUSED_RETENTION_DAYS": "0"})
+    assert not off.keeps_refusals
+    assert load_settings({**base, "REFUSED_BUCKET": ""}).refused_bucket is None  # the template's value when off

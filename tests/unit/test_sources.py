@@ -48,12 +48,16 @@ def test_fields_named_like_a_phone(fields: dict[str, Any], phone: str | None) ->
     assert parse("~").first_text(fields) == phone
 
 
+def _texts(source: Source, payload: dict[str, Any]) -> list[str]:
+    return [found.text for found in source.phones(payload)]
+
+
 def test_generic_looks_inside_data_after_the_top_level() -> None:
     generic = get_source("generic")
-    assert generic.find_phone({"data": {"phone": "2"}}) == "2"
-    assert generic.find_phone({"phone": "1", "data": {"phone": "2"}}) == "1"
-    assert generic.find_phone({"data": "phone"}) is None
-    assert get_source("zapier").find_phone({"data": {"phone": "2"}}) is None
+    assert _texts(generic, {"data": {"phone": "2"}}) == ["2"]
+    assert _texts(generic, {"phone": "1", "data": {"phone": "2"}}) == ["1", "2"]  # tried in this order
+    assert _texts(generic, {"data": "phone"}) == []
+    assert _texts(get_source("zapier"), {"data": {"phone": "2"}}) == []
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ import yaml
 
 from owner_webhook import outcomes, settings
 from owner_webhook.sources import NAMES
+from tools import template as tools_template
 
 TEMPLATE = Path(__file__).resolve().parent.parent.parent / "template.yaml"
 
@@ -113,15 +114,55 @@ def test_the_forwarder_is_the_gateways_ceiling(resources: dict[str, Any]) -> Non
     are the ceiling in flight; the webhook invokes it by name; the rate reaches every instance."""
     forwarder, webhook = resources["ForwarderFunction"]["Properties"], resources["WebhookFunction"]["Properties"]
     ceiling = {"Ref": "GatewayConcurrency"}
-    assert forwarder["ReservedConcurrentExecutions"] == ceiling
+    assert forwarder["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["ReservesConcurrency", ceiling, {"Ref": "AWS::NoValue"}]
+    }
     assert forwarder["Events"]["Retry"]["Properties"]["ScalingConfig"]["MaximumConcurrency"] == ceiling
     assert forwarder["Environment"]["Variables"] == {
         "GATEWAY_CONCURRENCY": ceiling,
         "GATEWAY_RATE_PER_SECOND": {"Ref": "GatewayRatePerSecond"},
+        "GATEWAY_ABANDONED_CALL_SECONDS": {"Ref": "GatewayAbandonedCallSeconds"},
     }
     assert webhook["Environment"]["Variables"]["FORWARDER_FUNCTION"] == {"Ref": "ForwarderFunction"}
     assert {"LambdaInvokePolicy": {"FunctionName": {"Ref": "ForwarderFunction"}}} in webhook["Policies"]
     assert "ReservedConcurrentExecutions" not in webhook or webhook["ReservedConcurrentExecutions"]["Fn::If"][0]
+
+
+@pytest.mark.parametrize("reserved_concurrency", ["0", "5"])
+def test_queue_every_delivery_reserves_no_concurrency_anywhere(reserved_concurrency: str) -> None:
+    """docs/deployment.md, "A new account": with QueueEveryDelivery=true, the template as CloudFormation gets it
+    from the SAM transform, its conditions evaluated, reserves nothing, and the webhook queues every delivery."""
+    given = {"QueueEveryDelivery": "true", "ReservedConcurrency": reserved_concurrency}
+    transformed = _transformed(given)
+    resolved = tools_template.resolve(transformed, given)
+    assert "ReservedConcurrentExecutions" not in json.dumps(resolved)
+    webhook = resolved["Resources"]["WebhookFunction"]["Properties"]["Environment"]["Variables"]
+    assert webhook["QUEUE_EVERY_DELIVERY"] == "true"
+    mapping = next(r for r in resolved["Resources"].values() if r["Type"] == "AWS::Lambda::EventSourceMapping")
+    assert mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"] == "10"  # the ceiling, kept by the queue
+    # By default the forwarder reserves the ceiling (and the test above would see it).
+    default = tools_template.resolve(_transformed({}), {})
+    assert default["Resources"]["ForwarderFunction"]["Properties"]["ReservedConcurrentExecutions"] == "10"
+
+
+def _transformed(given: dict[str, str]) -> dict[str, Any]:
+    """template.yaml through the SAM transform, as sam deploy hands it to CloudFormation (offline)."""
+    from samtranslator.translator.transform import transform
+    from samtranslator.yaml_helper import yaml_parse
+
+    class NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    spec = yaml_parse(TEMPLATE.read_text())
+    for resource in spec["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = "s3://bucket/key"
+    arn = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:owner-webhook/dev-AbCdEf"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
+        translated: dict[str, Any] = transform(spec, {"ApiKeySecretArn": arn, **given}, NoManagedPolicies())
+    return translated
 
 
 def test_a_burst_of_a_thousand_requests_in_one_second_passes_the_edge() -> None:
@@ -222,7 +263,8 @@ def test_every_dashboard_widget_shows_metrics_that_exist(resources: dict[str, An
     assert not missing, f"widgets name metrics nothing emits: {missing}"
     # What an operator asks first: each outcome that needs someone is on the page by name.
     names = {name for _namespace, name, _keys in shown}
-    assert {"LikelyLost", "GatewayKeyRefused", "FailingAnswers", "DeadLettered", "ColdStart", "Duration"} <= names
+    assert {"LikelyLost", "GatewayKeyRefused", "GatewayMisdirected", "FailingAnswers", "DeadLettered"} <= names
+    assert {"ColdStart", "Duration"} <= names
 
 
 def test_the_dashboard_log_widgets_read_the_stack_log_groups(resources: dict[str, Any]) -> None:
@@ -308,6 +350,23 @@ def test_the_refused_key_alarm_says_what_to_check(resources: dict[str, Any]) -> 
     assert alarm["AlarmDescription"].startswith("The gateway refuses the API key: check the secret")
 
 
+def test_a_wrong_gateway_address_alarms_at_once_as_a_refused_key_does(resources: dict[str, Any]) -> None:
+    """docs/operations.md, alarms: a redirect, 404 or 405 from the gateway fires within a minute."""
+    alarm = resources["GatewayMisdirectedAlarm"]["Properties"]
+    assert alarm["MetricName"] == "GatewayMisdirected" and "GatewayMisdirected" in outcomes.ALSO_METRICS
+    assert (alarm["Threshold"], alarm["Period"], alarm["EvaluationPeriods"]) == (1, 60, 1)
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "owner-webhook"}]
+    assert "GatewayBaseUrl" in alarm["AlarmDescription"]
+
+
+def test_the_rate_the_template_allows_leaves_each_instance_a_whole_call() -> None:
+    """docs/guarantees.md, "A burst": no rate below the smallest concurrency (the forwarder refuses the rest)."""
+    parameters = _template()["Parameters"]
+    assert parameters["GatewayRatePerSecond"]["MinValue"] >= parameters["GatewayConcurrency"]["MinValue"]
+    assert "GatewayConcurrency" in parameters["GatewayRatePerSecond"]["ConstraintDescription"]
+    assert parameters["GatewayAbandonedCallSeconds"]["MaxValue"] == settings.MAX_ABANDONED_CALL_SECONDS
+
+
 def _template() -> dict[str, Any]:
     return dict(yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader))  # noqa: S506 - SafeLoader with tags
 
@@ -315,6 +374,7 @@ def _template() -> dict[str, Any]:
 CEILING = {
     "GATEWAY_CONCURRENCY": settings.GATEWAY_CONCURRENCY,
     "GATEWAY_RATE_PER_SECOND": settings.GATEWAY_RATE_PER_SECOND,
+    "GATEWAY_ABANDONED_CALL_SECONDS": settings.GATEWAY_ABANDONED_CALL_SECONDS,
 }
 
 
@@ -347,3 +407,74 @@ def test_the_shortest_windows_are_the_settings_minimum() -> None:
     from owner_webhook.settings import MIN_WINDOW
 
     assert _template()["Parameters"]["IdempotencyTtlSeconds"]["MinValue"] == MIN_WINDOW
+
+
+REFUSED = ("RefusedKey", "RefusedKeyAlias", "RefusedBucket", "RefusedBucketPolicy")
+
+
+def test_the_kept_refusals_are_encrypted_under_a_rotated_key_private_tls_only_and_forgotten(
+    resources: dict[str, Any],
+) -> None:
+    """docs/security.md, "Kept refusals": SSE-KMS under the stack's own key (rotated), public access blocked, a
+    policy that refuses plain HTTP and any other encryption, a lifecycle rule that deletes each object after
+    RefusedRetentionDays, no versions kept; none of it (and no variable naming it) when that is 0."""
+    key, bucket = resources["RefusedKey"]["Properties"], resources["RefusedBucket"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    [administer] = key["KeyPolicy"]["Statement"]  # the account, through IAM: no one else, no wildcard
+    assert administer["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
+    [encryption] = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms",
+        "KMSMasterKeyID": {"Fn::GetAtt": "RefusedKey.Arn"},
+    }
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+    assert "VersioningConfiguration" not in bucket
+    [rule] = bucket["LifecycleConfiguration"]["Rules"]
+    assert rule["Status"] == "Enabled" and rule["ExpirationInDays"] == {"Ref": "RefusedRetentionDays"}
+    assert "Prefix" not in rule and "Filter" not in rule  # every object
+    statements = resources["RefusedBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    [tls] = [s for s in statements if s["Condition"].get("Bool", {}).get("aws:SecureTransport") == "false"]
+    assert (tls["Effect"], tls["Principal"], tls["Action"]) == ("Deny", "*", "s3:*")
+    assert tls["Resource"] == [{"Fn::GetAtt": "RefusedBucket.Arn"}, {"Fn::Sub": "${RefusedBucket.Arn}/*"}]
+    encryption = [s for s in statements if s is not tls]
+    assert all((s["Effect"], s["Principal"], s["Action"]) == ("Deny", "*", "s3:PutObject") for s in encryption)
+    key = {"Fn::GetAtt": "RefusedKey.Arn"}
+    sse, key_id = "s3:x-amz-server-side-encryption", "s3:x-amz-server-side-encryption-aws-kms-key-id"
+    # The functions put without encryption headers (the bucket's default, the stack's key, applies): allowed.
+    # A put that names another encryption, another key, or aws:kms without a key (the AWS managed key): denied.
+    for headers, refused in [
+        ({}, False),
+        ({sse: "aws:kms", key_id: key}, False),
+        ({sse: "AES256"}, True),
+        ({sse: "aws:kms", key_id: "arn:aws:kms:eu-central-1:123456789012:key/another"}, True),
+        ({sse: "aws:kms"}, True),
+    ]:
+        assert any(_denies(s["Condition"], headers) for s in encryption) == refused, headers
+    template = load_template()
+    assert template["Conditions"]["KeepsRefusals"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "RefusedRetentionDays"}, 0]}]
+    }
+    assert {name: resources[name].get("Condition") for name in REFUSED} == dict.fromkeys(REFUSED, "KeepsRefusals")
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["REFUSED_BUCKET"] == {"Fn::If": ["KeepsRefusals", {"Ref": "RefusedBucket"}, ""]}
+    parameter = template["Parameters"]["RefusedRetentionDays"]
+    assert (parameter["MinValue"], parameter["MaxValue"]) == (0, settings.MAX_RETENTION_DAYS)
+    outputs = template["Outputs"]
+    assert outputs["RefusedBucketName"]["Condition"] == outputs["RefusedKeyArn"]["Condition"] == "KeepsRefusals"
+
+
+def _denies(condition: dict[str, dict[str, Any]], request: dict[str, Any]) -> bool:
+    """Whether a condition block holds for a request's keys, as IAM evaluates the operators used here: every
+    operator must hold; a key absent from the request makes `Null: "true"` hold and `Null: "false"` fail, a
+    negated operator hold, and an ...IfExists operator hold (AWS's IAM reference, "Condition operators")."""
+
+    def holds(operator: str, key: str, value: Any) -> bool:
+        present = key in request
+        if operator == "Null":
+            return (not present) == (value == "true")
+        if operator in ("StringNotEquals", "StringNotEqualsIfExists"):
+            return not present or request[key] != value
+        raise AssertionError(f"an operator this test does not know: {operator}")
+
+    return all(holds(operator, key, value) for operator, keys in condition.items() for key, value in keys.items())

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 from owner_webhook.request import WebhookRequest
+from owner_webhook.sources.fields import Found
 from owner_webhook.sources.secret import WebhookSecret
 
 
@@ -24,8 +25,11 @@ class Source(Protocol):
     def read(self, request: WebhookRequest) -> Mapping[str, Any]:
         """The payload's fields; raises MalformedBodyError or UnsupportedMediaTypeError."""
 
-    def find_phone(self, payload: Mapping[str, Any]) -> str | None:
-        """The phone as the sender wrote it, or None when the payload has none."""
+    def accepts(self, request: WebhookRequest, payload: Mapping[str, Any]) -> bool:
+        """Whether this is an event the source takes; False (a test ping, an event its filter leaves out): ignored."""
+
+    def phones(self, payload: Mapping[str, Any]) -> Iterator[Found]:
+        """Each value that may be the phone, as the sender wrote it, in order: the first valid number is used."""
 
     def phone_region(self, payload: Mapping[str, Any]) -> str | None:
         """The region the payload states for the phone (an address's country), or None: the default region."""

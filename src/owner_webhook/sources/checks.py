@@ -1,6 +1,7 @@
-"""How a recipe authenticates a request: a token compared in constant time, or an HMAC as the sender computes it.
+"""How a recipe reads a request: a token compared in constant time, or an HMAC as the sender computes it;
+the unsigned test ping some senders send first; and the event filter, after authentication.
 
-Both read the request through request places: `header:<Name>`, `query:<name>`, `body:<place>` (a field
+Each reads the request through request places: `header:<Name>`, `query:<name>`, `body:<place>` (a field
 of the parsed body), `bearer` (an `Authorization: Bearer` token), `basic` (the `user:password` of an
 `Authorization: Basic` header) and, for a `t=...,v1=...` signature header, `pair:<key>`.
 """
@@ -12,6 +13,7 @@ import binascii
 import hashlib
 import hmac
 import html
+import itertools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,6 +34,12 @@ _TEMPLATE_NAMES = ("body", "timestamp", "method", "url")
 _URL_DECODED = {"%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$", "%27": "'", "%28": "(",
                 "%29": ")", "%2A": "*", "%2C": ",", "%3B": ";"}  # fmt: skip
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+# The longest ping body a recipe may accept without a credential (WooCommerce's is `webhook_id=<n>`).
+MAX_PING_BYTES = 64
+_PING_DIGITS = 20  # what a {digits} hole takes at most: any 64-bit id
+_PING_HOLE = re.compile(r"\{(?P<name>[^{}]*)\}")
+# Written in a ping, these say that a regular expression was meant: a ping is literal text.
+_NOT_LITERAL = set("\\[]()*+?|^$")
 
 
 @dataclass(frozen=True)
@@ -232,3 +240,76 @@ def _basic(header: str | None) -> str | None:
 
 def _decoded(url: str) -> str:
     return _PERCENT.sub(lambda m: _URL_DECODED.get(m[0].upper(), m[0]), url)
+
+
+@dataclass(frozen=True)
+class Ping:
+    """The unsigned body a sender sends to test a new webhook: literal text, with {digits} for a number.
+
+    It is matched before authentication, so by one left-to-right scan of at most MAX_PING_BYTES, never by a
+    regular expression: nothing a sender sends can make it slow.
+    """
+
+    parts: tuple[bytes | None, ...]  # literal bytes, or None for 1 to 20 ASCII digits
+
+    def matches(self, body: bytes) -> bool:
+        if len(body) > MAX_PING_BYTES:
+            return False
+        position = 0
+        for part in self.parts:
+            if part is None:  # as many digits as there are: the template never puts a digit after a hole
+                end = position
+                while end < len(body) and end - position < _PING_DIGITS and body[end] in b"0123456789":
+                    end += 1
+                if end == position:
+                    return False
+                position = end
+            elif body.startswith(part, position):
+                position += len(part)
+            else:
+                return False
+        return position == len(body)
+
+
+def ping(text: Any) -> Ping:
+    """The ping `text` describes, such as `webhook_id={digits}`; raises PlaceError."""
+    if not isinstance(text, str) or not text:
+        raise PlaceError("the body of the sender's test request as text, with {digits} for a number")
+    if _NOT_LITERAL & set(text):
+        raise PlaceError(f"{text!r}: literal text with {{digits}} for a number, not a regular expression")
+    if set("{}") & set(_PING_HOLE.sub("", text)):
+        raise PlaceError(f"{text!r}: a brace without its pair")
+    parts: list[bytes | None] = []
+    position = 0
+    for hole in _PING_HOLE.finditer(text):
+        if hole["name"] != "digits":
+            raise PlaceError(f"{text!r}: unknown {{{hole['name']}}} (the one hole is {{digits}})")
+        parts.extend((text[position : hole.start()].encode(), None))
+        position = hole.end()
+    parts.append(text[position:].encode())
+    kept = tuple(part for part in parts if part != b"")
+    for before, after in itertools.pairwise(kept):
+        if before is None and (after is None or after[:1].isdigit()):
+            raise PlaceError(f"{text!r}: a {{digits}} must be followed by text that is not a digit, or end it")
+    if sum(len(part) if part is not None else 1 for part in kept) > MAX_PING_BYTES:
+        raise PlaceError(f"{text!r}: a ping is at most {MAX_PING_BYTES} bytes")
+    return Ping(kept)
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events a recipe takes: those whose `place` holds one of `accept` (Shopify's X-Shopify-Topic,
+    Stripe's type). A delivery without that place at all is taken (a misspelt place loses no signup); one
+    whose place holds anything else (another name, nothing, a number, a list, null) is ignored."""
+
+    place: RequestPlace
+    accept: frozenset[str]
+
+    def takes(self, request: WebhookRequest, fields: Fields) -> bool:
+        if self.place.body_place is not None:
+            values = self.place.body_place.values(fields())
+            for value in values:  # the first value there, whatever it is
+                return isinstance(value, str) and value.strip() in self.accept
+            return True
+        found = self.place.read(request, fields)
+        return found is None or found.strip() in self.accept

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from owner_webhook.errors import MalformedBodyError
 from owner_webhook.request import WebhookRequest
-from owner_webhook.sources.fields import as_text
+from owner_webhook.sources.fields import Found, as_text, names_a_phone
 from owner_webhook.sources.recipe import RecipeSource
 
-# Answers are keyed q<N>_<name>; the other keys of rawRequest are Jotform's bookkeeping.
-_PHONE_ANSWER = re.compile(r"^q\d+_.*phone", re.IGNORECASE)
+# Answers are keyed q<N>_<name> (the question's name, from its label); the other keys of rawRequest are
+# Jotform's bookkeeping.
+_ANSWER = re.compile(r"q[0-9]+_")
+_PLACE = "rawRequest.q<N>_<named like a phone>"
 
 
 class Jotform(RecipeSource):
@@ -30,14 +32,14 @@ class Jotform(RecipeSource):
             raise MalformedBodyError("rawRequest must be a JSON object")
         return {**fields, "rawRequest": answers}
 
-    def find_phone(self, payload: Mapping[str, Any]) -> str | None:
+    def phones(self, payload: Mapping[str, Any]) -> Iterator[Found]:
         answers = payload.get("rawRequest")
         for key, value in answers.items() if isinstance(answers, Mapping) else []:
-            if _PHONE_ANSWER.match(str(key)):
+            answer = _ANSWER.match(str(key))
+            if answer and names_a_phone(str(key)[answer.end() :]):
                 written = _widget_text(value)
                 if written:
-                    return written
-        return None
+                    yield Found(written, _PLACE)
 
 
 def _widget_text(value: Any) -> str | None:

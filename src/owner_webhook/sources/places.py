@@ -2,14 +2,15 @@
 
 A place is dot-separated steps, each a key or one of:
 
-- `~`, any key named like a phone (phone, telefon, gsm, mobile, cell, in any case);
+- `~`, any key named like a phone (one of its words is a phone's: fields.names_a_phone);
 - `*`, any key;
-- a key followed by filters on the list it holds: `[]` every item, `[type=phone]` the items whose
-  `type` is `phone` (the field may be dotted: `[field.ref=mobile]`), `[label~]` the items whose
-  `label` is named like a phone. Filters chain: `answers[type=phone_number][field.ref=mobile]`.
+- a key followed by brackets on the list it holds, applied in order: `[]` every item, `[type=phone]`
+  the items whose `type` is `phone` (the field may be dotted: `[field.ref=mobile]`), `[label~]` the items
+  whose `label` is named like a phone, `[0]` the first of the items kept so far and `[-1]` the last.
+  Brackets chain: `answers[type=phone_number][field.ref=mobile]`, `attendees[0]`.
 
 `data[type=phone].value` is the `value` of the items of `data` whose `type` is `phone`. A place names
-every value it reaches, in the payload's order; the first that is text (or a whole number) is used.
+every value it reaches, in the payload's order; an index beyond the list reaches nothing.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from owner_webhook.sources.fields import PHONE_NAME, as_text
+from owner_webhook.sources.fields import as_text, names_a_phone
 
 _FILTER = re.compile(r"\[(?:(?P<field>[^\]=~\[]+)(?:(?P<equals>=)(?P<value>[^\]]*)|(?P<like>~)))?\]")
+_INDEX = re.compile(r"\[(?P<index>-?[0-9]{1,6})\]")
 _STEP = re.compile(r"(?P<key>[^.\[\]]*)(?P<filters>(?:\[[^\]]*\])*)")
 
 
@@ -35,19 +37,34 @@ class Filter:
     value: str | None = None
     like_phone: bool = False
 
+    def kept(self, items: list[Any]) -> list[Any]:
+        return [item for item in items if self.keeps(item)]
+
     def keeps(self, item: Any) -> bool:
         if not self.field:
             return True
         found = at(item, *self.field)
         if self.like_phone:
-            return isinstance(found, str) and PHONE_NAME.search(found) is not None
+            return isinstance(found, str) and names_a_phone(found)
         return as_text(found) == self.value
+
+
+@dataclass(frozen=True)
+class Index:
+    """One item of the list, by its position among the items kept so far: 0 the first, -1 the last."""
+
+    position: int
+
+    def kept(self, items: list[Any]) -> list[Any]:
+        if -len(items) <= self.position < len(items):
+            return [items[self.position]]
+        return []  # beyond the list: not found, never an error
 
 
 @dataclass(frozen=True)
 class Step:
     key: str  # a key, "~" (named like a phone) or "*" (any)
-    filters: tuple[Filter, ...] = ()
+    filters: tuple[Filter | Index, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -59,13 +76,16 @@ class Place:
         """Every value this place reaches in `document`, in order."""
         return _walk(document, self.steps)
 
-    def first_text(self, document: Any) -> str | None:
-        """The first value here that is text or a whole number (see fields.as_text), or None."""
+    def texts(self, document: Any) -> Iterator[str]:
+        """Every value here that is text or a whole number (see fields.as_text), in order."""
         for value in self.values(document):
             written = as_text(value)
             if written:
-                return written
-        return None
+                yield written
+
+    def first_text(self, document: Any) -> str | None:
+        """The first value here that is text or a whole number, or None."""
+        return next(self.texts(document), None)
 
 
 def parse(text: str) -> Place:
@@ -77,11 +97,17 @@ def parse(text: str) -> Place:
         found = _STEP.fullmatch(part)
         if found is None or not found["key"]:
             raise PlaceError(f"{text!r}: cannot read the step {part!r} (a key, ~ or *, then any filters)")
-        filters = []
+        filters: list[Filter | Index] = []
         for raw in re.findall(r"\[[^\]]*\]", found["filters"]):
+            index = _INDEX.fullmatch(raw)
+            if index is not None:
+                filters.append(Index(int(index["index"])))
+                continue
             matched = _FILTER.fullmatch(raw)
             if matched is None or (matched["field"] and not (matched["equals"] or matched["like"])):
-                raise PlaceError(f"{text!r}: cannot read the filter {raw!r} (use [], [field=value] or [field~])")
+                raise PlaceError(
+                    f"{text!r}: cannot read the brackets {raw!r} (use [], [0], [-1], [field=value] or [field~])"
+                )
             field = tuple(matched["field"].split(".")) if matched["field"] else ()
             filters.append(Filter(field, matched["value"], bool(matched["like"])))
         steps.append(Step(found["key"], tuple(filters)))
@@ -109,7 +135,7 @@ def _walk(document: Any, steps: tuple[Step, ...]) -> Iterator[Any]:
     if not isinstance(document, Mapping):
         return
     if step.key == "~":
-        reached = [value for key, value in document.items() if PHONE_NAME.search(str(key))]
+        reached = [value for key, value in document.items() if names_a_phone(str(key))]
     elif step.key == "*":
         reached = list(document.values())
     else:
@@ -119,14 +145,14 @@ def _walk(document: Any, steps: tuple[Step, ...]) -> Iterator[Any]:
             yield from _walk(item, rest)
 
 
-def _filtered(value: Any, filters: tuple[Filter, ...]) -> list[Any]:
+def _filtered(value: Any, filters: tuple[Filter | Index, ...]) -> list[Any]:
     if not filters:
         return [value]
     if not isinstance(value, list):
         return []
     items = value
     for one in filters:
-        items = [item for item in items if one.keeps(item)]
+        items = one.kept(items)
     return items
 
 

@@ -23,12 +23,14 @@ _STANDARD_WEBHOOKS = {
 }
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # Typeform's webhook docs: base64 HMAC-SHA256 of the body after "sha256="; retries 503s for 10 h.
+    # Typeform's webhook docs: base64 HMAC-SHA256 of the body after "sha256="; retries 503s for 10 h. A webhook
+    # may also send form_response_partial (answers so far, not submitted): not a signup.
     "typeform": {
         "for": "Typeform",
         "credential": {"signature": "header:Typeform-Signature", "prefix": "sha256=", "encoding": "base64"},
         "phone": ["form_response.answers[type=phone_number].phone_number"],
         "delivery_id": ["form_response.token"],
+        "events": {"place": "event_type", "accept": ["form_response"]},
         "retries": True,
     },
     # Tally's webhook docs: base64 HMAC-SHA256 of the body; retries after 5 min, 30 min, 1 h, 6 h, 24 h.
@@ -40,6 +42,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "retries": True,
     },
     # Webflow's webhook docs: hex HMAC-SHA256 of "{ms timestamp}:{body}"; deactivates after repeated failures.
+    # Its webhooks carry a triggerType: form_submission is a signup, site_publish, ecomm_new_order... are not.
     "webflow": {
         "for": "Webflow forms",
         "credential": {
@@ -50,6 +53,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         },
         "phone": ["payload.data.~"],
         "delivery_id": ["payload.id"],
+        "events": {"place": "triggerType", "accept": ["form_submission"]},
         "retries": True,
     },
     # Jotform cannot sign: a token in the URL. Its answers are JSON inside the rawRequest field, which
@@ -83,18 +87,20 @@ PRESETS: dict[str, dict[str, Any]] = {
         "retries": True,
     },
     # Shopify customers/create. shopify-api-js lib/webhooks/validate.ts: base64 HMAC-SHA256 of the raw body
-    # with the app's client secret. Retries 8 times over 4 h, then deletes an API-made subscription.
+    # with the app's client secret; X-Shopify-Topic names the topic (orders/create carries a phone too).
+    # Retries 8 times over 4 h, then deletes an API-made subscription.
     "shopify": {
         "for": "Shopify customers/create",
         "credential": {"signature": "header:X-Shopify-Hmac-Sha256", "encoding": "base64"},
         "phone": ["phone", "default_address.phone", "addresses[].phone"],
         "region": ["default_address.country_code", "addresses[].country_code"],
         "delivery_id": ["header:X-Shopify-Webhook-Id", "header:X-Shopify-Event-Id"],
+        "events": {"place": "header:X-Shopify-Topic", "accept": ["customers/create"]},
         "retries": True,
     },
     # WooCommerce customer.created. class-wc-webhook.php: base64 HMAC-SHA256 of the body, keyed with the
-    # secret's HTML entities decoded; an unsigned webhook_id=<n> ping on creation must get 200. One attempt,
-    # never retried; disabled after more than 5 failures in a row.
+    # secret's HTML entities decoded; X-WC-Webhook-Topic names the topic; an unsigned webhook_id=<n> ping on
+    # creation must get 200. One attempt, never retried; disabled after more than 5 failures in a row.
     "woocommerce": {
         "for": "WooCommerce customer.created",
         "body": ["json", "form"],
@@ -102,11 +108,12 @@ PRESETS: dict[str, dict[str, Any]] = {
         "phone": ["billing.phone", "shipping.phone"],
         "region": ["billing.country", "shipping.country"],
         "delivery_id": ["header:X-WC-Webhook-Delivery-ID"],
-        "ping": "webhook_id=[0-9]{1,20}",
+        "events": {"place": "header:X-WC-Webhook-Topic", "accept": ["customer.created"]},
+        "ping": "webhook_id={digits}",
         "retries": False,
     },
     # Stripe customer.created. stripe-python _webhook.py: hex HMAC-SHA256 of "{t}.{body}" keyed with the whsec_
-    # string as it is (not decoded), any v1 of the header. Retries for up to 3 days.
+    # string as it is (not decoded), any v1 of the header; `type` names the event. Retries for up to 3 days.
     "stripe": {
         "for": "Stripe customer.created",
         "credential": {
@@ -118,10 +125,12 @@ PRESETS: dict[str, dict[str, Any]] = {
         "phone": ["data.object.phone", "data.object.shipping.phone"],
         "region": ["data.object.address.country", "data.object.shipping.address.country"],
         "delivery_id": ["id"],
+        "events": {"place": "type", "accept": ["customer.created"]},
         "retries": True,
     },
     # Calendly invitee.created. developer.calendly.com webhook signatures: hex HMAC-SHA256 of "{t}.{body}".
-    # Retries for 24 h, then disables the subscription; a 410 deletes it at once.
+    # `event` names the event (invitee.canceled, routing_form_submission...). Retries for 24 h, then disables
+    # the subscription; a 410 deletes it at once.
     "calendly": {
         "for": "Calendly invitee.created",
         "credential": {
@@ -132,6 +141,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         },
         "phone": ["payload.text_reminder_number", "payload.questions_and_answers[question~].answer"],
         "delivery_id": ["payload.uri"],
+        "events": {"place": "event", "accept": ["invitee.created"]},
         "retries": True,
     },
     # Formstack "Send data to an external URL" with an HMAC key: "sha256=" + hex HMAC-SHA256 of the body
@@ -239,12 +249,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         "retries": False,
     },
     # Formbricks survey webhooks: Standard Webhooks with the secret Formbricks shows once (processor.ts,
-    # lib/crypto.ts). One attempt, no retries.
+    # lib/crypto.ts); `event` is responseCreated, responseUpdated or responseFinished (its pipeline), and only
+    # a finished response is a signup. One attempt, no retries.
     "formbricks": {
         "for": "Formbricks",
         "credential": _STANDARD_WEBHOOKS,
         "phone": ["data.data.~", "data.contactAttributes.~"],
         "delivery_id": ["data.id"],
+        "events": {"place": "event", "accept": ["responseFinished"]},
         "retries": False,
     },
 }

@@ -7,13 +7,13 @@ A recipe is a JSON object (docs/senders.md describes every field):
      "phone": ["phone", "default_address.phone", "addresses[].phone"],
      "region": ["default_address.country_code"],
      "delivery_id": ["header:X-Shopify-Webhook-Id"],
+     "events": {"place": "header:X-Shopify-Topic", "accept": ["customers/create"]},
      "refusals": "acknowledge", "retries": true}
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,17 +28,45 @@ from owner_webhook.errors import (
 )
 from owner_webhook.request import FORM, JSON, MULTIPART, WebhookRequest, read_fields
 from owner_webhook.sources import checks, places, signatures
-from owner_webhook.sources.checks import RequestPlace
+from owner_webhook.sources.checks import EventFilter, Ping, RequestPlace
+from owner_webhook.sources.fields import Found
 from owner_webhook.sources.places import Place, PlaceError
 from owner_webhook.sources.secret import WebhookSecret
 
 BODIES = {"json": JSON, "form": FORM, "multipart": MULTIPART}
 REFUSALS = {"acknowledge": True, "reject": False}
-FIELDS = ("for", "body", "credential", "phone", "region", "delivery_id", "refusals", "retries", "ping")
-_HMAC_FIELDS = ("signature", "hmac", "encoding", "prefix", "separator", "pairs", "signed", "timestamp",
-                "timestamp_unit", "tolerance", "key", "secret_prefix")  # fmt: skip
-# The longest ping body a recipe may accept without a credential (WooCommerce's is `webhook_id=<n>`).
-_MAX_PING_BYTES = 64
+# Every field of a recipe with its default (None: none); REQUIRED have none. docs/senders.md's tables say the
+# same, and tests/unit/test_recipe_language.py keeps them equal.
+FIELDS: dict[str, Any] = {
+    "for": "",
+    "body": ["json"],
+    "credential": None,
+    "phone": None,
+    "region": [],
+    "delivery_id": [],
+    "events": None,
+    "refusals": "acknowledge",
+    "retries": None,
+    "ping": None,
+}
+REQUIRED = ("credential", "phone", "retries")
+TOKEN_FIELDS: dict[str, Any] = {"token": None, "secret_prefix": None}
+HMAC_FIELDS: dict[str, Any] = {
+    "signature": None,
+    "hmac": "sha256",
+    "encoding": "hex",
+    "prefix": "",
+    "separator": None,
+    "pairs": None,
+    "signed": "{body}",
+    "timestamp": None,
+    "timestamp_unit": "s",
+    "tolerance": signatures.TOLERANCE_SECONDS,
+    "key": "utf8",
+    "secret_prefix": None,
+}
+CREDENTIAL_REQUIRED = ("token", "signature")
+EVENT_FIELDS = ("place", "accept")
 
 
 class RecipeError(ValueError):
@@ -65,7 +93,8 @@ class Recipe:
     delivery_id: tuple[RequestPlace, ...] = ()
     acknowledges_refusals: bool = True
     retries: bool = True
-    ping: re.Pattern[bytes] | None = None
+    ping: Ping | None = None
+    events: EventFilter | None = None
     description: str = ""
 
     def with_phone(self, phone: tuple[Place, ...]) -> Recipe:
@@ -79,17 +108,20 @@ def parse(name: str, document: Any) -> Recipe:
     unknown = sorted(set(document) - set(FIELDS))
     if unknown:
         raise RecipeError(unknown[0], f"not a recipe field (the fields: {', '.join(FIELDS)})")
+    field = {key: document.get(key, default) for key, default in FIELDS.items()}
+    ping = field["ping"]
     return Recipe(
         name=name,
-        accept=_body(document.get("body", ["json"])),
-        credentials=_credentials(document.get("credential")),
-        phone=_places("phone", document.get("phone"), required=True),
-        region=_places("region", document.get("region", [])),
-        delivery_id=tuple(_field("delivery_id", checks.id_place, p) for p in _list("delivery_id", document)),
-        acknowledges_refusals=_choice("refusals", document.get("refusals", "acknowledge"), REFUSALS),
-        retries=_boolean("retries", document.get("retries")),
-        ping=_ping(document.get("ping")),
-        description=str(document.get("for", "")),
+        accept=_body(field["body"]),
+        credentials=_credentials(field["credential"]),
+        phone=_places("phone", field["phone"], required=True),
+        region=_places("region", field["region"]),
+        delivery_id=tuple(_field("delivery_id", checks.id_place, p) for p in _list("delivery_id", field)),
+        acknowledges_refusals=_choice("refusals", field["refusals"], REFUSALS),
+        retries=_boolean("retries", field["retries"]),
+        ping=None if ping is None else _field("ping", checks.ping, ping),
+        events=_events(field["events"]),
+        description=str(field["for"]),
     )
 
 
@@ -120,8 +152,17 @@ class RecipeSource:
             return {}
         return read_fields(request, accept=self.recipe.accept)
 
-    def find_phone(self, payload: Mapping[str, Any]) -> str | None:
-        return next((found for place in self.recipe.phone if (found := place.first_text(payload))), None)
+    def accepts(self, request: WebhookRequest, payload: Mapping[str, Any]) -> bool:
+        """Whether this is an event the recipe takes: not its ping, and one its event filter lets through."""
+        if self._is_ping(request):
+            return False
+        return self.recipe.events is None or self.recipe.events.takes(request, lambda: payload)
+
+    def phones(self, payload: Mapping[str, Any]) -> Iterator[Found]:
+        """Every value of the phone places, in their order: the first that is a valid number is the phone."""
+        for place in self.recipe.phone:
+            for text in place.texts(payload):
+                yield Found(text, place.text)
 
     def phone_region(self, payload: Mapping[str, Any]) -> str | None:
         """The region the payload states for the phone (an address's country), if it names one we know."""
@@ -158,8 +199,7 @@ class RecipeSource:
             credential.check.check(request, secret, fields)
 
     def _is_ping(self, request: WebhookRequest) -> bool:
-        ping = self.recipe.ping
-        return ping is not None and len(request.body) <= _MAX_PING_BYTES and ping.fullmatch(request.body) is not None
+        return self.recipe.ping is not None and self.recipe.ping.matches(request.body)
 
 
 class UnusableSource:
@@ -182,7 +222,10 @@ class UnusableSource:
     def read(self, request: WebhookRequest) -> Mapping[str, Any]:
         raise self.refuse()
 
-    def find_phone(self, payload: Mapping[str, Any]) -> str | None:
+    def accepts(self, request: WebhookRequest, payload: Mapping[str, Any]) -> bool:
+        raise self.refuse()
+
+    def phones(self, payload: Mapping[str, Any]) -> Iterator[Found]:
         raise self.refuse()
 
     def phone_region(self, payload: Mapping[str, Any]) -> str | None:
@@ -206,7 +249,7 @@ def _credential(name: str, spec: Mapping[str, Any]) -> Credential:
     if prefix is not None and not (isinstance(prefix, str) and prefix):
         raise RecipeError(f"{name}.secret_prefix", "non-empty text")
     if "token" in spec:
-        extra = sorted(set(spec) - {"token", "secret_prefix"})
+        extra = sorted(set(spec) - set(TOKEN_FIELDS))
         if extra:
             raise RecipeError(f"{name}.{extra[0]}", "a token credential has only token (and secret_prefix)")
         token_places = spec["token"] if isinstance(spec["token"], list) else [spec["token"]]
@@ -214,25 +257,25 @@ def _credential(name: str, spec: Mapping[str, Any]) -> Credential:
         if not found:
             raise RecipeError(f"{name}.token", "name at least one place")
         return Credential(checks.Token(found), prefix)
-    unknown = sorted(set(spec) - set(_HMAC_FIELDS))
+    unknown = sorted(set(spec) - set(HMAC_FIELDS))
     if unknown:
-        raise RecipeError(f"{name}.{unknown[0]}", f"not a credential field ({', '.join(('token', *_HMAC_FIELDS))})")
+        raise RecipeError(f"{name}.{unknown[0]}", f"not a credential field ({', '.join(('token', *HMAC_FIELDS))})")
     if "signature" not in spec:
         raise RecipeError(name, "either token or signature")
-    pairs = spec.get("pairs")
-    timestamp = spec.get("timestamp")
+    field = {key: spec.get(key, default) for key, default in HMAC_FIELDS.items()}
+    pairs, timestamp, separator = field["pairs"], field["timestamp"], field["separator"]
     check = checks.Hmac(
-        signature=_field(f"{name}.signature", checks.request_place, spec["signature"]),
-        algorithm=_choice(f"{name}.hmac", spec.get("hmac", "sha256"), {a: a for a in checks.ALGORITHMS}),
-        encoding=_choice(f"{name}.encoding", spec.get("encoding", "hex"), {e: e for e in checks.ENCODINGS}),
-        prefix=_text(f"{name}.prefix", spec.get("prefix", "")),
-        separator=_text(f"{name}.separator", spec["separator"]) or None if "separator" in spec else None,
+        signature=_field(f"{name}.signature", checks.request_place, field["signature"]),
+        algorithm=_choice(f"{name}.hmac", field["hmac"], {a: a for a in checks.ALGORITHMS}),
+        encoding=_choice(f"{name}.encoding", field["encoding"], {e: e for e in checks.ENCODINGS}),
+        prefix=_text(f"{name}.prefix", field["prefix"]),
+        separator=_text(f"{name}.separator", separator) or None if separator is not None else None,
         pairs=_text(f"{name}.pairs", pairs) or None if pairs is not None else None,
-        signed=_field(f"{name}.signed", checks.template, spec.get("signed", "{body}")),
+        signed=_field(f"{name}.signed", checks.template, field["signed"]),
         timestamp=None if timestamp is None else _field(f"{name}.timestamp", _timestamp_place(pairs), timestamp),
-        per_second=_choice(f"{name}.timestamp_unit", spec.get("timestamp_unit", "s"), {"s": 1, "ms": 1000}),
-        tolerance=_tolerance(f"{name}.tolerance", spec.get("tolerance", signatures.TOLERANCE_SECONDS)),
-        key=_choice(f"{name}.key", spec.get("key", "utf8"), {k: k for k in checks.KEYS}),
+        per_second=_choice(f"{name}.timestamp_unit", field["timestamp_unit"], {"s": 1, "ms": 1000}),
+        tolerance=_tolerance(f"{name}.tolerance", field["tolerance"]),
+        key=_choice(f"{name}.key", field["key"], {k: k for k in checks.KEYS}),
     )
     covers_timestamp = ("timestamp", "") in check.signed
     if covers_timestamp != (check.timestamp is not None):
@@ -252,7 +295,7 @@ def _places(name: str, value: Any, *, required: bool = False) -> tuple[Place, ..
 
 
 def _list(name: str, document: Mapping[str, Any]) -> list[Any]:
-    value = document.get(name, [])
+    value = document[name]
     if not isinstance(value, list):
         raise RecipeError(name, "a list of places")
     return value
@@ -296,10 +339,12 @@ def _tolerance(name: str, value: Any) -> int:
     return value
 
 
-def _ping(value: Any) -> re.Pattern[bytes] | None:
+def _events(value: Any) -> EventFilter | None:
     if value is None:
         return None
-    try:
-        return re.compile(_text("ping", value).encode())
-    except re.error as error:
-        raise RecipeError("ping", f"not a regular expression: {error}") from None
+    if not isinstance(value, Mapping) or set(value) != set(EVENT_FIELDS):
+        raise RecipeError("events", 'an object {"place": ..., "accept": [...]}, such as the place of the event type')
+    accept = value["accept"]
+    if not isinstance(accept, list) or not accept or not all(isinstance(item, str) and item for item in accept):
+        raise RecipeError("events.accept", 'a list of the event names taken, such as ["customers/create"]')
+    return EventFilter(_field("events.place", checks.id_place, value["place"]), frozenset(accept))

@@ -4,20 +4,20 @@ text field that Wufoo sends when the webhook's metadata option is on."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from owner_webhook.sources.fields import as_text
+from owner_webhook.sources.fields import Found, as_text
 from owner_webhook.sources.recipe import RecipeSource
 
 
 class Wufoo(RecipeSource):
-    def find_phone(self, payload: Mapping[str, Any]) -> str | None:
+    def phones(self, payload: Mapping[str, Any]) -> Iterator[Found]:
         for key in _phone_fields(payload.get("FieldStructure")):
             written = as_text(payload.get(key))
             if written:
-                return written
-        return super().find_phone(payload)  # without metadata: the recipe's places (a field named like a phone)
+                yield Found(written, "FieldStructure's phone field")
+        yield from super().phones(payload)  # then the recipe's places (a field named like a phone)
 
 
 def _phone_fields(structure: Any) -> list[str]:
