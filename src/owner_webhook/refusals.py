@@ -24,9 +24,9 @@ import json
 import re
 import time
 from collections.abc import Mapping
-from urllib.parse import quote, quote_plus
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
