@@ -231,6 +231,9 @@ def _replay_one(store: Store, one: Listed, *, dry_run: bool) -> tuple[str, str, 
     if outcome in SUCCEEDED:
         _remove(store, one.key)
         return outcome, phone, "removed from the store"
+    if outcome == outcomes.QUEUED.code:  # QueueEveryDelivery: the forwarder takes it from the queue, at its pace
+        _remove(store, one.key)
+        return outcome, phone, "in the retry queue now (the gateway's pace): removed from the store"
     if outcome in outcomes.ALL and outcomes.ALL[outcome].kept:
         return outcome, phone, _kept_again(store, one, fields)
     return outcome, phone, "it stays kept"

@@ -195,7 +195,9 @@ class DeliveryService:
         credentials = self._credentials.load()
         keys = self._phone_keys()
         fields.update(delivery_id=loggable(queued.delivery_id, keys[0]), phone_ref=phone_ref(queued.phone, keys[0]))
-        result = self._forward_once(queued, credentials.api_key, keys, deadline, fields, queue=False)
+        result = self._forward_once(
+            queued, credentials.api_key, keys, deadline, fields, queue=False, replay=queued.replay
+        )
         if keep and result.outcome.kept and self._refusals is not None:
             from owner_webhook.refusals import KeptRefusal
 
@@ -226,6 +228,9 @@ class DeliveryService:
         delivery = QueuedDelivery(source.name, kept.delivery_id, phone, kept.received_at)
         if dry_run:
             return self._dry_run(delivery, keys[0], deadline, fields)
+        if self._queue_every_delivery:  # only the queue's event source may forward: the gateway's ceiling
+            self._queue_only(replace(delivery, replay=True), deadline, fields)
+            return Result(outcomes.QUEUED, fields=fields)
         if not deadline.fits(SECRET, then=CLAIM):
             raise OutOfTimeError("too little time is left in this invocation; replay it again")
         api_key = self._credentials.load().api_key

@@ -35,9 +35,15 @@ class QueuedDelivery:
     delivery_id: str
     phone: str
     received_at: float
+    # A kept refusal replayed (make replay-refused, with QueueEveryDelivery): its own stored refusal is asked
+    # again, as a replay forwarded at once asks it.
+    replay: bool = False
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        fields = asdict(self)
+        if not self.replay:  # said only when true: a message as earlier versions wrote and read it
+            del fields["replay"]
+        return json.dumps(fields, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, body: str) -> QueuedDelivery:
@@ -64,8 +70,11 @@ class QueuedDelivery:
             raise MalformedMessageError("the message's phone is not a valid E.164 number")
         if not isinstance(received_at, int | float) or isinstance(received_at, bool) or not _finite(received_at):
             raise MalformedMessageError("the message's received_at is not a time")
+        replay = fields.get("replay", False)
+        if not isinstance(replay, bool):
+            raise MalformedMessageError("the message's replay is not true or false")
         # The webhook wrote the id normalized already: normalizing it again changes only what it did not write.
-        return cls(source, normalized(delivery_id), phone, float(received_at))
+        return cls(source, normalized(delivery_id), phone, float(received_at), replay)
 
 
 def _finite(number: float) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from sandbox import queue, senders
-from sandbox.events import http_api_event
+from sandbox.events import LocalContext, http_api_event
 from sandbox.gateway import Fault
 from sandbox.stack import Sandbox
 from tests.integration.conftest import Answer, invoke_event
@@ -117,3 +117,20 @@ def test_a_delivery_the_queue_cannot_take_is_a_503_the_sender_retries(
         "60",
     )
     assert queue_only.gateway.received == []
+
+
+def test_a_replayed_refusal_is_queued_never_forwarded_past_the_queues_ceiling(queue_only: Sandbox) -> None:
+    """With no reserved concurrency, only the queue's event source (MaximumConcurrency) may forward: a kept
+    refusal replayed through the forwarder goes to the retry queue, and is forwarded from there, once."""
+    queue_only.gateway.rejected_phones.add("+905553000009")
+    assert send("zapier", "0555 300 00 09").body == QUEUED
+    queue.drain(queue_only.aws, queue_only.queue_url, forwarder)  # refused there, and kept
+    [kept] = queue_only.aws.kept_refusals().values()
+    queue_only.gateway.rejected_phones.clear()
+    received = len(queue_only.gateway.received)
+    answer = forwarder({"replay": kept["body"], "dry_run": False}, LocalContext(timeout_seconds=60))
+    assert answer["outcome"] == "queued" and answer["fields"]["queued_because"] == "queue_every_delivery"
+    assert len(queue_only.gateway.received) == received  # nothing forwarded by the replay itself
+    assert queue.depth(queue_only.aws, queue_only.queue_url) == 1
+    queue.drain(queue_only.aws, queue_only.queue_url, forwarder)
+    assert queue_only.gateway.owners == ["+905553000009"]

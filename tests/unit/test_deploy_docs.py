@@ -34,6 +34,7 @@ OTHER_NAMES = {
     "TooManyRequestsException",  # Lambda's answer to an invoke beyond the reserved concurrency
     "AccessDenied",  # S3's answers to a kept refusal's write
     "NoSuchBucket",
+    "HandshakeKey",  # Wufoo's credential field
     "PoolManager",
     "RecursionError",
     "UnicodeError",

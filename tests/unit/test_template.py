@@ -122,6 +122,7 @@ def test_the_forwarder_is_the_gateways_ceiling(resources: dict[str, Any]) -> Non
         "GATEWAY_CONCURRENCY": ceiling,
         "GATEWAY_RATE_PER_SECOND": {"Ref": "GatewayRatePerSecond"},
         "GATEWAY_ABANDONED_CALL_SECONDS": {"Ref": "GatewayAbandonedCallSeconds"},
+        "QUEUE_EVERY_DELIVERY": {"Ref": "QueueEveryDelivery"},  # a replay is then queued, not forwarded
     }
     assert webhook["Environment"]["Variables"]["FORWARDER_FUNCTION"] == {"Ref": "ForwarderFunction"}
     assert {"LambdaInvokePolicy": {"FunctionName": {"Ref": "ForwarderFunction"}}} in webhook["Policies"]
