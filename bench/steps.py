@@ -75,10 +75,10 @@ def warm(events: list[dict[str, Any]]) -> dict[str, float]:
     for step, places in steps.items():
         for owner, name in places:
             setattr(owner, name, timed(step, getattr(owner, name)))
-    for _ in range(ROUNDS):
-        _requests(handler.lambda_handler, events, context)
+    timed_whole = sum(_requests(handler.lambda_handler, events, context) for _ in range(ROUNDS)) / ROUNDS
     calls = ROUNDS * len(events)
     figures = {step: spent.get(step, 0) / calls / 1000 for step in steps}
+    figures["the rest"] = timed_whole - sum(figures.values())  # the same requests, the same clock
     pool = urllib3.connection_from_url(os.environ["GATEWAY_BASE_URL"] + "/owner")
     body = b'{"phone": "+905551234567"}'
     headers = {"Authorization": "Bearer local-gateway-key", "Content-Type": "application/json"}
