@@ -284,7 +284,13 @@ class DeliveryService:
         if not deadline.fits(CLAIM):
             raise OutOfTimeError("too little time is left to claim the phone; retry")
         decision = self.deduplication.claim(
-            delivery.source, delivery.delivery_id, delivery.phone, deadline, keys, retake_refusal=replay
+            delivery.source,
+            delivery.delivery_id,
+            delivery.phone,
+            deadline,
+            keys,
+            received_at=delivery.received_at,  # a late one (queued, replayed) as the table knew the phone then
+            retake_refusal=replay,
         )
         if isinstance(decision, Answered):
             return decision.result
@@ -312,8 +318,8 @@ class DeliveryService:
         if claim.after_lapsed_claim and result.outcome == outcomes.OWNER_CREATED:
             also.append("AmbiguousForward")  # the dead invocation may have created one too
         elif result.outcome == outcomes.OWNER_CREATED and self.deduplication.forgot_since(delivery.received_at):
-            # A delivery older than the table's memory (a late redrive): an owner created for its phone since
-            # it arrived may have been forgotten, so this one may be a second.
+            # A delivery later than the table keeps what it knew when the delivery arrived (a redrive of a
+            # redriven dead letter): an owner of its phone then may have been forgotten, so this one may be a second.
             fields["older_than_memory"] = True
             also.append("AmbiguousForward")
         return Result(result.outcome, result.message, also=tuple(also))

@@ -416,6 +416,39 @@ def test_a_replay_goes_through_todays_event_filter_too(
     assert sandbox.gateway.owners == [E164]
 
 
+class _Later:
+    """time as a module sees it, `days` later."""
+
+    def __init__(self, days: float) -> None:
+        self._offset = days * DAY
+
+    def time(self) -> float:
+        return time.time() + self._offset
+
+
+def test_a_replay_is_answered_as_the_table_knew_the_phone_when_the_delivery_arrived(
+    sandbox: Sandbox,
+    endpoint: LocalEndpoint,
+    recipes: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Her owner was created on day 0 (remembered 7 days); on day 5 her second signup was refused by a wrong
+    recipe, when it would have been answered existing; replayed on day 10, after the table stopped remembering
+    her phone for new deliveries, it is still existing: no second owner, counted or not."""
+    from owner_webhook import deduplication, refusals
+
+    assert webhook("zapier", {"phone": PHONE}, headers={"Idempotency-Key": "day-0"}).status == 200
+    recipes(["mobile"])
+    monkeypatch.setattr(refusals, "time", _Later(5))
+    assert signup("day-5").code == "missing_phone"
+    recipes(["telephone"])
+    monkeypatch.setattr(deduplication, "time", _Later(10))
+    code, out = tool(capsys, sandbox, endpoint, "replay")
+    assert code == 0 and "phone_existing" in out and "removed from the store" in out
+    assert sandbox.gateway.owners == [E164]
+
+
 def test_a_phone_created_meanwhile_answers_existing_and_one_still_refused_stays_with_its_new_reason(
     sandbox: Sandbox, endpoint: LocalEndpoint, recipes: Callable[..., None], capsys: pytest.CaptureFixture[str]
 ) -> None:
