@@ -59,7 +59,8 @@ def report(
         return rows, Result(refusal.outcome, refusal.message, acknowledges_refusals=source.acknowledges_refusals)
     stated = source.region_found(payload)
     rows.append(("phone", f"{mask(phone)}, from {fields['phone_place']}"))
-    rows.append(("region", f"{stated[0]}, from {stated[1]}" if stated else f"{region}: the payload states none"))
+    default = f"{region}, the default (DEFAULT_PHONE_REGION): the payload states none"
+    rows.append(("region", f"{stated[0]}, from {stated[1]}" if stated else default))
     _, place = source.delivery_id_found(request, payload)
     rows.append(("delivery id", f"from {place}" if place else "the SHA-256 of the body (no place of it holds one)"))
     return rows, Result(outcomes.OWNER_CREATED)
@@ -89,9 +90,10 @@ def _tried(source: RecipeSource, payload: Mapping[str, Any], region: str) -> Ite
         yield "phone places", f"none holds a value (looked at {places})"
         return
     read_in = (source.region_found(payload) or (region, ""))[0]
-    for one in found:
+    for one in found:  # until the first valid number, as the function reads them
         try:
             yield "tried", f"{one.place}: {mask(to_e164(one.text, read_in))}"
+            return
         except InvalidPhoneError:
             digits = sum(ch.isdigit() for ch in one.text)
             yield "tried", f"{one.place}: not a valid number in {read_in} ({digits} digits)"

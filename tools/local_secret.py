@@ -24,7 +24,7 @@ from typing import Any, TextIO
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from sandbox.aws import SECRET_ID
-from tools.stack import LOCAL_ENDPOINT, LocalSession, ToolError, code, no_local_stack, run
+from tools.stack import LOCAL_ENDPOINT, LocalSession, ToolError, code, run
 
 _YES = ("1", "true", "yes")
 
@@ -34,7 +34,8 @@ def read(secrets: Any, endpoint: str) -> dict[str, Any]:
     try:
         document = json.loads(secrets.get_secret_value(SecretId=SECRET_ID)["SecretString"])
     except EndpointConnectionError:
-        raise no_local_stack(endpoint) from None
+        where = f"no local stack answers on {endpoint}"
+        raise ToolError(f"{where}: start `make serve`, or give ENDPOINT=<its moto server>") from None
     except ClientError as error:
         raise ToolError(f"the local stack on {endpoint} has no secret {SECRET_ID} ({code(error)})") from None
     if not isinstance(document, dict):

@@ -18,8 +18,8 @@ from tools.stack import ToolError
 CUSTOMER = {
     "id": 1,
     "phone": None,
-    "default_address": {"phone": "+1 613-555-0123", "country_code": "CA"},
-    "addresses": [{"phone": "0555 123 45 67", "country_code": "TR"}],
+    "default_address": {"phone": "555-555-5555", "country_code": "CA"},  # Shopify's sample: no number in Canada
+    "addresses": [{"phone": "+1 613-555-0123", "country_code": "CA"}, {"phone": "0555 123 45 67"}],
 }
 
 
@@ -35,11 +35,11 @@ def _rows(name: str, body: bytes, headers: dict[str, str], folder: Path | None =
 
 def test_the_phone_its_place_its_region_and_where_each_came_from() -> None:
     rows, answer = _rows("shopify", json.dumps(CUSTOMER).encode(), {"X-Shopify-Webhook-Id": "w-1"})
-    assert rows["tried"].splitlines() == [
-        "default_address.phone: +1613*****23",
-        "addresses[].phone: not a valid number in CA (11 digits)",
+    assert rows["tried"].splitlines() == [  # in order, until the first valid number
+        "default_address.phone: not a valid number in CA (10 digits)",
+        "addresses[].phone: +1613*****23",
     ]
-    assert rows["phone"] == "+1613*****23, from default_address.phone"
+    assert rows["phone"] == "+1613*****23, from addresses[].phone"
     assert rows["region"] == "CA, from default_address.country_code"
     assert rows["delivery id"] == "from header x-shopify-webhook-id"
     assert rows["event"].startswith("header x-shopify-topic names none: taken")
@@ -61,7 +61,7 @@ def test_an_event_the_filter_leaves_out_and_a_missing_phone() -> None:
 def test_the_region_of_the_deployment_when_the_payload_states_none_and_the_body_digest_as_id() -> None:
     rows, _ = _rows("zapier", b"phone=0555+123+45+67", {})
     assert rows["body"] == "application/x-www-form-urlencoded, read"
-    assert rows["region"] == "TR: the payload states none"
+    assert rows["region"] == "TR, the default (DEFAULT_PHONE_REGION): the payload states none"
     assert rows["delivery id"] == "the SHA-256 of the body (no place of it holds one)"
 
 
