@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import shutil
 import signal
 import socket
@@ -151,10 +153,10 @@ def test_a_recipe_added_while_it_runs_is_served_and_the_state_stays(
 
     monkeypatch.setattr(sources, "RECIPES", served.recipes)  # this test signs as the recipe says, too
     before = served.owners()
-    (served.recipes / "cal-com.json").write_text(json.dumps(CAL_COM))
-    said = served.printed(lambda line: line.startswith("recipe cal-com.json added"))
-    assert said.endswith(f"local secret {local_secrets.webhook_secret('cal-com')}: make send SOURCE=cal-com")
-    sent = served.make("send", "SOURCE=cal-com", env={"RECIPES": str(served.recipes)})
+    (served.recipes / "bookings.json").write_text(json.dumps(CAL_COM))
+    said = served.printed(lambda line: line.startswith("recipe bookings.json added"))
+    assert said.endswith(f"local secret {local_secrets.webhook_secret('bookings')}: make send SOURCE=bookings")
+    sent = served.make("send", "SOURCE=bookings", env={"RECIPES": str(served.recipes)})
     assert sent.returncode == 0, sent.stdout + sent.stderr
     assert sent.stdout.splitlines()[-1] == '200 {"success":true}'
     assert served.owners()[: len(before)] == before  # what it knew stays
@@ -162,7 +164,7 @@ def test_a_recipe_added_while_it_runs_is_served_and_the_state_stays(
     served.control("/sandbox/faults", [{"status": 503}])
     booking = HttpRequest(
         "POST",
-        "/webhooks/cal-com",
+        "/webhooks/bookings",
         json.dumps(
             {
                 "triggerEvent": "BOOKING_CREATED",
@@ -171,7 +173,7 @@ def test_a_recipe_added_while_it_runs_is_served_and_the_state_stays(
         ).encode(),
         {"content-type": "application/json"},
     )
-    assert served.post(senders.sign("cal-com", booking, local_secrets.webhook_secret("cal-com"))) == (
+    assert served.post(senders.sign("bookings", booking, local_secrets.webhook_secret("bookings"))) == (
         200,
         {"success": True, "queued": True},
     )
@@ -203,3 +205,42 @@ def test_make_local_secret_rotates_a_webhook_secret_and_the_gateway_key(served: 
     assert served.make("local-secret", env={"API_KEY": "a-new-gateway-key"}).returncode == 0
     assert sent(new, "0555 300 00 07") == (200, {"success": True})
     served.control("/sandbox/keys", [local_secrets.GATEWAY_KEY, "a-new-gateway-key"])
+
+
+DOC = (ROOT / "docs" / "senders.md").read_text()
+WIRING = DOC[DOC.index("## Wire a sender locally") : DOC.index("## Typeform")]
+
+
+def _blocks(section: str, kind: str) -> list[str]:
+    """The fenced blocks of this kind ("" for none), in order."""
+    found, inside, lines = [], None, []
+    for line in section.splitlines():
+        if line.startswith("```") and inside is None:
+            inside, lines = line[3:].strip(), []
+        elif line.startswith("```"):
+            if inside == kind:
+                found.append("\n".join(lines))
+            inside = None
+        elif inside is not None:
+            lines.append(line)
+    return found
+
+
+@pytest.mark.parametrize("sender", ["### Shopify, locally", "### Cal.com, a recipe of your own, locally"])
+def test_the_docs_lines_run_as_written(served: Served, sender: str) -> None:
+    section = WIRING[WIRING.index(sender) :].split("\n### ")[0]
+    if "Cal.com" in sender:  # saved as the docs say, in the folder make serve watches
+        recipe = DOC[DOC.index("### Events and indexes: a Cal.com recipe") :]
+        (served.recipes / "cal-com.json").write_text(_blocks(recipe, "json")[0])
+        said = re.search(r"it says `(recipe cal-com.json added: .*?)`", " ".join(section.split()))
+        assert said
+        served.printed(lambda line: line.startswith(said[1]))
+    lines = [line for line in _blocks(section, "sh")[0].splitlines() if line.startswith("make ")]
+    assert len(lines) == 3
+    printed = []
+    for line in lines:
+        done = served.make(*shlex.split(line)[1:], env={"RECIPES": str(served.recipes)})
+        assert done.returncode == 0, line + "\n" + done.stdout + done.stderr
+        printed += done.stdout.splitlines()
+    shown = [line.replace("http://127.0.0.1:3000", served.url) for line in _blocks(section, "")[0].splitlines()]
+    assert [line for line in shown if line.strip() not in ("", "...") and line not in printed] == []
