@@ -12,6 +12,7 @@ same body, as a retry's) and the timestamp.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import html
@@ -25,11 +26,9 @@ from owner_webhook.sources.checks import Hmac, RequestPlace, Token
 from owner_webhook.sources.recipe import Credential, Recipe
 from sandbox.events import HttpRequest
 
-FORM_TYPE = "application/x-www-form-urlencoded"
-
 
 class SigningError(ValueError):
-    """A request this recipe's sender could not send as it is (a token in a multipart body)."""
+    """A recipe whose signature or timestamp is in a place no sender puts one (the body)."""
 
 
 def credential_for(recipe: Recipe, secret: str) -> Credential:
@@ -71,19 +70,21 @@ def _with_parameter(query: str, name: str, value: str) -> str:
 
 
 def _with_field(request: HttpRequest, place: str, secret: str) -> bytes:
-    """The body with the token in its field: a form's field, or a JSON object's (dotted) place."""
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type == FORM_TYPE or (not media_type and not request.body.lstrip().startswith(b"{")):
-        return _with_parameter(request.body.decode("utf-8"), place, secret).encode()
-    if media_type.endswith("json") or request.body.lstrip().startswith(b"{"):
-        document = json.loads(request.body or b"{}")
+    """The body with the token in its field: a JSON object's (dotted) place, else a form's field."""
+    try:
+        document = json.loads(request.body)
+    except (ValueError, RecursionError):
+        document = None
+    if isinstance(document, dict):
         *parents, last = place.split(".")
         at = document
         for key in parents:
-            at = at.setdefault(key, {})
+            if not isinstance(at.get(key), dict):
+                at[key] = {}
+            at = at[key]
         at[last] = secret
         return json.dumps(document, ensure_ascii=False).encode()
-    raise SigningError(f"put the token in the body's {place} field yourself: a {media_type} body is sent as it is")
+    return _with_parameter(request.body.decode("utf-8", "replace"), place, secret).encode()
 
 
 def _with_signature(request: HttpRequest, check: Hmac, secret: str, now: float, url: str | None) -> HttpRequest:
@@ -123,9 +124,12 @@ def _placed(headers: dict[str, str], place: RequestPlace, value: str) -> dict[st
 
 
 def _key(kind: str, secret: str) -> bytes:
-    if kind == "whsec":  # Standard Webhooks: the base64 key after whsec_
+    if kind == "whsec" and secret.startswith("whsec_"):  # Standard Webhooks: the base64 key after whsec_
         encoded = secret.removeprefix("whsec_")
-        return base64.b64decode(encoded + "=" * (-len(encoded) % 4))
+        try:
+            return base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+        except binascii.Error:
+            return secret.encode()  # no key: signed as it is, and refused as the function refuses such a secret
     if kind == "html_entities":  # WordPress signs with the secret's HTML entities decoded
         return html.unescape(secret).encode()
     return secret.encode()

@@ -27,18 +27,11 @@ from sandbox.senders import _recipe
 from sandbox.stack import Sandbox
 from tests.conftest import ROOT
 from tests.integration.conftest import deliver
+from tests.integration.test_event_filter import CAL_COM  # the docs' Cal.com recipe
 from tools import check_recipe, payloads, send
 
 ROUTES = senders.SOURCES
 SAMPLE = "+905551234567"  # the samples' phone, as the gateway receives it
-CAL_COM = {
-    "for": "Cal.com bookings",
-    "credential": {"signature": "header:X-Cal-Signature-256"},
-    "phone": ["payload.attendees[0].phoneNumber"],
-    "delivery_id": ["payload.uid"],
-    "events": {"place": "triggerEvent", "accept": ["BOOKING_CREATED"]},
-    "retries": True,
-}
 
 
 def _secret(name: str) -> str:

@@ -29,16 +29,9 @@ import urllib3
 from sandbox import local_secrets, senders
 from sandbox.events import HttpRequest
 from tests.conftest import ROOT
+from tests.integration.test_event_filter import CAL_COM  # the docs' Cal.com recipe
 
 MAKE = shutil.which("make")
-CAL_COM = {
-    "for": "Cal.com bookings",
-    "credential": {"signature": "header:X-Cal-Signature-256"},
-    "phone": ["payload.attendees[0].phoneNumber"],
-    "delivery_id": ["payload.uid"],
-    "events": {"place": "triggerEvent", "accept": ["BOOKING_CREATED"]},
-    "retries": True,
-}
 
 
 def _free_port() -> int:
