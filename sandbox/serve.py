@@ -60,6 +60,7 @@ def main() -> None:
     folder = sources.RECIPES
     ports = (args.port, args.aws_port, args.gateway_port)
     with Sandbox(host=args.host, ports=ports, queue=True, environment={"SECRET_CACHE_SECONDS": "0"}) as sandbox:
+        seen = _listing(folder)  # before the recipes are read: a change from now on is taken in
         routes = sources.load(folder)
         seeded = _secrets(routes, args.secret)
         sandbox.aws.put_secret(local_secrets.document({}) | {"webhook_secrets": seeded})
@@ -77,7 +78,7 @@ def main() -> None:
         endpoint = LocalEndpoint(pooled(webhook), args.host, args.port, functions, one_at_a_time=False).start()
         try:
             print("\n".join(banner(endpoint.url, sandbox, routes, seeded, args.instances, folder)), flush=True)
-            _run(sandbox, endpoint, webhook, folder, seeded)
+            _run(sandbox, endpoint, webhook, folder, seeded, seen)
         except KeyboardInterrupt:
             print()
         finally:
@@ -123,7 +124,7 @@ def banner(
         "Every route, its local secret or token (sandbox/local_secrets.py; local only), and a signup sent as its",
         "sender signs it (add BODY=<file> to send your own payload, DRY_RUN=1 to create nothing):",
     ]
-    lines += _table([_row(url, name, source, secrets) for name, source in routes.items()])
+    lines += _table([_row(url, name, source, secrets, folder) for name, source in routes.items()])
     lines += [
         "",
         f"Recipes in {folder} are served from the next request after they change; the owners, the table and the",
@@ -132,16 +133,29 @@ def banner(
     return lines
 
 
-def _row(url: str, name: str, source: Any, secrets: Mapping[str, Any]) -> tuple[str, str, str]:
+def _row(url: str, name: str, source: Any, secrets: Mapping[str, Any], folder: Path) -> tuple[str, str, str]:
     if getattr(source, "recipe", None) is None:  # an invalid recipe: its route answers 503 invalid_setting
-        return name, f"invalid: {getattr(source, 'problem', '')}", f"make check-recipe NAME={name} BODY=<file>"
+        fix = f"make check-recipe NAME={name} BODY=<file>{_recipes(folder)}"
+        return name, f"invalid: {getattr(source, 'problem', '')}", fix
     secret = secrets.get(name)
+    other = secret if secret != local_secrets.webhook_secret(name, source) else None  # --secret standard-webhooks
+    return name, str(secret), _send(url, name, folder, other)
+
+
+def _send(url: str, name: str, folder: Path, secret: Any = None) -> str:
+    """The make send line for a route, with what it needs besides: another port, folder of recipes or secret."""
     command = f"make send SOURCE={name}"
     if url != f"http://127.0.0.1:{DEFAULT_PORT}":
         command += f" URL={url}/webhooks/"
-    if secret != local_secrets.webhook_secret(name, source):
-        command += f" SECRET={secret}"
-    return name, str(secret), command
+    command += _recipes(folder)
+    return command + (f" SECRET={secret}" if secret is not None else "")
+
+
+def _recipes(folder: Path) -> str:
+    from owner_webhook import sources
+
+    bundled = Path(sources.__file__).resolve().parent.parent / "recipes"
+    return "" if folder == bundled else f" RECIPES={folder}"
 
 
 def _table(rows: list[tuple[str, str, str]]) -> list[str]:
@@ -154,12 +168,16 @@ def _interrupted(*_: Any) -> None:
 
 
 def _run(
-    sandbox: Sandbox, endpoint: LocalEndpoint, webhook: LocalFunction, folder: Path, seeded: dict[str, Any]
+    sandbox: Sandbox,
+    endpoint: LocalEndpoint,
+    webhook: LocalFunction,
+    folder: Path,
+    seeded: dict[str, Any],
+    seen: dict[str, tuple[int, int]],
 ) -> None:
-    """Until Ctrl-C: the recipes' folder watched, the retry queue polled by the forwarder."""
+    """Until Ctrl-C: the recipes' folder watched (from `seen`, as it was when read), the queue polled."""
     from owner_webhook.forwarder import lambda_handler as forwarder
 
-    seen = _listing(folder)
     polled = time.monotonic()
     while True:
         time.sleep(WATCH_SECONDS)
@@ -210,6 +228,7 @@ def _reload(
             secrets[name] = seeded[name] = value  # a new route, or one whose kind of secret changed (not one rotated)
     sandbox.aws.put_secret({**document, "webhook_secrets": secrets})
     webhook.forget()
+    webhook_url = endpoint.url
     lines = []
     for file in sorted(set(before) | set(now)):
         name = file.removesuffix(".json")
@@ -225,7 +244,7 @@ def _reload(
         else:
             lines.append(
                 f"recipe {file} {what}: /webhooks/{name} serves it from the next request; local secret "
-                f"{secrets.get(name)}: make send SOURCE={name}"
+                f"{secrets.get(name)}: {_send(webhook_url, name, folder)}"
             )
     return lines
 

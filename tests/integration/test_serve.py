@@ -121,7 +121,8 @@ def test_the_banner_names_every_route_with_its_local_secret_and_a_send_line(serv
     for name in senders.SOURCES:
         secret = local_secrets.webhook_secret(name)
         line = served.printed(lambda text, name=name: text.startswith(f"  {name} "))
-        assert line.split() == [name, secret, "make", "send", f"SOURCE={name}", f"URL={served.url}/webhooks/"]
+        command = ["make", "send", f"SOURCE={name}", f"URL={served.url}/webhooks/", f"RECIPES={served.recipes}"]
+        assert line.split() == [name, secret, *command]
 
 
 def test_two_deliveries_of_one_phone_at_once_make_one_owner_and_a_409(served: Served) -> None:
@@ -148,8 +149,9 @@ def test_a_recipe_added_while_it_runs_is_served_and_the_state_stays(
     before = served.owners()
     (served.recipes / "bookings.json").write_text(json.dumps(CAL_COM))
     said = served.printed(lambda line: line.startswith("recipe bookings.json added"))
-    assert said.endswith(f"local secret {local_secrets.webhook_secret('bookings')}: make send SOURCE=bookings")
-    sent = served.make("send", "SOURCE=bookings", env={"RECIPES": str(served.recipes)})
+    command = f"make send SOURCE=bookings URL={served.url}/webhooks/ RECIPES={served.recipes}"
+    assert said.endswith(f"local secret {local_secrets.webhook_secret('bookings')}: {command}")
+    sent = served.make(*shlex.split(command)[1:])  # the line as make serve printed it
     assert sent.returncode == 0, sent.stdout + sent.stderr
     assert sent.stdout.splitlines()[-1] == '200 {"success":true}'
     assert served.owners()[: len(before)] == before  # what it knew stays
