@@ -18,6 +18,7 @@ import urllib3
 from sandbox import senders
 from sandbox.events import HttpRequest, http_api_event
 from sandbox.gateway import Fault
+from sandbox.local_secrets import webhook_secret
 from sandbox.senders import is_timed, sign
 from sandbox.stack import Sandbox
 from tests.conftest import ROOT
@@ -144,7 +145,7 @@ def test_the_table_holds_no_phone_nor_a_hash_anybody_can_compute(sandbox: Sandbo
     # is the hash of a body holding only the phone: both must be as unreadable as the phone.
     send(senders.request("zapier", "0555 123 45 68", delivery_id="+905551234568"))
     body = json.dumps({"phone": "+905551234569"}).encode()
-    headers = {"content-type": "application/json", "authorization": "Bearer local-zapier-token"}
+    headers = {"content-type": "application/json", "authorization": f"Bearer {webhook_secret('zapier')}"}
     send(HttpRequest("POST", "/webhooks/zapier", body, headers))  # no Idempotency-Key: the body's hash
     text = json.dumps(sandbox.aws.table_items())
     body_id = hashlib.sha256(body).hexdigest()

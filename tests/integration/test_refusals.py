@@ -25,6 +25,7 @@ from sandbox.endpoint import LocalEndpoint
 from sandbox.events import HttpRequest, LocalContext, http_api_event
 from sandbox.gateway import Fault
 from sandbox.lambda_service import FunctionConfig, LocalLambda
+from sandbox.local_secrets import webhook_secret
 from sandbox.stack import FORWARDER_FUNCTION, Sandbox, invoked_forwarder, new_instance
 from tests.conftest import EVENTS, ROOT
 from tests.integration.conftest import Answer, invoke_event, webhook
@@ -37,6 +38,7 @@ E164 = "+905551234567"
 PRIVATE = (E164, "5551234567", PHONE, "555 123 45")
 NAME = re.compile(r"(?P<source>[a-z0-9_-]+)/(?P<id>[a-p]{24})")
 DAY = 86_400
+SIGNUP_TOKEN = webhook_secret("signup")  # the token of the recipe of the fix-and-replay tests
 
 
 def signed(source: str, body: bytes, headers: dict[str, str], query: str = "") -> Answer:
@@ -295,7 +297,7 @@ def recipes(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     from owner_webhook import sources
 
     monkeypatch.setattr(sources, "RECIPES", tmp_path)
-    secrets = {**LOCAL_SECRET["webhook_secrets"], "signup": "local-signup-token"}
+    secrets = {**LOCAL_SECRET["webhook_secrets"], "signup": SIGNUP_TOKEN}
     sandbox.aws.put_secret({**LOCAL_SECRET, "webhook_secrets": secrets})
 
     def write(places: list[str], events: dict[str, Any] | None = None) -> None:
@@ -309,7 +311,7 @@ def recipes(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
 
 def signup(delivery_id: str, phone: str = PHONE) -> Answer:
     body = {"id": delivery_id, "name": "Ayşe", "telephone": phone}
-    return webhook("signup", body, token=None, headers={"X-Signup-Token": "local-signup-token"})
+    return webhook("signup", body, token=None, headers={"X-Signup-Token": SIGNUP_TOKEN})
 
 
 def tool(capsys: pytest.CaptureFixture[str], sandbox: Sandbox, endpoint: LocalEndpoint, *argv: str) -> tuple[int, str]:
@@ -383,7 +385,7 @@ def test_a_replay_goes_through_todays_event_filter_too(
         "signup",
         {"id": "s-topic", "telephone": PHONE},
         token=None,
-        headers={"X-Signup-Token": "local-signup-token", "X-Signup-Topic": "lead/deleted"},
+        headers={"X-Signup-Token": SIGNUP_TOKEN, "X-Signup-Topic": "lead/deleted"},
     )
     assert got.code == "missing_phone"
     [kept] = sandbox.aws.kept_refusals().values()
@@ -393,7 +395,7 @@ def test_a_replay_goes_through_todays_event_filter_too(
         "signup",
         {"id": "s-topic-2", "telephone": PHONE},
         token=None,
-        headers={"X-Signup-Token": "local-signup-token", "X-Signup-Topic": "lead/deleted"},
+        headers={"X-Signup-Token": SIGNUP_TOKEN, "X-Signup-Topic": "lead/deleted"},
     )
     assert got.code == "ignored" and len(sandbox.aws.kept_refusals()) == 1
     recipes(["mobile"], {"place": "header:X-Signup-Topic", "accept": ["lead/created"]})
@@ -401,7 +403,7 @@ def test_a_replay_goes_through_todays_event_filter_too(
         "signup",
         {"id": "s-topic-3", "telephone": PHONE},
         token=None,
-        headers={"X-Signup-Token": "local-signup-token", "X-Signup-Topic": "lead/created"},
+        headers={"X-Signup-Token": SIGNUP_TOKEN, "X-Signup-Topic": "lead/created"},
     )
     assert got.code == "missing_phone"
     kept_now = [
