@@ -50,9 +50,20 @@ SOURCE ?=
 SINCE ?=
 DRY_RUN ?=
 LAMBDA_ENDPOINT ?=
+# make send SOURCE=<route> [BODY=<file>] [HEADERS=<file>] [DRY_RUN=1] [SECRET=..] [URL=<WebhookBaseUrl>]; make
+# check-recipe NAME=<route> BODY=<file> [HEADERS=<file>]; RECIPES: another folder of recipes (make serve's too);
+# make local-secret SOURCE=<route> [SECRET=..] [KEEP_OLD=1], or API_KEY=<key>.
+BODY ?=
+HEADERS ?=
+SECRET ?=
+URL ?=
+NAME ?=
+RECIPES ?=
+KEEP_OLD ?=
+API_KEY ?=
 # The same, for a value given in the environment (PHONE=... make lookup) and for the defaults above.
 VALUES := PYTHON ARCH EVENT FUNCTION STACK ID PHONE REGION_CODE ENDPOINT SERVE_ARGS SOURCE SINCE DRY_RUN LAMBDA_ENDPOINT \
-	PARAMETERS CONFIG_ENV
+	PARAMETERS CONFIG_ENV BODY HEADERS SECRET URL NAME RECIPES KEEP_OLD API_KEY
 $(foreach name,$(VALUES),$(eval override $(name) := $$(value $(name))))
 export PATH := $(BIN):$(PATH)
 export PYTHONPATH := src:.
@@ -65,8 +76,9 @@ PARALLEL := --numprocesses=auto --maxprocesses=4
 LOCK := $(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.13 --custom-compile-command "make lock"
 
 .DEFAULT_GOAL := help
-.PHONY: help demo serve events invoke dead-letters redrive lookup refused replay-refused bench test lint typecheck cfn-lint \
-	validate scan pytest build runtime artifact-test deploy-check preflight sam-local-check lock clean
+.PHONY: help demo serve send check-recipe local-secret events invoke dead-letters redrive lookup refused replay-refused \
+	bench test lint typecheck cfn-lint validate scan pytest build runtime artifact-test deploy-check preflight \
+	sam-local-check lock clean
 
 help:  ## this list (bare `make` changes nothing)
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / { name[++n] = $$1; text[$$1] = $$2 } END { \
@@ -118,8 +130,36 @@ demo: $(STAMP)  ## run every event in events/ through the local stack and show w
 	$(BIN)/python -m sandbox.demo
 
 serve: export SERVE_ARGS := $(SERVE_ARGS)
-serve: $(STAMP)  ## the local stack in the foreground on http://127.0.0.1:3000, for curl
+serve: export RECIPES := $(RECIPES)
+serve: $(STAMP)  ## the local stack in the foreground on http://127.0.0.1:3000: every route, its local secret, make send
 	$(BIN)/python -m sandbox.serve
+
+# The secret is SECRET in the environment, make serve's local one, or asked for; never on a command line.
+send: export SOURCE := $(SOURCE)
+send: export BODY := $(BODY)
+send: export HEADERS := $(HEADERS)
+send: export DRY_RUN := $(DRY_RUN)
+send: export SECRET := $(SECRET)
+send: export URL := $(URL)
+send: export RECIPES := $(RECIPES)
+send: $(STAMP)  ## SOURCE=<route> [BODY=<file>] [DRY_RUN=1]: signed as that sender signs, sent, the answer shown
+	@$(BIN)/python -m tools.send
+
+check-recipe: export NAME := $(NAME)
+check-recipe: export BODY := $(BODY)
+check-recipe: export HEADERS := $(HEADERS)
+check-recipe: export REGION_CODE := $(REGION_CODE)
+check-recipe: export RECIPES := $(RECIPES)
+check-recipe: $(STAMP)  ## NAME=<route> BODY=<file>: what its recipe reads (event, phone, region, id) and the answer
+	@$(BIN)/python -m tools.check_recipe
+
+local-secret: export SOURCE := $(SOURCE)
+local-secret: export SECRET := $(SECRET)
+local-secret: export KEEP_OLD := $(KEEP_OLD)
+local-secret: export API_KEY := $(API_KEY)
+local-secret: export ENDPOINT := $(ENDPOINT)
+local-secret: $(STAMP)  ## make serve's secret changed: SOURCE=<route> [KEEP_OLD=1] (asks for it), or API_KEY=<key>
+	@$(BIN)/python -m tools.local_secret
 
 invoke: export EVENT := $(EVENT)
 invoke: export FUNCTION := $(FUNCTION)

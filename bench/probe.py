@@ -39,9 +39,11 @@ def _handler(kind: str) -> Any:
         return peer
     import urllib3  # the floor: the same POST with nothing around it
 
+    from sandbox.local_secrets import GATEWAY_KEY
+
     url = os.environ["GATEWAY_BASE_URL"] + "/owner"
     body = b'{"phone": "+905551234567"}'
-    headers = {"Authorization": "Bearer local-gateway-key", "Content-Type": "application/json"}
+    headers = {"Authorization": f"Bearer {GATEWAY_KEY}", "Content-Type": "application/json"}
     if kind == "floor-lean":  # the call the adapter makes: the host's own pool, no URL parse per request
         pool = urllib3.connection_from_url(url)
 

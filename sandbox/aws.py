@@ -20,27 +20,24 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from owner_webhook.sources import NAMES
-from sandbox.senders import local_secret
+from sandbox import local_secrets
 
 REGION = "eu-central-1"
 SECRET_ID = "owner-webhook/local"
 # The key of the phones' HMAC in the deduplication table; deployed, the stack generates it.
 PHONE_KEY_SECRET_ID = "owner-webhook/local-phone-key"
-LOCAL_PHONE_KEY = "local-phone-key-for-the-hmac-of-phones-0123456789"
+LOCAL_PHONE_KEY = local_secrets.PHONE_KEY
 IDEMPOTENCY_TABLE = "owner-webhook-idempotency"
 RETRY_QUEUE = "owner-webhook-retry"
 # The kept refusals' bucket, encrypted under a KMS key of this server, as the template's RefusedBucket.
 REFUSED_BUCKET = "owner-webhook-refused"
 REFUSED_RETENTION_DAYS = 14
-# Local-only values, documented in the README and used by events/: never use them anywhere real.
-# Each source's secret is its sender's (sandbox/senders), for every source of the registry; a recipe of your
-# own (owner_webhook/recipes/<name>.json) gets local-<name>-secret.
-LOCAL_SECRET: dict[str, Any] = {
-    "api_key": "local-gateway-key",
-    "webhook_secrets": {source: local_secret(source) for source in NAMES},
-}
-# The same with generic signed by Standard Webhooks (whsec_ + base64 of a 32-byte key).
-STANDARD_WEBHOOKS_SECRET = "whsec_bG9jYWwtc3RhbmRhcmQtd2ViaG9va3Mta2V5ITE="
+# Local-only values (sandbox/local_secrets.py, where each is defined once): never use them anywhere real.
+# Each source of the registry has its own; a recipe of your own (owner_webhook/recipes/<name>.json) gets
+# local-<name>-secret.
+LOCAL_SECRET: dict[str, Any] = local_secrets.document(NAMES)
+# The same with generic signed by Standard Webhooks.
+STANDARD_WEBHOOKS_SECRET = local_secrets.STANDARD_WEBHOOKS
 SECRETS: dict[str, dict[str, Any]] = {
     "default": LOCAL_SECRET,
     "standard-webhooks": {

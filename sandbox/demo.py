@@ -10,6 +10,7 @@ Exits 1 if any answer differs from what is expected.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import tempfile
@@ -20,7 +21,7 @@ from pathlib import Path
 import urllib3
 
 from owner_webhook.phone import mask
-from sandbox import catalog
+from sandbox import catalog, local_secrets
 from sandbox.aws import LOCAL_SECRET, SECRETS
 from sandbox.gateway import Fault
 from sandbox.stack import Sandbox, new_instance
@@ -94,7 +95,7 @@ def outage(endpoint_url: str, sandbox: Sandbox) -> list[str]:
 
 # A sender of the user's own, wired with a wrong phone place: the form sends `telephone`.
 SIGNUP = "signup"
-SIGNUP_TOKEN = "local-signup-token"
+SIGNUP_TOKEN = local_secrets.webhook_secret(SIGNUP)
 SIGNUP_RECIPE = {
     "for": "the demo's own signup form",
     "credential": {"token": "header:X-Signup-Token"},
@@ -144,16 +145,15 @@ def kept_and_replayed(endpoint_url: str, sandbox: Sandbox) -> list[str]:
     return [*steps, "as expected" if ok else "NOT as expected"]
 
 
-def print_table(rows: list[Row]) -> None:
+def table(rows: list[Row]) -> list[str]:
+    """The rows as make demo prints them (docs/local.md shows some: tests/integration/test_events.py)."""
     cells = [("event", "status", "answer", "gateway received", "as expected")]
     cells += [
         (r.event, str(r.status), r.code, ", ".join(r.received) or "-", "yes" if r.expected else "NO") for r in rows
     ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
-    for i, row in enumerate(cells):
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
-        if i == 0:
-            print("  ".join("-" * width for width in widths))
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in cells]
+    return [lines[0], "  ".join("-" * width for width in widths), *lines[1:]]
 
 
 def main() -> int:
@@ -163,7 +163,11 @@ def main() -> int:
     started = time.perf_counter()
     LOG_FILE.parent.mkdir(exist_ok=True)
     environment = {"SECRET_CACHE_SECONDS": "0"}
-    with LOG_FILE.open("w") as log, Sandbox(handler=lambda_handler, environment=environment, queue=True) as sandbox:
+    with (
+        LOG_FILE.open("w") as log,
+        contextlib.redirect_stdout(log),  # the metrics' lines too (Powertools prints them)
+        Sandbox(handler=lambda_handler, environment=environment, queue=True) as sandbox,
+    ):
         handler = logger.registered_handler
         if hasattr(handler, "setStream"):
             handler.setStream(log)  # the function's JSON log lines go to a file, the table to the terminal
@@ -171,7 +175,7 @@ def main() -> int:
         rows = send_events(sandbox.endpoint.url, sandbox)
         absorbed = outage(sandbox.endpoint.url, sandbox)
         replayed = kept_and_replayed(sandbox.endpoint.url, sandbox)
-    print_table(rows)
+    print("\n".join(table(rows)))
     print("\nAn outage absorbed by the retry queue:")
     print("\n".join(f"  {step}" for step in absorbed))
     print("\nA signup refused by a wrong recipe, kept, and replayed after the fix:")

@@ -22,12 +22,21 @@ _INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 
 
 class LocalEndpoint:
-    """Like API Gateway in front of one function instance: requests are handled one at a time."""
+    """Like API Gateway in front of one function instance: requests are handled one at a time. With
+    `one_at_a_time=False`, the handler takes requests at once (make serve's: each on an instance of its own,
+    sandbox/serve.py), and only the functions of the Invoke API share this process's instance."""
 
     def __init__(
-        self, handler: Handler, host: str = "127.0.0.1", port: int = 0, functions: Mapping[str, Handler] | None = None
+        self,
+        handler: Handler,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        functions: Mapping[str, Handler] | None = None,
+        *,
+        one_at_a_time: bool = True,
     ) -> None:
         self._handler = handler
+        self._one_at_a_time = one_at_a_time
         self._functions = dict(functions or {})  # by name: what the Invoke API reaches
         self._instance = threading.Lock()  # one Lambda instance handles one event at a time
         self._server = ThreadingHTTPServer((host, port), _request_handler(self))
@@ -53,6 +62,8 @@ class LocalEndpoint:
 
     def invoke(self, request: HttpRequest, source_ip: str) -> dict[str, Any]:
         event = http_api_event(request, source_ip)
+        if not self._one_at_a_time:
+            return self._handler(event, LocalContext())
         with self._instance:
             return self._handler(event, LocalContext())
 

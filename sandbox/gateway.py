@@ -8,8 +8,9 @@ status (a 2xx fault creates the owner and answers that status, with its own body
 at random (`chaos`). `limit` plays a gateway with limits it does not document: 429 above a rate, slow
 answers above a number of requests at once; the rate and concurrency it saw are kept (`peak_rate`,
 `peak_in_flight`). Over HTTP, for `make serve`: `POST /sandbox/faults` with a JSON list of faults
-(`[{"status": 503, "retry_after": 30}, {"reset": true}, {"delay": 6}, {"create_first": true}]`), and
-`GET /sandbox/owners` lists the owners created.
+(`[{"status": 503, "retry_after": 30}, {"reset": true}, {"delay": 6}, {"create_first": true}]`),
+`POST /sandbox/keys` with a JSON list of the keys it accepts from then on (a gateway that issued a new key, or
+revoked an old one), and `GET /sandbox/owners` lists the owners created.
 """
 
 from __future__ import annotations
@@ -234,6 +235,18 @@ def _handler_for(gateway: SandboxGateway) -> type[BaseHTTPRequestHandler]:
             gateway.inject(*faults)
             self._reply(200, {"queued": len(faults)})
 
+        def _keys(self, body: bytes) -> None:
+            try:
+                keys = json.loads(body)
+            except ValueError:
+                keys = None
+            if not isinstance(keys, list) or not keys or not all(isinstance(key, str) and key for key in keys):
+                self._reply(400, {"message": "expected a JSON list of the keys to accept"})
+                return
+            with gateway._lock:
+                gateway.accepted_keys = set(keys)
+            self._reply(200, {"accepted": len(keys)})
+
         def _reply(
             self, status: int, answer: dict[str, Any], headers: dict[str, str] | None = None, written: str | None = None
         ) -> None:
@@ -253,6 +266,9 @@ def _handler_for(gateway: SandboxGateway) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if self.path == "/sandbox/faults":
                 self._control(body)
+                return
+            if self.path == "/sandbox/keys":
+                self._keys(body)
                 return
             authorization = self.headers.get("Authorization", "")
             phone = _phone_of(body)

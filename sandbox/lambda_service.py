@@ -36,7 +36,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -90,10 +90,12 @@ class FunctionTimeoutError(Exception):
 class _Instance:
     """One execution environment: a process serving one invocation at a time."""
 
-    def __init__(self, config: FunctionConfig, environment: Mapping[str, str], logs: list[dict[str, Any]]) -> None:
+    def __init__(
+        self, config: FunctionConfig, environment: Mapping[str, str], keep: Callable[[dict[str, Any]], None]
+    ) -> None:
         self._config = config
         self._environment = dict(environment)
-        self._logs = logs
+        self._keep = keep  # what becomes of each of its log lines
         self._process: subprocess.Popen[str] | None = None
         self._pool: urllib3.HTTPConnectionPool | None = None
 
@@ -124,18 +126,23 @@ class _Instance:
             except ValueError:
                 continue
             if isinstance(parsed, dict):
-                self._logs.append(parsed)  # list.append is atomic: one list for all instances
+                self._keep(parsed)  # list.append is atomic: one list for all instances
 
-    def invoke(self, event: bytes, timeout: float) -> tuple[bytes, str | None, float]:
+    def invoke(self, event: bytes, timeout: float, generation: int = 0) -> tuple[bytes, str | None, float]:
         """The payload, the function error's type (or None) and the handler's duration in ms; raises
-        FunctionTimeoutError (the instance is replaced, as Lambda does after a timeout)."""
+        FunctionTimeoutError (the instance is replaced, as Lambda does after a timeout). A new `generation`
+        makes the instance forget what it built first (sandbox/function_instance.py)."""
         assert self._pool is not None
         try:
             response = self._pool.urlopen(
                 "POST",
                 "/invoke",
                 body=event,
-                headers={"Content-Type": "application/json", "X-Timeout-Seconds": f"{timeout:.3f}"},
+                headers={
+                    "Content-Type": "application/json",
+                    "X-Timeout-Seconds": f"{timeout:.3f}",
+                    "X-Sandbox-Generation": str(generation),
+                },
                 timeout=urllib3.Timeout(connect=2.0, read=timeout + 0.5),
             )
         except urllib3.exceptions.ReadTimeoutError:
@@ -164,7 +171,9 @@ class _EmulatedInstance:
     """One execution environment: the built artifact in the Lambda runtime emulator, serving one invocation at a
     time, started (its INIT) on its first invocation as Lambda starts an instance on demand."""
 
-    def __init__(self, config: FunctionConfig, environment: Mapping[str, str], logs: list[dict[str, Any]]) -> None:
+    def __init__(
+        self, config: FunctionConfig, environment: Mapping[str, str], keep: Callable[[dict[str, Any]], None]
+    ) -> None:
         assert config.code is not None
         variables = {k: v for k, v in environment.items() if k not in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")}
         self._runtime = LambdaRuntime(
@@ -175,7 +184,7 @@ class _EmulatedInstance:
             memory=config.memory_mb,
             name=config.name,
         )
-        self._logs = logs
+        self._keep = keep  # what becomes of each of its log lines
         self.init_ms: float | None = None  # the INIT of the last invocation, when it started the instance
 
     def start(self) -> None:
@@ -184,7 +193,9 @@ class _EmulatedInstance:
     def wait_ready(self) -> None:
         pass  # the emulator answers once started; the runtime starts on the first invocation
 
-    def invoke(self, event: bytes, timeout: float) -> tuple[bytes, str | None, float]:
+    def invoke(self, event: bytes, timeout: float, generation: int = 0) -> tuple[bytes, str | None, float]:
+        """As an instance of this interpreter does; a new `generation` is not played (the emulated instance keeps
+        what it built)."""
         invocation = self._runtime.invoke(json.loads(event))
         for line in invocation.logs:
             try:
@@ -192,7 +203,7 @@ class _EmulatedInstance:
             except ValueError:
                 continue
             if isinstance(parsed, dict):
-                self._logs.append(parsed)
+                self._keep(parsed)
         self.init_ms = invocation.init_ms
         payload = invocation.payload
         failed = isinstance(payload, dict) and {"errorType", "errorMessage"} <= payload.keys()
@@ -203,17 +214,20 @@ class _EmulatedInstance:
 
 
 class LocalFunction:
-    """A function's pool of instances, its reserved concurrency, and what it was asked and billed."""
+    """A function's pool of instances, its reserved concurrency, and what it was asked and billed. With `echo`,
+    the instances' log lines are printed as they come (make serve) instead of kept in `logs`."""
 
-    def __init__(self, config: FunctionConfig, environment: Mapping[str, str]) -> None:
+    def __init__(self, config: FunctionConfig, environment: Mapping[str, str], *, echo: bool = False) -> None:
         self.config = config
         self.logs: list[dict[str, Any]] = []
         self.invocations: list[Invocation] = []
         self.throttles = 0  # Invoke API calls answered 429
         self.peak_busy = 0
+        self.generation = 0  # raised by forget(): each instance forgets what it built before its next event
+        keep = _printed if echo else self.logs.append
         kind = _Instance if config.code is None else _EmulatedInstance
         self._instances: list[_Instance | _EmulatedInstance] = [
-            kind(config, environment, self.logs) for _ in range(config.concurrency)
+            kind(config, environment, keep) for _ in range(config.concurrency)
         ]
         self._free = list(self._instances)
         self._lock = threading.Condition()
@@ -241,6 +255,11 @@ class LocalFunction:
             self.peak_busy = max(self.peak_busy, len(self._instances) - len(self._free))
             return instance
 
+    def forget(self) -> None:
+        """Each instance forgets what it built (its parts, the recipes read) before its next event: as the
+        instances of a new version would, started with a changed recipe."""
+        self.generation += 1
+
     def release(self, instance: _Instance | _EmulatedInstance) -> None:
         with self._lock:
             self._free.append(instance)
@@ -250,7 +269,7 @@ class LocalFunction:
         """Invoke `instance` (acquired) with `event`; the payload and the function error's type, if any."""
         started = time.monotonic()
         try:
-            payload, error, duration_ms = instance.invoke(event, self.config.timeout)
+            payload, error, duration_ms = instance.invoke(event, self.config.timeout, self.generation)
         except FunctionTimeoutError as timeout:
             error = "Sandbox.Timedout"
             payload = json.dumps({"errorMessage": str(timeout), "errorType": error}).encode()
@@ -263,6 +282,10 @@ class LocalFunction:
         """Billed duration x memory, over the invocations (of one source, or all)."""
         billed = sum(i.billed_ms for i in self.invocations if source is None or i.source == source)
         return billed / 1000 * self.config.memory_mb / 1024
+
+
+def _printed(line: dict[str, Any]) -> None:
+    print(json.dumps(line, ensure_ascii=False), flush=True)
 
 
 class LocalLambda:

@@ -21,13 +21,14 @@ from pathlib import Path
 
 import urllib3
 
-from sandbox import base_image
+from sandbox import base_image, local_secrets
 
 ROOT = Path(__file__).resolve().parent.parent
 ARCH = base_image.architecture()
 # docs/local.md gives these lines too (tests/unit/test_sam_local.py holds the two together).
 CURL = (
-    "curl -s -X POST http://127.0.0.1:3001/webhooks/zapier -H 'Authorization: Bearer local-zapier-token' "
+    "curl -s -X POST http://127.0.0.1:3001/webhooks/zapier "
+    f"-H 'Authorization: Bearer {local_secrets.webhook_secret('zapier')}' "
     """-H 'Content-Type: application/json' -d '{"phone": "0555 123 45 67"}'"""
 )
 

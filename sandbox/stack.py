@@ -16,7 +16,10 @@ from sandbox.aws import (
 )
 from sandbox.aws_process import SeparateAws
 from sandbox.endpoint import Handler, LocalEndpoint
+from sandbox.function_instance import new_instance
 from sandbox.gateway import SandboxGateway
+
+__all__ = ["FORWARDER_FUNCTION", "Sandbox", "invoked_forwarder", "new_instance"]
 
 LOCAL_MAX_RECEIVE_COUNT = 4
 PHONE_REGION = "TR"  # the local stack's DEFAULT_PHONE_REGION
@@ -98,15 +101,6 @@ class Sandbox:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-
-
-def new_instance() -> None:
-    """Forget what this process's functions built (their parts, the recipes read): as a new instance, or a new
-    version deployed with a changed recipe, starts."""
-    from owner_webhook import sources, wiring
-
-    wiring.parts.cache_clear()
-    sources.load.cache_clear()
 
 
 def invoked_forwarder(event: dict[str, Any], context: Any) -> Any:

@@ -1,12 +1,13 @@
-"""Requests as each sender builds and signs them, for any phone: the demo, the tests, the soaks and the benchmark.
+"""Requests as each sender builds and signs them, for any phone: the demo, the tests, the soaks, the benchmark
+and `make send`.
 
-Each source of the function's registry (owner_webhook.sources.NAMES) has its sender here, written
-independently of the function's own code: a module of the same name in this package (the first six
-senders), or a preset's sample in samples/<source>.json signed from its recipe's data (_recipe.py).
-Each has `SECRET` (its local-only secret or token), `TIMED` (whether its signature covers a timestamp
-and so goes stale), `payload(phone, delivery_id)` (the body and headers of one submission),
-`sign(request, secret, now)` (the request with the authentication it sends) and `attempts(status)`
-(how many times in all it sends a delivery that keeps getting that status).
+Each route of the function's registry has its sender here: a module of the same name in this package (the
+first six senders, written independently of the function's code), a preset's sample in samples/<source>.json,
+or, for a recipe of your own, a sample built from its recipe; the last two are signed from the recipe
+(_recipe.py, sandbox/signer.py). Each has `SECRET` (its local-only secret or token, sandbox/local_secrets.py),
+`TIMED` (whether its signature covers a timestamp and so goes stale), `payload(phone, delivery_id)` (the body
+and headers of one submission), `sign(request, secret, now)` (the request with the authentication it sends)
+and `attempts(status)` (how many times in all it sends a delivery that keeps getting that status).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 import uuid
 from typing import Any, Protocol, cast
 
+from sandbox import local_secrets
 from sandbox.events import HttpRequest
 
 
@@ -44,11 +46,21 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-@functools.cache
 def sender(source: str) -> Sender:
-    """The sender of `source`: sandbox/senders/<source>.py."""
-    if not source.isidentifier() or source.startswith("_"):
-        raise LookupError(f"no sender is named {source!r}")
+    """The sender of `source`: sandbox/senders/<source>.py, a preset's sample, or a recipe of your own's;
+    raises LookupError."""
+    from sandbox.senders import _recipe
+
+    if source.isidentifier() and not source.startswith("_"):
+        try:
+            return _known(source)
+        except LookupError:
+            pass
+    return _recipe.of_recipe(source)  # a route such as cal-com is no module's name
+
+
+@functools.cache
+def _known(source: str) -> Sender:
     from sandbox.senders import _recipe
 
     from_sample = _recipe.load(source)
@@ -57,15 +69,14 @@ def sender(source: str) -> Sender:
     try:
         return cast(Sender, importlib.import_module(f"{__name__}.{source}"))
     except ModuleNotFoundError:
-        raise LookupError(f"no sender is named {source!r}: add sandbox/senders/samples/{source}.json") from None
+        raise LookupError(f"no sender is named {source!r}") from None
 
 
 def local_secret(source: str) -> str:
-    """The local-only secret of `source`: its sender's, or for a recipe of your own `local-<source>-secret`."""
-    try:
-        return sender(source).SECRET
-    except LookupError:
-        return f"local-{source}-secret"
+    """The local-only secret of `source` (sandbox/local_secrets.py)."""
+    from owner_webhook import sources
+
+    return local_secrets.webhook_secret(source, sources.load(sources.RECIPES).get(source))
 
 
 def payload(source: str, phone: Any, delivery_id: str) -> tuple[bytes, dict[str, str]]:

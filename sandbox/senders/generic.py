@@ -10,10 +10,11 @@ from typing import Any
 
 from standardwebhooks.webhooks import Webhook
 
+from sandbox import local_secrets
 from sandbox.events import HttpRequest
 from sandbox.senders._common import JSON_TYPE, fields, json_body
 
-SECRET = "local-generic-token"
+SECRET = local_secrets.webhook_secret("generic")
 TIMED = False  # unless signed by Standard Webhooks: its webhook-timestamp tells (sandbox.senders.is_timed)
 
 

@@ -7,9 +7,10 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from sandbox import local_secrets
 from sandbox.events import HttpRequest
 
-SECRET = "local-jotform-token"
+SECRET = local_secrets.webhook_secret("jotform")
 TIMED = False
 
 

@@ -8,10 +8,11 @@ import hmac
 from dataclasses import replace
 from typing import Any
 
+from sandbox import local_secrets
 from sandbox.events import HttpRequest
 from sandbox.senders._common import JSON_TYPE, json_body
 
-SECRET = "local-tally-secret"
+SECRET = local_secrets.webhook_secret("tally")
 TIMED = False
 
 

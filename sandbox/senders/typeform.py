@@ -9,10 +9,11 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
+from sandbox import local_secrets
 from sandbox.events import HttpRequest
 from sandbox.senders._common import JSON_TYPE, NAME, json_body
 
-SECRET = "local-typeform-secret"
+SECRET = local_secrets.webhook_secret("typeform")
 TIMED = False
 
 

@@ -7,10 +7,11 @@ import hmac
 from dataclasses import replace
 from typing import Any
 
+from sandbox import local_secrets
 from sandbox.events import HttpRequest
 from sandbox.senders._common import JSON_TYPE, NAME, json_body
 
-SECRET = "local-webflow-secret"
+SECRET = local_secrets.webhook_secret("webflow")
 TIMED = True
 
 

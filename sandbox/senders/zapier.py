@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from sandbox import local_secrets
 from sandbox.events import HttpRequest
 from sandbox.senders._common import JSON_TYPE, fields, json_body
 
-SECRET = "local-zapier-token"
+SECRET = local_secrets.webhook_secret("zapier")
 TIMED = False
 
 

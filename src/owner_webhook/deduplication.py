@@ -14,14 +14,18 @@ JSON (sorted keys), as Powertools computes it: `owner-webhook-phone#...` for a p
 `owner-webhook-delivery#...` for a delivery record, and `owner-webhook-id#<delivery>` for the note of
 which phone a delivery id carried (to count a reused id).
 
-Items: `status` INPROGRESS (a claim) or COMPLETED (an answer); `expiration` (epoch seconds: after it
-the item means nothing, and DynamoDB's TTL deletes it); on a claim `in_progress_expiration` (epoch ms:
+Items: `status` INPROGRESS (a claim) or COMPLETED (an answer); `remembered_until` (epoch seconds: a
+delivery that arrives after it is not answered by the item) and `expiration` (as much later as a delivery
+may be forwarded late, a queued message or a kept refusal replayed: after it the item means nothing, and
+DynamoDB's TTL deletes it; what earlier versions wrote has no `remembered_until` and ends at
+`expiration`); on a claim `in_progress_expiration` (epoch ms:
 when the claiming invocation ends) and `claim` (its random token); on an answer `data`, the JSON of
 {"code", "delivery", "message"}; on what this version writes, `source` and `recorded_at`.
 
 States of a key, and the one call that moves each step:
 
-    nothing ─claim: PutItem if absent, expired, or a lapsed claim─▶ claimed
+    nothing ─claim: PutItem if absent, expired, no longer remembered when the delivery arrived, or a lapsed
+        claim─▶ claimed
     claimed ─record: an owner: BatchWriteItem (with the other mode's record); a refusal: UpdateItem if
         the claim is still ours─▶ owner created, or refused
     claimed ─release: DeleteItem, if the claim is still ours─▶ nothing  (a transient failure, or queued)
@@ -29,7 +33,7 @@ States of a key, and the one call that moves each step:
         takes it over and says so, and an owner it then creates is counted as a possible duplicate
     refused (another delivery's, or with `retake_refusal` its own) ─claim: PutItem if the item is still
         exactly that refusal─▶ claimed
-    owner created, refused ─expiration─▶ nothing
+    owner created, refused ─remembered_until─▶ nothing, for a delivery that arrives later ─expiration─▶ nothing
 
 What DynamoDB's answers mean:
 
@@ -52,8 +56,11 @@ second owner. Replacing the phone key: the secret may hold a JSON list of keys, 
 the older ones are read (one GetItem each, only for a phone the current key does not know) until
 their records expire, and an answer found under an old key is copied under the current one.
 
-With the retry queue on, an answer is kept at least `min_lifetime` (the longest SQS keeps a message,
-dead letters included), so redriven dead letters find the owner created meanwhile.
+With the retry queue on, an answer is remembered at least `min_lifetime` (the longest SQS keeps a message,
+dead letters included), so redriven dead letters find the owner created meanwhile. A late delivery is claimed
+as the table knew the phone when it arrived (`received_at`): an owner its phone had then is found, even once
+new deliveries no longer are; one later than `late` may find that gone (`forgot_since`), and the owner it
+creates is counted as a possible duplicate.
 
 `lookup(phone)` is the read-only view for support tools ("what does the table know about this
 phone"): GetItem only, under every key of the list, the current first; it returns a `PhoneRecord`
@@ -86,12 +93,21 @@ from owner_webhook.outcomes import Result
 PHONE_PREFIX, DELIVERY_PREFIX, ID_PREFIX = "owner-webhook-phone", "owner-webhook-delivery", "owner-webhook-id"
 INPROGRESS, COMPLETED = "INPROGRESS", "COMPLETED"
 STORED = {outcomes.OWNER_CREATED, outcomes.REJECTED_PHONE}  # final answers; anything else is not recorded
+LONGEST_INVOCATION = 900  # Lambda's longest timeout: how late a delivery is at most within its own invocation
 _CONDITION_FAILED = "ConditionalCheckFailedException"
+# Free for a claim: nothing there; an item past its expiration (DynamoDB's TTL deletes it, late); a record the
+# table had stopped remembering when the delivery arrived (`:as_of`); a claim whose invocation has ended.
 _FREE = (
-    "attribute_not_exists(#id) OR #expiration < :now"
+    "attribute_not_exists(#id) OR #expiration < :now OR #remembered < :as_of"
     " OR (#status = :inprogress AND attribute_exists(#claim_end) AND #claim_end < :now_ms)"
 )
-_NAMES = {"#id": "id", "#expiration": "expiration", "#status": "status", "#claim_end": "in_progress_expiration"}
+_NAMES = {
+    "#id": "id",
+    "#expiration": "expiration",
+    "#remembered": "remembered_until",
+    "#status": "status",
+    "#claim_end": "in_progress_expiration",
+}
 
 
 class PhoneState(StrEnum):
@@ -143,11 +159,12 @@ class Deduplication(Protocol):
         deadline: Deadline,
         keys: Sequence[bytes],
         *,
+        received_at: float | None = None,
         retake_refusal: bool = False,
     ) -> Claim | Answered:
-        """Claim the phone (or the phone and delivery) for a forward, keyed by `keys` (the current first); with
-        `retake_refusal`, over a refusal stored for this same delivery too. Raises InProgressError,
-        DeduplicationUnavailableError."""
+        """Claim the phone (or the phone and delivery) for a forward, keyed by `keys` (the current first), as the
+        table knew it when the delivery arrived (`received_at`, default now); with `retake_refusal`, over a
+        refusal stored for this same delivery too. Raises InProgressError, DeduplicationUnavailableError."""
 
     def note(self, claim: Claim) -> bool:
         """Note which phone the claim's delivery id carries; whether it carried another before (best effort)."""
@@ -179,6 +196,7 @@ class NoDeduplication:
         deadline: Deadline,
         keys: Sequence[bytes],
         *,
+        received_at: float | None = None,
         retake_refusal: bool = False,
     ) -> Claim | Answered:
         return Claim(source=source)
@@ -221,6 +239,7 @@ class DynamoDBDeduplication:
         phone_window: int,
         min_lifetime: int,
         phone_keys: Callable[[], Sequence[bytes]],
+        late: int = 0,
         session: boto3.session.Session | None = None,
     ) -> None:
         self._table = table_name
@@ -229,10 +248,12 @@ class DynamoDBDeduplication:
         self._delivery_window = delivery_window
         self._lifetime = max(phone_window if self.by_phone else delivery_window, min_lifetime)
         self._other_lifetime = max(delivery_window, min_lifetime)  # the other mode's record
+        # How late a delivery may still be forwarded (a queued message, a kept refusal replayed; at least the
+        # longest invocation): a record stays that much longer than it is remembered, so that such a delivery
+        # finds what the table knew when it arrived.
+        self._late = max(late, LONGEST_INVOCATION)
         self._session = session or boto3.session.Session()
-        self._client: Any = (
-            None  # built on first use: a webhook with a forwarder function reads the table only for dry runs
-        )
+        self._client: Any = None  # built on first use: the webhook, with a forwarder, reads it for dry runs only
 
     def _dynamodb(self) -> Any:
         if self._client is None:
@@ -249,23 +270,26 @@ class DynamoDBDeduplication:
         deadline: Deadline,
         keys: Sequence[bytes],
         *,
+        received_at: float | None = None,
         retake_refusal: bool = False,
     ) -> Claim | Answered:
         phone_id, delivery = keyed(keys[0], phone, source, delivery_id)
         claim = Claim(self._own_id(phone_id, delivery), secrets.token_hex(16), phone_id, delivery, source)
         now = time.time()
+        as_of = now if received_at is None else min(now, received_at)
         item = {
             "id": {"S": claim.item_id},
             "status": {"S": INPROGRESS},
-            "expiration": {"N": str(int(now) + self._lifetime)},
+            **self._lifetime_of(int(now), self._lifetime),
             "in_progress_expiration": {"N": str(int(deadline.wall_clock_end() * 1000))},
             "claim": {"S": claim.token},
             "source": {"S": source},
         }
-        claimed, old = self._put(item, _FREE, now)
+        claimed, old = self._put(item, _FREE, now, **{":as_of": {"N": str(int(as_of))}})
         if claimed:
             lapsed = old.get("status", {}).get("S") == INPROGRESS
-            return self._under_old_keys(replace(claim, after_lapsed_claim=lapsed), keys[1:], phone, delivery_id)
+            claim = replace(claim, after_lapsed_claim=lapsed)
+            return self._under_old_keys(claim, keys[1:], phone, delivery_id, as_of)
         decided = self._decide(old, claim)
         if decided is not None and not (retake_refusal and decided.result.replayed and decided.result.outcome.refusal):
             return decided
@@ -329,13 +353,13 @@ class DynamoDBDeduplication:
         return None
 
     def _under_old_keys(
-        self, claim: Claim, old_keys: Sequence[bytes], phone: str, delivery_id: str
+        self, claim: Claim, old_keys: Sequence[bytes], phone: str, delivery_id: str, as_of: float
     ) -> Claim | Answered:
         """The new claim, unless an older phone key knows the answer (then copied under the current key)."""
         for key in old_keys:
             phone_id, delivery = keyed(key, phone, claim.source, delivery_id)
             item = self._get(self._own_id(phone_id, delivery))
-            if item is None or item.get("status", {}).get("S") != COMPLETED:
+            if item is None or item.get("status", {}).get("S") != COMPLETED or _forgotten(item, time.time(), as_of):
                 continue
             answered = self._decide(item, replace(claim, delivery=delivery))
             if answered is not None and answered.result.outcome in (outcomes.PHONE_EXISTING, outcomes.OWNER_CREATED):
@@ -376,12 +400,13 @@ class DynamoDBDeduplication:
             "TableName": self._table,
             "Key": {"id": {"S": claim.item_id}},
             "UpdateExpression": "SET #status = :completed, #data = :data, #expiration = :expiration, "
-            "#recorded_at = :now, #source = :source REMOVE #claim_end",
+            "#remembered = :remembered, #recorded_at = :now, #source = :source REMOVE #claim_end",
             "ConditionExpression": "#claim = :token",
             "ExpressionAttributeNames": {
                 "#status": "status",
                 "#data": "data",
                 "#expiration": "expiration",
+                "#remembered": "remembered_until",
                 "#recorded_at": "recorded_at",
                 "#source": "source",
                 "#claim_end": "in_progress_expiration",
@@ -390,7 +415,8 @@ class DynamoDBDeduplication:
             "ExpressionAttributeValues": {
                 ":completed": {"S": COMPLETED},
                 ":data": data,
-                ":expiration": {"N": str(now + self._lifetime)},
+                ":expiration": {"N": str(now + self._lifetime + self._late)},
+                ":remembered": {"N": str(now + self._lifetime)},
                 ":now": {"N": str(now)},
                 ":source": {"S": claim.source},
                 ":token": {"S": claim.token},
@@ -405,9 +431,9 @@ class DynamoDBDeduplication:
             # invocation has ended, and then this one can no longer record.
             written = {"status": {"S": COMPLETED}, "data": data, "recorded_at": {"N": str(now)}}
             written["source"] = {"S": claim.source}
-            mine = {"id": {"S": claim.item_id}, "expiration": {"N": str(now + self._lifetime)}, **written}
+            mine = {"id": {"S": claim.item_id}, **self._lifetime_of(now, self._lifetime), **written}
             other_id = self._other_id(claim.phone_id, claim.delivery)
-            other = {"id": {"S": other_id}, "expiration": {"N": str(now + self._other_lifetime)}, **written}
+            other = {"id": {"S": other_id}, **self._lifetime_of(now, self._other_lifetime), **written}
             unprocessed = (
                 self._dynamodb()
                 .batch_write_item(
@@ -438,15 +464,24 @@ class DynamoDBDeduplication:
     # -- reading --------------------------------------------------------------------------------------------
 
     def forgot_since(self, when: float) -> bool:
-        # A record written at or after `when` lives at least until `when` plus its lifetime.
-        return time.time() - when > self._lifetime
+        # A record the table remembered at `when` stays at least until `when` plus its lateness: a delivery that
+        # arrived then is claimed as the table knew the phone then (`received_at`), unless that is gone too.
+        return time.time() - when > self._late
+
+    def _lifetime_of(self, now: int, lifetime: int) -> dict[str, dict[str, str]]:
+        """A record's ends: remembered for `lifetime`, and kept (DynamoDB's TTL) as long again as a delivery may
+        arrive late, so that a late one is answered as it would have been when it arrived."""
+        return {
+            "expiration": {"N": str(now + lifetime + self._late)},
+            "remembered_until": {"N": str(now + lifetime)},
+        }
 
     def lookup(self, phone: str) -> PhoneRecord | None:
         now = time.time()
         for index, key in enumerate(self._phone_keys()):
             phone_id = hmac.new(key, phone.encode(), hashlib.sha256).hexdigest()
             item = self._get(item_id(PHONE_PREFIX, {"phone": phone_id}))
-            if item is None or int(item["expiration"]["N"]) < now:
+            if item is None or _forgotten(item, now, now):
                 continue
             return _phone_record(item, now, old_key=index > 0)
         return None
@@ -475,8 +510,19 @@ class DynamoDBDeduplication:
         return item_id(PHONE_PREFIX, {"phone": phone_id})
 
 
+def _remembered_until(item: dict[str, Any]) -> int:
+    """When the record stops counting (epoch seconds); what earlier versions wrote ends at its expiration."""
+    return int(item.get("remembered_until", item["expiration"])["N"])
+
+
+def _forgotten(item: dict[str, Any], now: float, as_of: float) -> bool:
+    """Whether a record no longer counts for a delivery that arrived at `as_of`: past its expiration, or no
+    longer remembered when the delivery arrived."""
+    return int(item["expiration"]["N"]) < now or _remembered_until(item) < as_of
+
+
 def _phone_record(item: dict[str, Any], now: float, *, old_key: bool) -> PhoneRecord:
-    expires_at = int(item["expiration"]["N"])
+    expires_at = _remembered_until(item)
     source = item.get("source", {}).get("S")
     if item.get("status", {}).get("S") != COMPLETED:
         claim_end = int(item.get("in_progress_expiration", {}).get("N", "0"))

@@ -119,7 +119,7 @@ class DeliveryService:
                 return _dry_run(outcomes.IGNORED, fields, success=True, phone=None, known=False)
             return Result(outcomes.IGNORED, fields=fields)
         try:
-            phone = self._phone(source, payload, fields)
+            phone = find_phone(source, payload, self._region, fields)
         except RefusedError as refusal:  # needs no deduplication: the same payload always gets the same answer
             if dry_run:
                 return _dry_run(refusal.outcome, fields, success=False, phone=None, known=False)
@@ -243,7 +243,7 @@ class DeliveryService:
         """The phone today's recipe and settings read from the kept body, or the kept phone of a queued delivery."""
         request = kept.request
         if request is not None:
-            return self._phone(source, source.read(request), fields)
+            return find_phone(source, source.read(request), self._region, fields)
         if kept.e164 is None:
             raise MalformedMessageError("the kept refusal holds neither a body nor a phone")
         return kept.e164
@@ -284,7 +284,13 @@ class DeliveryService:
         if not deadline.fits(CLAIM):
             raise OutOfTimeError("too little time is left to claim the phone; retry")
         decision = self.deduplication.claim(
-            delivery.source, delivery.delivery_id, delivery.phone, deadline, keys, retake_refusal=replay
+            delivery.source,
+            delivery.delivery_id,
+            delivery.phone,
+            deadline,
+            keys,
+            received_at=delivery.received_at,  # a late one (queued, replayed) as the table knew the phone then
+            retake_refusal=replay,
         )
         if isinstance(decision, Answered):
             return decision.result
@@ -312,8 +318,8 @@ class DeliveryService:
         if claim.after_lapsed_claim and result.outcome == outcomes.OWNER_CREATED:
             also.append("AmbiguousForward")  # the dead invocation may have created one too
         elif result.outcome == outcomes.OWNER_CREATED and self.deduplication.forgot_since(delivery.received_at):
-            # A delivery older than the table's memory (a late redrive): an owner created for its phone since
-            # it arrived may have been forgotten, so this one may be a second.
+            # A delivery later than the table keeps what it knew when the delivery arrived (a redrive of a
+            # redriven dead letter): an owner of its phone then may have been forgotten, so this one may be a second.
             fields["older_than_memory"] = True
             also.append("AmbiguousForward")
         return Result(result.outcome, result.message, also=tuple(also))
@@ -325,25 +331,6 @@ class DeliveryService:
         except RefusedError as refusal:
             return Result(refusal.outcome, refusal.message)
         return Result(outcomes.OWNER_CREATED)
-
-    def _phone(self, source: Source, payload: Mapping[str, Any], fields: Fields) -> str:
-        """The first value of the source's phone places that is a valid number, in E.164; raises
-        MissingPhoneError, or the first value's InvalidPhoneError when none is valid."""
-        region: str | None = None
-        refusal: InvalidPhoneError | None = None
-        for found in source.phones(payload):
-            if region is None:
-                region = source.phone_region(payload) or self._region
-            try:
-                phone = to_e164(found.text, region)
-            except InvalidPhoneError as error:  # "Cancellation policy: I agree": the next field named so may hold it
-                refusal = refusal or error
-                continue
-            fields["phone_place"] = found.place
-            return phone
-        if refusal is not None:
-            raise refusal
-        raise MissingPhoneError("the payload has no phone field")
 
     def _queue_or_raise(
         self, failure: WebhookError, delivery: QueuedDelivery, deadline: Deadline, fields: Fields, claim: Claim | None
@@ -362,6 +349,26 @@ class DeliveryService:
                 self.deduplication.release(claim)
         fields.update(problem=failure.message, queued_because=failure.code)
         return Result(outcomes.QUEUED, also=failure.outcome.signals)
+
+
+def find_phone(source: Source, payload: Mapping[str, Any], default_region: str, fields: Fields) -> str:
+    """The first value of the source's phone places that is a valid number, in E.164 (its place in
+    fields["phone_place"]); raises MissingPhoneError, or the first value's InvalidPhoneError when none is valid."""
+    region: str | None = None
+    refusal: InvalidPhoneError | None = None
+    for found in source.phones(payload):
+        if region is None:
+            region = source.phone_region(payload) or default_region
+        try:
+            phone = to_e164(found.text, region)
+        except InvalidPhoneError as error:  # "Cancellation policy: I agree": the next field named so may hold it
+            refusal = refusal or error
+            continue
+        fields["phone_place"] = found.place
+        return phone
+    if refusal is not None:
+        raise refusal
+    raise MissingPhoneError("the payload has no phone field")
 
 
 def _dry_run(would: outcomes.Outcome, fields: Fields, *, success: bool, phone: str | None, known: bool) -> Result:

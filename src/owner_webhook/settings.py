@@ -13,7 +13,7 @@ import phonenumbers
 
 from owner_webhook.budget import minimum_timeout
 from owner_webhook.errors import SettingError
-from owner_webhook.sources import NAMES
+from owner_webhook.sources import names
 
 # The gateway's ceiling by default (the template's GatewayConcurrency and GatewayRatePerSecond).
 GATEWAY_CONCURRENCY = 10
@@ -213,10 +213,11 @@ def _sources(env: Mapping[str, str], name: str) -> frozenset[str] | None:
     if value == "none":
         return frozenset()
     chosen = frozenset(part.strip() for part in value.split(",") if part.strip())
-    unknown = chosen - set(NAMES)
+    known = names()
+    unknown = chosen - set(known)
     if unknown:
         raise SettingError(
-            f"{name} names unknown sources {sorted(unknown)}; use all, none or some of {', '.join(NAMES)}"
+            f"{name} names unknown sources {sorted(unknown)}; use all, none or some of {', '.join(known)}"
         )
     return chosen
 

@@ -134,6 +134,11 @@ def _deduplication(settings: Settings, credentials: CredentialStore, session: bo
         # With the retry queue, an answer outlives every message that may still be redriven.
         min_lifetime=MAX_RETENTION_SECONDS if settings.retry_queue_url else 0,
         phone_keys=credentials.phone_keys,
+        # A queued message, or a kept refusal replayed, is claimed as the table knew the phone when it arrived.
+        late=max(
+            MAX_RETENTION_SECONDS if settings.retry_queue_url else 0,
+            settings.refused_retention_days * 86_400 if settings.keeps_refusals else 0,
+        ),
         session=session,
     )
 

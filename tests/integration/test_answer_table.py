@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from sandbox.gateway import Fault
+from sandbox.local_secrets import webhook_secret
 from sandbox.stack import Sandbox
 from tests.integration.conftest import API_KEY, webhook
 
@@ -74,7 +75,7 @@ def test_a_plain_string_secret_is_the_api_key_and_no_source_is_open(sandbox: San
 
 
 def test_zapier_also_takes_the_x_webhook_token_header(sandbox: Sandbox) -> None:
-    answer = webhook("zapier", token=None, headers={"X-Webhook-Token": "local-zapier-token"})
+    answer = webhook("zapier", token=None, headers={"X-Webhook-Token": webhook_secret("zapier")})
     assert answer.status == 200
     assert sandbox.gateway.owners == ["+905551234567"]
 

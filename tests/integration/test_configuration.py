@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from sandbox.aws import SECRET_ID
+from sandbox.local_secrets import webhook_secret
 from sandbox.stack import Sandbox
 from tests.integration.conftest import webhook
 
@@ -56,7 +57,7 @@ def test_the_secret_does_not_exist(monkeypatch: pytest.MonkeyPatch, logs: Logs) 
     [
         ('["not", "an", "object"]', "secret_malformed"),
         ('{"api_key": ', "secret_malformed"),
-        ('{"webhook_secrets": {"zapier": "local-zapier-token"}}', "api_key_missing"),
+        (json.dumps({"webhook_secrets": {"zapier": webhook_secret("zapier")}}), "api_key_missing"),
         ('{"api_key": "", "webhook_secrets": {}}', "api_key_missing"),
     ],
 )

@@ -11,6 +11,7 @@ import pytest
 import urllib3
 
 from sandbox.endpoint import LocalEndpoint
+from sandbox.local_secrets import GATEWAY_KEY
 from sandbox.stack import Sandbox
 from tests.conftest import ROOT
 
@@ -43,7 +44,7 @@ def test_the_docs_recipe_works_as_the_docs_say(
     name, recipe = _recipe()
     (tmp_path / f"{name}.json").write_text(recipe)
     monkeypatch.setattr(sources, "RECIPES", tmp_path)  # as if bundled in src/owner_webhook/recipes/
-    secret = json.loads(json.dumps({"api_key": "local-gateway-key", "webhook_secrets": {name: local_secret(name)}}))
+    secret = json.loads(json.dumps({"api_key": GATEWAY_KEY, "webhook_secrets": {name: local_secret(name)}}))
     sandbox.aws.put_secret(secret)
     url, headers, body = _curl()
     assert headers["X-Crm-Token"] == local_secret(name)  # the token make serve seeds for it

@@ -4,6 +4,8 @@ and on a stack found by its outputs, as docs/operations.md gives them: masked ph
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -14,6 +16,7 @@ from sandbox import queue, senders
 from sandbox.events import http_api_event
 from sandbox.gateway import Fault
 from sandbox.stack import LOCAL_MAX_RECEIVE_COUNT, Sandbox
+from tests.conftest import ROOT
 from tests.integration.conftest import invoke_event
 from tools import dead_letters
 
@@ -147,3 +150,21 @@ def test_clear_errors_for_a_missing_stack_no_credentials_and_no_local_stack(
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     code, _, err = run(capsys, "list", "--stack", STACK)
     assert code == 1 and "no AWS credentials" in err
+
+
+def test_make_dead_letters_and_make_redrive_read_the_local_stack_endpoint_names(dead: Sandbox) -> None:
+    """docs/operations.md: ENDPOINT=<moto server> for a make serve on other ports, as make lookup takes it."""
+    make = shutil.which("make")
+    assert make is not None
+
+    def made(*values: str) -> subprocess.CompletedProcess[str]:
+        arguments = [make, "--no-print-directory", *values, f"ENDPOINT={dead.aws.url}"]
+        return subprocess.run(arguments, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+
+    listed = made("dead-letters")
+    assert listed.returncode == 0, listed.stderr
+    assert "2 dead letter(s)" in listed.stdout and "5551234567" not in listed.stdout
+    jotform = next(line.split()[0] for line in listed.stdout.splitlines() if " jotform " in line)
+    moved = made("redrive", f"ID={jotform}")
+    assert moved.returncode == 0, moved.stderr
+    assert queue.depth(dead.aws, dead.dead_letter_url) == queue.depth(dead.aws, dead.queue_url) == 1

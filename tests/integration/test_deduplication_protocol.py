@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
-from owner_webhook import deduplication, wiring
+from owner_webhook import deduplication, retry_queue, wiring
 from owner_webhook.deduplication import PhoneState, item_id
 from sandbox import queue, senders
 from sandbox.aws import IDEMPOTENCY_TABLE, LOCAL_PHONE_KEY, PHONE_KEY_SECRET_ID
@@ -182,14 +182,34 @@ def test_a_redrive_eight_days_later_makes_no_second_owner(queued: Sandbox, monke
     assert queued.gateway.owners == [PHONE]
 
 
+def test_a_redrive_fifteen_days_later_finds_the_owner_the_table_knew_when_it_arrived(
+    queued: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/guarantees.md, one owner per phone: the record of the owner created meanwhile is no longer
+    remembered for a new delivery (14 days with the queue), but the redriven one arrived while it was."""
+    queued.gateway.chaos(1.0, [Fault(status=500)], seed=4)
+    assert send("jotform", "dead-15").body == {"success": True, "queued": True}
+    for _ in range(LOCAL_MAX_RECEIVE_COUNT + 1):
+        queue.poll_once(queued.aws, queued.queue_url, forwarder)
+    queued.gateway.chaos(0, [], seed=0)
+    assert send("typeform", "signed-up-again").body == {"success": True}  # the person's owner is created
+    monkeypatch.setattr(deduplication, "time", _Later(15))
+    assert queue.redrive(queued.aws, queued.dead_letter_url, queued.queue_url) == 1
+    queue.drain(queued.aws, queued.queue_url, forwarder)
+    assert queued.gateway.owners == [PHONE]
+    monkeypatch.setattr(retry_queue, "time", _Later(15))  # a new delivery arrives on that day: a new owner
+    assert send("zapier", "a-new-signup").body == {"success": True}
+    assert queued.gateway.owners == [PHONE, PHONE]
+
+
 def test_a_redrive_after_the_table_forgot_the_phone_counts_its_owner_as_a_possible_duplicate(
     queued: Sandbox,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     logs: Callable[[], list[dict[str, Any]]],
 ) -> None:
-    """docs/guarantees.md, possible duplicates: a redriven message keeps when it was received; older than
-    what the table is sure to remember (14 days with the queue), an owner it creates is counted."""
+    """docs/guarantees.md, possible duplicates: a redriven message keeps when it was received; later than the
+    table keeps what it knew then (its 14 days, and 14 more for late deliveries), an owner it creates is counted."""
     from tests.integration.test_phone_identity import _counted
 
     queued.gateway.chaos(1.0, [Fault(status=500)], seed=4)
@@ -198,9 +218,9 @@ def test_a_redrive_after_the_table_forgot_the_phone_counts_its_owner_as_a_possib
         queue.poll_once(queued.aws, queued.queue_url, forwarder)
     queued.gateway.chaos(0, [], seed=0)
     assert send("typeform", "signed-up-again").body == {"success": True}  # the person's owner is created
-    # Fifteen days later: the dead letter was redriven once already (its 14 days started over), the record
-    # of the owner created meanwhile has expired.
-    monkeypatch.setattr(deduplication, "time", _Later(15))
+    # Twenty-nine days later: the dead letter was redriven, dead-lettered again and redriven (its 14 days
+    # started over each time); the record of the owner created meanwhile is gone.
+    monkeypatch.setattr(deduplication, "time", _Later(29))
     assert queue.redrive(queued.aws, queued.dead_letter_url, queued.queue_url) == 1
     capsys.readouterr()
     queue.drain(queued.aws, queued.queue_url, forwarder)

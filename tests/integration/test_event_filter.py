@@ -17,6 +17,7 @@ import pytest
 from sandbox import queue, senders
 from sandbox.events import HttpRequest, http_api_event
 from sandbox.gateway import Fault
+from sandbox.local_secrets import webhook_secret
 from sandbox.stack import Sandbox
 from tests.conftest import ROOT
 from tests.integration.conftest import invoke_event
@@ -148,7 +149,7 @@ def test_a_recipe_of_ones_own_filters_and_indexes(
     assert re.search(r"`src/owner_webhook/recipes/cal-com\.json`", _SECTION)
     (tmp_path / "cal-com.json").write_text(json.dumps(CAL_COM))
     monkeypatch.setattr(sources, "RECIPES", tmp_path)
-    secret = "local-cal-com-secret"
+    secret = webhook_secret("cal-com")
     sandbox.aws.put_secret({**LOCAL_SECRET, "webhook_secrets": {**LOCAL_SECRET["webhook_secrets"], "cal-com": secret}})
     body = json.dumps({"triggerEvent": trigger, "payload": {"uid": "bk-1", "attendees": attendees}}).encode()
     signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()

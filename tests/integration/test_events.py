@@ -6,15 +6,16 @@ The promise: docs/local.md.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from sandbox import catalog, senders
 from sandbox.aws import SECRETS
-from sandbox.demo import send_events
+from sandbox.demo import send_events, table
 from sandbox.endpoint import LocalEndpoint
 from sandbox.stack import Sandbox
-from tests.conftest import EVENTS
+from tests.conftest import EVENTS, ROOT
 from tests.integration.conftest import invoke_event
 
 SOURCES = senders.SOURCES  # the registry's: every source has its events
@@ -58,6 +59,11 @@ def test_every_event_over_http_through_the_local_endpoint(sandbox: Sandbox, monk
         endpoint.stop()
     assert [row.event for row in rows if not row.expected] == []
     assert len(rows) == len(catalog.files())
+    # docs/local.md shows some of make demo's rows: each as make demo prints it.
+    local = (ROOT / "docs" / "local.md").read_text().splitlines()
+    shown = [line for line in local if re.match(r"\S+\.json +\d{3} ", line)]
+    assert len(shown) >= 4
+    assert [line for line in shown if line not in table(rows)] == []
 
 
 def test_stale_timestamps_are_refused_until_signed_again(sandbox: Sandbox) -> None:

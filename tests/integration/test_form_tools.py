@@ -17,6 +17,7 @@ from owner_webhook.sources.presets import PRESETS
 from sandbox import senders
 from sandbox.events import HttpRequest, http_api_event
 from sandbox.gateway import Fault
+from sandbox.local_secrets import GATEWAY_KEY
 from sandbox.stack import Sandbox
 from tests.integration.conftest import invoke_event
 
@@ -74,7 +75,7 @@ def test_forged_missing_and_tampered_signatures_are_401_and_nothing_is_sent(sand
 
 @pytest.mark.parametrize("source", FORM_TOOLS)
 def test_a_source_without_a_secret_is_401(sandbox: Sandbox, source: str) -> None:
-    sandbox.aws.put_secret({"api_key": "local-gateway-key", "webhook_secrets": {}})
+    sandbox.aws.put_secret({"api_key": GATEWAY_KEY, "webhook_secrets": {}})
     assert send(senders.request(source))[:2] == (401, "unauthenticated")
 
 

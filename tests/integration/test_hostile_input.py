@@ -21,6 +21,7 @@ from sandbox.events import (
     rest_api_event,
     rest_authorizer_event,
 )
+from sandbox.local_secrets import webhook_secret
 from sandbox.senders import sign
 from sandbox.stack import Sandbox
 from tests.integration.conftest import Answer, invoke_event
@@ -73,7 +74,7 @@ def test_a_lone_surrogate_in_standard_webhooks_headers_is_401(sandbox: Sandbox) 
     assert sandbox.gateway.received == []
 
 
-@pytest.mark.parametrize("token", ["\ud800", "local-jotform-token\udc80"])
+@pytest.mark.parametrize("token", ["\ud800", webhook_secret("jotform") + "\udc80"])
 def test_a_lone_surrogate_in_the_query_is_401(sandbox: Sandbox, token: str) -> None:
     event = http_api_event(senders.request("jotform"))
     event["queryStringParameters"] = {"token": token}
@@ -126,7 +127,7 @@ HOSTILE_FORMS = {
 def test_a_hostile_multipart_form_is_400_in_bounded_time(sandbox: Sandbox, body: bytes) -> None:
     assert len(body) <= LIMIT
     content_type = {"content-type": f"multipart/form-data; boundary={BOUNDARY}"}
-    request = sign("jotform", HttpRequest("POST", "/webhooks/jotform", body, content_type), "local-jotform-token")
+    request = sign("jotform", HttpRequest("POST", "/webhooks/jotform", body, content_type), webhook_secret("jotform"))
     started = time.perf_counter()
     answer = invoke_event(http_api_event(request))
     assert time.perf_counter() - started < 1.0  # each takes milliseconds; the bound leaves room for a busy machine
@@ -146,7 +147,7 @@ def test_a_hostile_multipart_form_is_400_in_bounded_time(sandbox: Sandbox, body:
 )
 def test_a_hostile_multipart_content_type_is_400(sandbox: Sandbox, content_type: str) -> None:
     request = sign(
-        "jotform", HttpRequest("POST", "/webhooks/jotform", _form(_part(RAW_REQUEST)), {}), "local-jotform-token"
+        "jotform", HttpRequest("POST", "/webhooks/jotform", _form(_part(RAW_REQUEST)), {}), webhook_secret("jotform")
     )
     event = http_api_event(request)
     event["headers"]["content-type"] = content_type
@@ -164,7 +165,7 @@ def test_a_well_formed_multipart_form_still_creates_the_owner(sandbox: Sandbox, 
         _part(headers),
     )
     content_type = {"content-type": f'multipart/form-data; boundary="{BOUNDARY}"'}
-    request = sign("jotform", HttpRequest("POST", "/webhooks/jotform", body, content_type), "local-jotform-token")
+    request = sign("jotform", HttpRequest("POST", "/webhooks/jotform", body, content_type), webhook_secret("jotform"))
     assert invoke_event(http_api_event(request)).code == "owner_created"
     assert sandbox.gateway.owners == ["+905551234567"]
 

@@ -1,7 +1,8 @@
 """No make target runs what its values contain, and no tool puts a whole phone on a command line
 (docs/development.md, "Values given to make"): every target that takes a value (PHONE, STACK, ID, EVENT,
-FUNCTION, REGION_CODE, ENDPOINT, ARCH, PYTHON, SERVE_ARGS) is run with values that would run commands if a
-shell or make read them; the programs the targets call are recording stand-ins, so nothing else runs."""
+FUNCTION, REGION_CODE, ENDPOINT, ARCH, PYTHON, SERVE_ARGS, SOURCE, BODY, HEADERS, SECRET, URL, NAME, RECIPES, ...)
+is run with values that would run commands if a shell or make read them; the programs the targets call are
+recording stand-ins, so nothing else runs."""
 
 from __future__ import annotations
 
@@ -48,7 +49,10 @@ TARGETS = {
     "redrive": ["STACK", "ID", "ENDPOINT"],
     "invoke": ["EVENT", "FUNCTION"],
     "build": ["ARCH", "PYTHON"],
-    "serve": ["SERVE_ARGS"],
+    "serve": ["SERVE_ARGS", "RECIPES"],
+    "send": ["SOURCE", "BODY", "HEADERS", "DRY_RUN", "SECRET", "URL", "RECIPES"],
+    "check-recipe": ["NAME", "BODY", "HEADERS", "REGION_CODE", "RECIPES"],
+    "local-secret": ["SOURCE", "SECRET", "KEEP_OLD", "API_KEY", "ENDPOINT"],
     "refused": ["STACK", "SOURCE", "SINCE", "ENDPOINT", "LAMBDA_ENDPOINT"],
     "preflight": ["STACK", "PARAMETERS", "CONFIG_ENV"],
     "replay-refused": ["STACK", "ID", "SOURCE", "SINCE", "DRY_RUN", "ENDPOINT", "LAMBDA_ENDPOINT"],
@@ -108,7 +112,7 @@ def test_no_target_runs_what_its_values_contain(
             if name in env and env[name] is not None and name != "PYTHON":
                 assert env[name] == value, name
         assert not any(digits in " ".join(argv) for digits in DIGITS)  # no phone on a command line
-    if target in ("lookup", "dead-letters", "redrive", "serve"):
+    if target in ("lookup", "dead-letters", "redrive", "serve", "send", "check-recipe", "local-secret"):
         assert calls(log), "the target called its program"
     if target == "build":  # sam build hands ARCH and PYTHON to src/Makefile, which would run them: refused first
         assert calls(log) == []

@@ -20,6 +20,7 @@ import pytest
 from sandbox import queue, senders
 from sandbox.events import HttpRequest, http_api_event
 from sandbox.gateway import Fault
+from sandbox.local_secrets import webhook_secret
 from sandbox.stack import Sandbox
 from tests.conftest import ROOT
 from tests.integration.conftest import invoke_event
@@ -82,7 +83,7 @@ def test_a_broken_recipe_file_fails_its_route_alone_and_is_logged_once(
     make, field = BROKEN[case]
     make(recipes / "broken.json")
     for _ in range(2):
-        answer = _post("broken", authorization="Bearer local-broken-secret")
+        answer = _post("broken", authorization=f"Bearer {webhook_secret('broken')}")
         assert (answer.status, answer.code) == (503, "invalid_setting")
         assert answer.body["error"]["message"].startswith(f"the recipe broken is invalid: {field}")
         assert "Retry-After" in answer.headers

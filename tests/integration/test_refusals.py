@@ -25,6 +25,7 @@ from sandbox.endpoint import LocalEndpoint
 from sandbox.events import HttpRequest, LocalContext, http_api_event
 from sandbox.gateway import Fault
 from sandbox.lambda_service import FunctionConfig, LocalLambda
+from sandbox.local_secrets import webhook_secret
 from sandbox.stack import FORWARDER_FUNCTION, Sandbox, invoked_forwarder, new_instance
 from tests.conftest import EVENTS, ROOT
 from tests.integration.conftest import Answer, invoke_event, webhook
@@ -37,6 +38,7 @@ E164 = "+905551234567"
 PRIVATE = (E164, "5551234567", PHONE, "555 123 45")
 NAME = re.compile(r"(?P<source>[a-z0-9_-]+)/(?P<id>[a-p]{24})")
 DAY = 86_400
+SIGNUP_TOKEN = webhook_secret("signup")  # the token of the recipe of the fix-and-replay tests
 
 
 def signed(source: str, body: bytes, headers: dict[str, str], query: str = "") -> Answer:
@@ -295,7 +297,7 @@ def recipes(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     from owner_webhook import sources
 
     monkeypatch.setattr(sources, "RECIPES", tmp_path)
-    secrets = {**LOCAL_SECRET["webhook_secrets"], "signup": "local-signup-token"}
+    secrets = {**LOCAL_SECRET["webhook_secrets"], "signup": SIGNUP_TOKEN}
     sandbox.aws.put_secret({**LOCAL_SECRET, "webhook_secrets": secrets})
 
     def write(places: list[str], events: dict[str, Any] | None = None) -> None:
@@ -309,7 +311,7 @@ def recipes(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
 
 def signup(delivery_id: str, phone: str = PHONE) -> Answer:
     body = {"id": delivery_id, "name": "Ayşe", "telephone": phone}
-    return webhook("signup", body, token=None, headers={"X-Signup-Token": "local-signup-token"})
+    return webhook("signup", body, token=None, headers={"X-Signup-Token": SIGNUP_TOKEN})
 
 
 def tool(capsys: pytest.CaptureFixture[str], sandbox: Sandbox, endpoint: LocalEndpoint, *argv: str) -> tuple[int, str]:
@@ -383,7 +385,7 @@ def test_a_replay_goes_through_todays_event_filter_too(
         "signup",
         {"id": "s-topic", "telephone": PHONE},
         token=None,
-        headers={"X-Signup-Token": "local-signup-token", "X-Signup-Topic": "lead/deleted"},
+        headers={"X-Signup-Token": SIGNUP_TOKEN, "X-Signup-Topic": "lead/deleted"},
     )
     assert got.code == "missing_phone"
     [kept] = sandbox.aws.kept_refusals().values()
@@ -393,7 +395,7 @@ def test_a_replay_goes_through_todays_event_filter_too(
         "signup",
         {"id": "s-topic-2", "telephone": PHONE},
         token=None,
-        headers={"X-Signup-Token": "local-signup-token", "X-Signup-Topic": "lead/deleted"},
+        headers={"X-Signup-Token": SIGNUP_TOKEN, "X-Signup-Topic": "lead/deleted"},
     )
     assert got.code == "ignored" and len(sandbox.aws.kept_refusals()) == 1
     recipes(["mobile"], {"place": "header:X-Signup-Topic", "accept": ["lead/created"]})
@@ -401,7 +403,7 @@ def test_a_replay_goes_through_todays_event_filter_too(
         "signup",
         {"id": "s-topic-3", "telephone": PHONE},
         token=None,
-        headers={"X-Signup-Token": "local-signup-token", "X-Signup-Topic": "lead/created"},
+        headers={"X-Signup-Token": SIGNUP_TOKEN, "X-Signup-Topic": "lead/created"},
     )
     assert got.code == "missing_phone"
     kept_now = [
@@ -413,6 +415,39 @@ def test_a_replay_goes_through_todays_event_filter_too(
     assert replayed["outcome"] == "owner_created" and sandbox.gateway.owners == [E164]
     recipes(["telephone"], {"place": "header:X-Signup-Topic", "accept": ["lead/updated"]})
     assert _invoke(endpoint, {"replay": kept_now[0]})["outcome"] == "ignored"  # today's filter takes no lead/created
+    assert sandbox.gateway.owners == [E164]
+
+
+class _Later:
+    """time as a module sees it, `days` later."""
+
+    def __init__(self, days: float) -> None:
+        self._offset = days * DAY
+
+    def time(self) -> float:
+        return time.time() + self._offset
+
+
+def test_a_replay_is_answered_as_the_table_knew_the_phone_when_the_delivery_arrived(
+    sandbox: Sandbox,
+    endpoint: LocalEndpoint,
+    recipes: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Her owner was created on day 0 (remembered 7 days); on day 5 her second signup was refused by a wrong
+    recipe, when it would have been answered existing; replayed on day 10, after the table stopped remembering
+    her phone for new deliveries, it is still existing: no second owner, counted or not."""
+    from owner_webhook import deduplication, refusals
+
+    assert webhook("zapier", {"phone": PHONE}, headers={"Idempotency-Key": "day-0"}).status == 200
+    recipes(["mobile"])
+    monkeypatch.setattr(refusals, "time", _Later(5))
+    assert signup("day-5").code == "missing_phone"
+    recipes(["telephone"])
+    monkeypatch.setattr(deduplication, "time", _Later(10))
+    code, out = tool(capsys, sandbox, endpoint, "replay")
+    assert code == 0 and "phone_existing" in out and "removed from the store" in out
     assert sandbox.gateway.owners == [E164]
 
 

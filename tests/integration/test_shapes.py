@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from sandbox.local_secrets import webhook_secret
 from sandbox.stack import Sandbox
 from tests.integration.conftest import SHAPES, webhook
 
@@ -28,7 +29,7 @@ def test_header_names_match_whatever_their_case(sandbox: Sandbox, shape: str) ->
     answer = webhook(
         "zapier",
         token=None,
-        headers={"X-WEBHOOK-TOKEN": "local-zapier-token", "CONTENT-TYPE": "application/json"},
+        headers={"X-WEBHOOK-TOKEN": webhook_secret("zapier"), "CONTENT-TYPE": "application/json"},
         shape=shape,
     )
     assert answer.status == 200

@@ -47,6 +47,22 @@ def test_the_docs_give_the_forwarders_time_as_the_budget_computes_it() -> None:
     assert f"the gateway gets at most {_forward_through_the_forwarder_at_most():g} s from the webhook" in guarantees
 
 
+def test_the_forwarders_time_follows_from_the_figures_the_docs_give_beside_it() -> None:
+    """docs/guarantees.md, "A burst": each figure of the sum is the budget's, and the sum is the time."""
+    from owner_webhook.forwarder_client import INVOKE_SECONDS
+
+    guarantees = re.sub(r"\s+", " ", (ROOT / "docs" / "guarantees.md").read_text())
+    queue = budget.after_forward(True, forwarder=True).seconds
+    webhook_allows = Settings.function_timeout - budget.REPLY_SECONDS - queue - budget.FORWARD_MARGIN_SECONDS
+    assert Settings.forward_budget < webhook_allows  # the budget binds, not the webhook's timeout
+    assert f"the {budget.REPLY_SECONDS:g} s kept to answer and the {queue:g} s kept to queue" in guarantees
+    assert f"would allow {webhook_allows:g} s), less {INVOKE_SECONDS:g} s for the invocation" in guarantees
+    figures = (Settings.forward_budget, INVOKE_SECONDS, budget.REPLY_SECONDS, budget.RECORD.seconds)
+    figures += (budget.FORWARD_MARGIN_SECONDS,)
+    assert f"({' − '.join(f'{figure:g}' for figure in figures)})" in guarantees
+    assert round(figures[0] - sum(figures[1:]), 1) == _forward_through_the_forwarder_at_most()
+
+
 def test_the_reservation_is_kept_from_the_start() -> None:
     # A slow start (a secret, a claim) shortens the forward; the reservation after it stays whole.
     deadline = budget.Deadline.start(10, 8, budget.QUEUE_AND_RELEASE)

@@ -28,7 +28,7 @@ from owner_webhook.sources.presets import PRESETS
 from owner_webhook.sources.recipe import RecipeError, RecipeSource, UnusableSource, parse
 from owner_webhook.sources.wufoo import Wufoo
 
-__all__ = ["NAMES", "RECIPES", "Source", "get_source", "load", "registry"]
+__all__ = ["NAMES", "RECIPES", "Source", "get_source", "load", "names", "registry"]
 
 # The deployment's own recipes; `sam build` bundles the package with them.
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
@@ -173,6 +173,12 @@ def _typeform_answer(ref: str) -> places.Place:
     answer = places.Step("answers", (places.Filter(("type",), "phone_number"), places.Filter(("field", "ref"), ref)))
     steps = (places.Step("form_response"), answer, places.Step("phone_number"))
     return places.Place(f"form_response.answers[type=phone_number][field.ref={ref}].phone_number", steps)
+
+
+def names(directory: Path | None = None) -> tuple[str, ...]:
+    """Every route of this instance's registry, valid recipe or not: a recipe added to the folder is a route once
+    a new instance loads it."""
+    return tuple(load(RECIPES if directory is None else directory))
 
 
 # Every route, valid recipe or not, from the folder's listing alone: nothing is read at import.

@@ -166,18 +166,27 @@ class RecipeSource:
 
     def phone_region(self, payload: Mapping[str, Any]) -> str | None:
         """The region the payload states for the phone (an address's country), if it names one we know."""
+        found = self.region_found(payload)
+        return found[0] if found else None
+
+    def region_found(self, payload: Mapping[str, Any]) -> tuple[str, str] | None:
+        """The region the payload states for the phone, and the place that states it; None: none we know."""
         for place in self.recipe.region:
             for value in place.values(payload):
                 if isinstance(value, str) and value.strip().upper() in phonenumbers.SUPPORTED_REGIONS:
-                    return value.strip().upper()
+                    return value.strip().upper(), place.text
         return None
 
     def delivery_id(self, request: WebhookRequest, payload: Mapping[str, Any]) -> str:
+        return self.delivery_id_found(request, payload)[0]
+
+    def delivery_id_found(self, request: WebhookRequest, payload: Mapping[str, Any]) -> tuple[str, str | None]:
+        """The delivery id and the place it was found in (None: none held one, so the SHA-256 of the body)."""
         for place in self.recipe.delivery_id:
             found = place.read(request, lambda: payload)
             if found:
-                return found
-        return request.body_digest
+                return found, place.name if place.kind == "body" else place.label
+        return request.body_digest, None
 
     def _verify_one(self, request: WebhookRequest, secret: str, url: str | None) -> None:
         credential = next(
