@@ -1,7 +1,9 @@
 """Lambda on 127.0.0.1: the Invoke API, reserved concurrency and the SQS event source, played locally.
 
 Each function runs in its own processes (sandbox/function_instance.py), one event at a time each, as
-Lambda's execution environments do, and never more of them at once than its reserved concurrency. Over
+Lambda's execution environments do, and never more of them at once than its reserved concurrency; or,
+given the `sam build` artifact (`FunctionConfig.code`), each instance is that artifact in the Lambda
+Runtime Interface Emulator (sandbox/runtime.py), started on its first invocation and reporting its INIT. Over
 HTTP the stand-in answers Lambda's documented Invoke API, which boto3 reaches through
 AWS_ENDPOINT_URL_LAMBDA (`environment()`):
 
@@ -18,8 +20,9 @@ size, batching window), invoke the function with it on an instance of the same r
 delete what the partial batch response does not name. Where Lambda's mapping is throttled and retries,
 the stand-in's poller waits for a free instance while it holds the batch (counted in `waits`).
 
-What the stand-in does not play: cold starts on demand (every instance imports its handler when the
-stand-in starts), asynchronous invocation, versions and aliases, the account's concurrency pool.
+What the stand-in does not play: cold starts on demand for instances of this interpreter (each imports its
+handler when the stand-in starts; an emulated instance starts on its first invocation), asynchronous
+invocation, versions and aliases, the account's concurrency pool.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ import urllib3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sandbox.queue import record
+from sandbox.runtime import LambdaRuntime
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
@@ -60,6 +64,7 @@ class FunctionConfig:
     timeout: float = 10.0
     memory_mb: int = 256
     environment: Mapping[str, str] = field(default_factory=dict)
+    code: Path | None = None  # the built artifact, hosted in the Lambda runtime emulator; None: this interpreter
 
 
 @dataclass(frozen=True)
@@ -70,10 +75,12 @@ class Invocation:
     started: float  # time.monotonic()
     duration_ms: float
     error: str | None = None  # the errorType of a function error
+    init_ms: float | None = None  # the instance's INIT, on the invocation that started it (emulated instances)
 
     @property
     def billed_ms(self) -> int:
-        return max(1, math.ceil(self.duration_ms))  # Lambda bills each invocation by the millisecond, rounded up
+        # Lambda bills each invocation by the millisecond, rounded up, and the INIT with it (since August 2025).
+        return max(1, math.ceil(self.duration_ms + (self.init_ms or 0.0)))
 
 
 class FunctionTimeoutError(Exception):
@@ -160,6 +167,52 @@ class _Instance:
                 self._process.wait(10)
 
 
+class _EmulatedInstance:
+    """One execution environment: the built artifact in the Lambda runtime emulator, serving one invocation at a
+    time, started (its INIT) on its first invocation as Lambda starts an instance on demand."""
+
+    def __init__(
+        self, config: FunctionConfig, environment: Mapping[str, str], keep: Callable[[dict[str, Any]], None]
+    ) -> None:
+        assert config.code is not None
+        variables = {k: v for k, v in environment.items() if k not in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")}
+        self._runtime = LambdaRuntime(
+            config.code,
+            config.handler,
+            variables,
+            timeout=math.ceil(config.timeout),
+            memory=config.memory_mb,
+            name=config.name,
+        )
+        self._keep = keep  # what becomes of each of its log lines
+        self.init_ms: float | None = None  # the INIT of the last invocation, when it started the instance
+
+    def start(self) -> None:
+        self._runtime.start()
+
+    def wait_ready(self) -> None:
+        pass  # the emulator answers once started; the runtime starts on the first invocation
+
+    def invoke(self, event: bytes, timeout: float, generation: int = 0) -> tuple[bytes, str | None, float]:
+        """As an instance of this interpreter does; a new `generation` is not played (the emulated instance keeps
+        what it built)."""
+        invocation = self._runtime.invoke(json.loads(event))
+        for line in invocation.logs:
+            try:
+                parsed = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(parsed, dict):
+                self._keep(parsed)
+        self.init_ms = invocation.init_ms
+        payload = invocation.payload
+        failed = isinstance(payload, dict) and {"errorType", "errorMessage"} <= payload.keys()
+        return json.dumps(payload).encode(), payload["errorType"] if failed else None, invocation.duration_ms
+
+    def stop(self) -> None:
+        self._runtime.stop()
+
+
 class LocalFunction:
     """A function's pool of instances, its reserved concurrency, and what it was asked and billed. With `echo`,
     the instances' log lines are printed as they come (make serve) instead of kept in `logs`."""
@@ -172,7 +225,10 @@ class LocalFunction:
         self.peak_busy = 0
         self.generation = 0  # raised by forget(): each instance forgets what it built before its next event
         keep = _printed if echo else self.logs.append
-        self._instances = [_Instance(config, environment, keep) for _ in range(config.concurrency)]
+        kind = _Instance if config.code is None else _EmulatedInstance
+        self._instances: list[_Instance | _EmulatedInstance] = [
+            kind(config, environment, keep) for _ in range(config.concurrency)
+        ]
         self._free = list(self._instances)
         self._lock = threading.Condition()
 
@@ -190,7 +246,7 @@ class LocalFunction:
         with self._lock:
             return len(self._instances) - len(self._free)
 
-    def acquire(self, wait: float = 0.0) -> _Instance | None:
+    def acquire(self, wait: float = 0.0) -> _Instance | _EmulatedInstance | None:
         """A free instance, waiting at most `wait` seconds for one; None if all stay busy."""
         with self._lock:
             if not self._lock.wait_for(lambda: bool(self._free), timeout=wait):
@@ -204,12 +260,12 @@ class LocalFunction:
         instances of a new version would, started with a changed recipe."""
         self.generation += 1
 
-    def release(self, instance: _Instance) -> None:
+    def release(self, instance: _Instance | _EmulatedInstance) -> None:
         with self._lock:
             self._free.append(instance)
             self._lock.notify()
 
-    def run(self, instance: _Instance, event: bytes, source: str) -> tuple[bytes, str | None]:
+    def run(self, instance: _Instance | _EmulatedInstance, event: bytes, source: str) -> tuple[bytes, str | None]:
         """Invoke `instance` (acquired) with `event`; the payload and the function error's type, if any."""
         started = time.monotonic()
         try:
@@ -218,7 +274,8 @@ class LocalFunction:
             error = "Sandbox.Timedout"
             payload = json.dumps({"errorMessage": str(timeout), "errorType": error}).encode()
             duration_ms = self.config.timeout * 1000
-        self.invocations.append(Invocation(source, started, duration_ms, error))
+        init_ms = instance.init_ms if isinstance(instance, _EmulatedInstance) else None
+        self.invocations.append(Invocation(source, started, duration_ms, error, init_ms))
         return payload, error
 
     def billed_gb_seconds(self, source: str | None = None) -> float:
@@ -243,6 +300,7 @@ class LocalLambda:
         base = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "PYTHONDONTWRITEBYTECODE": "1"}
         environment = {**base, **self.environment()}  # a function may invoke another through the stand-in
         self.functions = {c.name: LocalFunction(c, {**environment, **c.environment}) for c in configs}
+        self.connections = 0  # TCP connections the Invoke API accepted (a client keeps its own alive)
         self._thread = threading.Thread(target=self._server.serve_forever, name="lambda", daemon=True)
 
     def environment(self) -> dict[str, str]:
@@ -272,6 +330,10 @@ def _invoke_handler(service: LocalLambda) -> type[BaseHTTPRequestHandler]:
     class InvokeApi(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True  # else a delayed ACK adds ~40 ms to every kept-alive answer
+
+        def setup(self) -> None:  # once per connection: a kept-alive one serves many invocations
+            super().setup()
+            service.connections += 1
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))

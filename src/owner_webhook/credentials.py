@@ -21,7 +21,6 @@ from owner_webhook.errors import (
     SecretStoreUnavailableError,
     WebhookSecretInvalidError,
 )
-from owner_webhook.observability import subsegment
 from owner_webhook.sources import standard_webhooks
 from owner_webhook.sources.secret import WebhookSecret
 
@@ -87,8 +86,7 @@ class CredentialStore:
 
     def _get(self, secret_id: str, variable: str, *, fresh: bool = False) -> object:
         try:
-            with subsegment("secret"):
-                value = self._provider.get(secret_id, max_age=self._max_age, force_fetch=fresh)
+            value = self._provider.get(secret_id, max_age=self._max_age, force_fetch=fresh)
         except GetParameterError as exc:
             # Powertools re-raises inside its except block, so the boto error is the context.
             cause = exc.__context__

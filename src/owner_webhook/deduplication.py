@@ -252,7 +252,13 @@ class DynamoDBDeduplication:
         # longest invocation): a record stays that much longer than it is remembered, so that such a delivery
         # finds what the table knew when it arrived.
         self._late = max(late, LONGEST_INVOCATION)
-        self._client = (session or boto3.session.Session()).client("dynamodb", config=CLIENT_CONFIG)
+        self._session = session or boto3.session.Session()
+        self._client: Any = None  # built on first use: the webhook, with a forwarder, reads it for dry runs only
+
+    def _dynamodb(self) -> Any:
+        if self._client is None:
+            self._client = self._session.client("dynamodb", config=CLIENT_CONFIG)
+        return self._client
 
     # -- claim ------------------------------------------------------------------------------------------
 
@@ -299,7 +305,7 @@ class DynamoDBDeduplication:
     def _put(self, item: dict[str, Any], condition: str, now: float, **values: Any) -> tuple[bool, dict[str, Any]]:
         """Put the claim if `condition` holds: (True, the item it replaced) or (False, the item that stopped it)."""
         try:
-            response = self._client.put_item(
+            response = self._dynamodb().put_item(
                 TableName=self._table,
                 Item=item,
                 ConditionExpression=condition,
@@ -367,15 +373,19 @@ class DynamoDBDeduplication:
     def note(self, claim: Claim) -> bool:
         now = int(time.time())
         try:
-            old = self._client.put_item(
-                TableName=self._table,
-                Item={
-                    "id": {"S": f"{ID_PREFIX}#{claim.delivery}"},
-                    "phone": {"S": claim.phone_id[:32]},
-                    "expiration": {"N": str(now + self._delivery_window)},
-                },
-                ReturnValues="ALL_OLD",
-            ).get("Attributes", {})
+            old = (
+                self._dynamodb()
+                .put_item(
+                    TableName=self._table,
+                    Item={
+                        "id": {"S": f"{ID_PREFIX}#{claim.delivery}"},
+                        "phone": {"S": claim.phone_id[:32]},
+                        "expiration": {"N": str(now + self._delivery_window)},
+                    },
+                    ReturnValues="ALL_OLD",
+                )
+                .get("Attributes", {})
+            )
         except (BotoCoreError, ClientError):
             return False  # only a metric depends on it; the forward does not
         return bool(old) and old["phone"]["S"] != claim.phone_id[:32] and int(old["expiration"]["N"]) > now
@@ -414,7 +424,7 @@ class DynamoDBDeduplication:
         }
         try:
             if code != outcomes.OWNER_CREATED.code:
-                self._client.update_item(**own)
+                self._dynamodb().update_item(**own)
                 return True
             # An owner: in one call, the answer in place of the claim and the other mode's record, so that
             # switching the mode keeps this owner known. Unconditional: a claim is taken over only once its
@@ -424,9 +434,13 @@ class DynamoDBDeduplication:
             mine = {"id": {"S": claim.item_id}, **self._lifetime_of(now, self._lifetime), **written}
             other_id = self._other_id(claim.phone_id, claim.delivery)
             other = {"id": {"S": other_id}, **self._lifetime_of(now, self._other_lifetime), **written}
-            unprocessed = self._client.batch_write_item(
-                RequestItems={self._table: [{"PutRequest": {"Item": mine}}, {"PutRequest": {"Item": other}}]}
-            ).get("UnprocessedItems", {})
+            unprocessed = (
+                self._dynamodb()
+                .batch_write_item(
+                    RequestItems={self._table: [{"PutRequest": {"Item": mine}}, {"PutRequest": {"Item": other}}]}
+                )
+                .get("UnprocessedItems", {})
+            )
         except (BotoCoreError, ClientError):
             return False
         left = [request["PutRequest"]["Item"]["id"]["S"] for request in unprocessed.get(self._table, [])]
@@ -434,7 +448,7 @@ class DynamoDBDeduplication:
 
     def release(self, claim: Claim) -> bool:
         try:
-            self._client.delete_item(
+            self._dynamodb().delete_item(
                 TableName=self._table,
                 Key={"id": {"S": claim.item_id}},
                 ConditionExpression="#claim = :token",
@@ -474,7 +488,11 @@ class DynamoDBDeduplication:
 
     def _get(self, key: str) -> dict[str, Any] | None:
         try:
-            item = self._client.get_item(TableName=self._table, Key={"id": {"S": key}}, ConsistentRead=True).get("Item")
+            item = (
+                self._dynamodb()
+                .get_item(TableName=self._table, Key={"id": {"S": key}}, ConsistentRead=True)
+                .get("Item")
+            )
         except (BotoCoreError, ClientError) as exc:
             raise DeduplicationUnavailableError("the deduplication table is unavailable; retry") from exc
         return item if isinstance(item, dict) else None

@@ -42,7 +42,8 @@ def normalized(delivery_id: str) -> str:
 def loggable(delivery_id: str, key: bytes) -> str:
     """The id as logged: as it is when it cannot carry a phone, else "hmac:" and its HMAC under `key`."""
     short = len(delivery_id) <= MAX_CHARS and delivery_id.isprintable()
-    if short and sum(ch.isdigit() for ch in unicodedata.normalize("NFKC", delivery_id)) <= MAX_LOGGED_DIGITS:
+    folded = delivery_id if delivery_id.isascii() else unicodedata.normalize("NFKC", delivery_id)  # ASCII: as it is
+    if short and sum(map(str.isdigit, folded)) <= MAX_LOGGED_DIGITS:
         return delivery_id
     return "hmac:" + _keyed(delivery_id, key, 32)
 

@@ -37,7 +37,7 @@ from owner_webhook.errors import (
     WebhookError,
 )
 from owner_webhook.forwarder_client import answered, failed
-from owner_webhook.observability import logger, metrics, own_place, report, traced_handler
+from owner_webhook.observability import logger, metrics, own_place, report
 from owner_webhook.outcomes import Result
 from owner_webhook.retry_queue import QueuedDelivery, retry_delay
 from owner_webhook.wiring import parts
@@ -184,7 +184,6 @@ def _hold_while_in_flight(context: LambdaContext) -> None:
 
 # No log_metrics decorator: each message's metric is flushed on its own (they have different sources),
 # which would leave the decorator an empty final flush.
-@traced_handler
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
     """A delivery from the webhook (its answer), a kept refusal replayed (its answer), or an SQS batch (the ids

@@ -10,8 +10,8 @@ failure it ended in, which the webhook raises again as the same error (and queue
 
 from __future__ import annotations
 
+import contextvars
 import json
-import math
 import time
 from dataclasses import asdict
 from typing import Any
@@ -37,15 +37,19 @@ from owner_webhook.retry_queue import QueuedDelivery
 Fields = dict[str, Any]
 # Kept from the forward's time for the invocation's own round trip (the forwarder answers this much early).
 INVOKE_SECONDS = 0.2
+# The wait for the invocation under way: its read timeout (botocore 1.43.68 and later, as in Lambda's
+# runtime, read it from the request's context; the client's own is only the longest any forward is given).
+_READ_TIMEOUT: contextvars.ContextVar[float | None] = contextvars.ContextVar("read_timeout", default=None)
 
 
 class ForwarderClient:
-    """The webhook's client of the forwarder function (FORWARDER_FUNCTION), built on first use."""
+    """The webhook's client of the forwarder function (FORWARDER_FUNCTION): one Lambda client, built on first use."""
 
-    def __init__(self, function_name: str, session: boto3.session.Session) -> None:
+    def __init__(self, function_name: str, session: boto3.session.Session, longest: float) -> None:
         self._name = function_name
         self._session = session
-        self._clients: dict[float, Any] = {}  # by read timeout, in tenths of a second
+        self._longest = longest  # seconds: the longest forward (FORWARD_BUDGET_SECONDS)
+        self._client: Any = None
 
     def forward(self, delivery: QueuedDelivery, deadline: Deadline, fields: Fields) -> Result:
         """The forwarder's result for `delivery`, by `deadline.forward_by`; what it says goes into `fields`.
@@ -58,8 +62,12 @@ class ForwarderClient:
         if seconds < MIN_FORWARD_SECONDS + INVOKE_SECONDS:
             raise OutOfTimeError("too little time was left to forward the delivery; retry")
         request = {"forward": asdict(delivery), "seconds": round(seconds - INVOKE_SECONDS, 3)}
+        # Never past the forward's deadline (the time to queue after it stays whole), and never shorter than
+        # the forwarder's own answer takes (it answers INVOKE_SECONDS early).
+        waiting = _READ_TIMEOUT.set(seconds)
+        started = time.perf_counter()
         try:
-            response = self._client(seconds).invoke(FunctionName=self._name, Payload=json.dumps(request).encode())
+            response = self._lambda().invoke(FunctionName=self._name, Payload=json.dumps(request).encode())
             answer = json.loads(response["Payload"].read())
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "TooManyRequestsException":
@@ -72,19 +80,27 @@ class ForwarderClient:
             raise UpstreamAmbiguousError(
                 "the forwarder did not answer in time; it may have created the owner"
             ) from None
+        finally:
+            _READ_TIMEOUT.reset(waiting)
+            fields["forwarder_latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
         if response.get("FunctionError") or not isinstance(answer, dict):  # it crashed or timed out mid-forward
             fields["forwarder_error"] = "function_error"
             raise UpstreamAmbiguousError("the forwarder failed before it answered; it may have created the owner")
         return from_answer(answer, fields)
 
-    def _client(self, seconds: float) -> Any:
-        # Never past the forward's deadline (the time to queue after it stays whole), and never shorter than
-        # the forwarder's own answer takes (it answers INVOKE_SECONDS early).
-        timeout = math.floor(seconds * 10) / 10
-        if timeout not in self._clients:
-            config = CLIENT_CONFIG.merge(Config(read_timeout=timeout))
-            self._clients[timeout] = self._session.client("lambda", config=config)
-        return self._clients[timeout]
+    def _lambda(self) -> Any:
+        if self._client is None:
+            client = self._session.client("lambda", config=CLIENT_CONFIG.merge(Config(read_timeout=self._longest)))
+            client.meta.events.register("before-parameter-build.lambda.Invoke", _this_invocations_wait)
+            self._client = client
+        return self._client
+
+
+def _this_invocations_wait(context: dict[str, Any], **_: Any) -> None:
+    """botocore's event before each Invoke: its read timeout, the time left to the forward's deadline."""
+    seconds = _READ_TIMEOUT.get()
+    if seconds is not None:
+        context["read_timeout"] = seconds
 
 
 def answered(result: Result, fields: Fields) -> dict[str, Any]:

@@ -33,7 +33,6 @@ from urllib3.exceptions import (
 from urllib3.util import Retry, Timeout, parse_url
 
 from owner_webhook.budget import MIN_FORWARD_SECONDS
-from owner_webhook.observability import subsegment
 
 
 class GatewayStatus(StrEnum):
@@ -286,20 +285,19 @@ class GatewayClient:
         )
         answer_by = _ANSWER_BY.set(deadline)
         try:
-            with subsegment("gateway"):
-                response = self._pool.urlopen(
-                    "POST",
-                    self._owner_path,
-                    body=json.dumps({"phone": phone}).encode(),
-                    headers={
-                        "Authorization": f"Bearer {api_key}",
-                        "Content-Type": "application/json",
-                        "Accept": "application/json",
-                    },
-                    timeout=timeout,
-                    retries=retries,
-                    redirect=False,  # a redirect is an answer outside the contract, not a place to POST to
-                )
+            response = self._pool.urlopen(
+                "POST",
+                self._owner_path,
+                body=json.dumps({"phone": phone}).encode(),
+                headers={
+                    "Authorization": f"Bearer {api_key}",
+                    "Content-Type": "application/json",
+                    "Accept": "application/json",
+                },
+                timeout=timeout,
+                retries=retries,
+                redirect=False,  # a redirect is an answer outside the contract, not a place to POST to
+            )
         except MaxRetryError as exc:
             attempts = exc.attempts if isinstance(exc, GaveUpError) else 1
             return GatewayResult(_classify_error(exc.reason), latency_ms=_since(started), attempts=attempts)

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from owner_webhook import outcomes
 from owner_webhook.errors import MethodNotAllowedError, RouteNotFoundError, TransientError, WebhookError
-from owner_webhook.observability import logger, metrics, own_place, report, traced_handler
+from owner_webhook.observability import logger, metrics, own_place, report
 from owner_webhook.outcomes import Result
 from owner_webhook.request import is_dry_run, method_and_path
 from owner_webhook.sources import registry
@@ -64,7 +64,6 @@ def answer(event: dict[str, Any], context: LambdaContext) -> Result:
     return result
 
 
-@traced_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

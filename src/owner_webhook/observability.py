@@ -1,30 +1,82 @@
-"""The Powertools singletons: structured logs, EMF metrics and (when switched on) X-Ray tracing."""
+"""The Powertools singletons: structured logs and EMF metrics. Lambda's active tracing needs no code here."""
 
 from __future__ import annotations
 
-import contextlib
-import functools
+import json
 import logging
 import os
-from collections.abc import Callable
+import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.formatter import RESERVED_LOG_ATTRS, BasePowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit
 
 from owner_webhook import outcomes
 from owner_webhook.outcomes import Result
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools import Tracer
 
 SERVICE = "owner-webhook"
 _PACKAGE = Path(__file__).parent
 # The log lines carry no thread or process names, so the standard library need not look them
 # up for every record (its documented optimization flags).
 logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-logger = Logger(service=SERVICE)
+# The attributes of a record that are not the caller's own keys (3.12 added taskName).
+_RECORD = frozenset((*RESERVED_LOG_ATTRS, "taskName"))
+
+
+class LogLine(BasePowertoolsFormatter):
+    """The Logger's JSON line: Powertools' own keys in its order (level, location, message, timestamp, the
+    appended keys, the caller's, xray_trace_id), built directly; Powertools' formatter also parses each message
+    back as JSON and looks for exception fields and key templates, which cost a third of every line here."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._keys: dict[str, Any] = {}
+
+    def append_keys(self, **additional_keys: Any) -> None:
+        self._keys.update(additional_keys)
+
+    def get_current_keys(self) -> dict[str, Any]:
+        return self._keys
+
+    def remove_keys(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            self._keys.pop(key, None)
+
+    def clear_state(self) -> None:
+        self._keys = {}
+
+    # One invocation at a time per process: the thread-safe keys are the same keys.
+    thread_safe_append_keys = append_keys
+    thread_safe_get_current_keys = get_current_keys
+    thread_safe_remove_keys = remove_keys
+
+    def thread_safe_clear_keys(self) -> None:
+        self._keys = {}
+
+    def format(self, record: logging.LogRecord) -> str:
+        created = time.strftime(f"%Y-%m-%d %H:%M:%S,{int(record.msecs):03d}%z", time.localtime(record.created))
+        line = {
+            "level": record.levelname,
+            "location": f"{record.funcName}:{record.lineno}",
+            "message": record.getMessage(),
+            "timestamp": created,
+            **self._keys,
+        }
+        line.update((key, value) for key, value in record.__dict__.items() if key not in _RECORD)
+        trace = os.environ.get("_X_AMZN_TRACE_ID")  # Lambda's, per invocation, with active tracing
+        line["xray_trace_id"] = trace.split(";")[0].removeprefix("Root=") if trace else None
+        return json.dumps(
+            {key: value for key, value in line.items() if value is not None},
+            default=str,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+
+
+logger = Logger(service=SERVICE, logger_formatter=LogLine())
 # The template sets POWERTOOLS_METRICS_NAMESPACE; without it, EMF would refuse to flush at all.
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "OwnerWebhook", service=SERVICE)
 
@@ -59,35 +111,3 @@ def own_place(error: BaseException) -> str:
             place = f"{path.relative_to(_PACKAGE.parent)}:{trace.tb_lineno}"
         trace = trace.tb_next
     return place
-
-
-@functools.cache
-def tracing_enabled() -> bool:
-    """TRACER_ENABLED=true (template parameter EnableTracer). Read at import, before any settings:
-    the X-Ray SDK is the heaviest import there is (docs/performance.md), so it is not even imported when this is off."""
-    return os.environ.get("TRACER_ENABLED", "").strip().lower() == "true"
-
-
-@functools.cache
-def tracer() -> Tracer:
-    from aws_lambda_powertools import Tracer
-
-    return Tracer(service=SERVICE)
-
-
-def traced_handler(handler: Callable[..., Any]) -> Callable[..., Any]:
-    """The Lambda handler, in an X-Ray segment when tracing is on; responses and errors never captured,
-    since they carry phone numbers."""
-    if not tracing_enabled():
-        return handler
-    return tracer().capture_lambda_handler(handler, capture_response=False, capture_error=False)
-
-
-def subsegment(name: str) -> contextlib.AbstractContextManager[Any]:
-    """An X-Ray subsegment around a call (the secret fetch, the gateway call) when tracing is on."""
-    if not tracing_enabled():
-        return _NOTHING
-    return tracer().provider.in_subsegment(name)
-
-
-_NOTHING = contextlib.nullcontext()

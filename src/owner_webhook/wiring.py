@@ -90,7 +90,11 @@ def parts() -> Parts:
         phone_keys=_phone_keys(settings, credentials),
         max_body_bytes=settings.max_body_bytes,
         default_region=settings.default_phone_region,
-        forwarder=ForwarderClient(settings.forwarder_function, session) if settings.forwarder_function else None,
+        forwarder=(
+            ForwarderClient(settings.forwarder_function, session, settings.forward_budget)
+            if settings.forwarder_function
+            else None
+        ),
         refusals=_refusals(settings, session),
         queue_every_delivery=settings.queue_every_delivery,
     )

@@ -40,6 +40,7 @@ def service(sandbox: Sandbox) -> Iterator[LocalLambda]:
         FunctionConfig("slow-forwarder", FORWARDER, 1, environment=SHORT_READS),
         FunctionConfig("buggy-forwarder", f"{HANDLERS}.forwarder_with_a_bug", 1, environment=CEILING),
         FunctionConfig("hanging-forwarder", f"{HANDLERS}.hang", 1, timeout=6),
+        FunctionConfig("another-hanging-forwarder", f"{HANDLERS}.hang", 1, timeout=6),
     ) as running:
         yield running
 
@@ -75,6 +76,9 @@ def test_a_delivery_is_forwarded_by_the_forwarder_and_answered_as_it_ended(
     first, second = answered(logs)
     assert (first["outcome"], first["gateway_status"], first["phone"]) == ("owner_created", 200, "+90555*****01")
     assert second["outcome"] == "phone_existing"
+    # The invocation as the webhook waited for it: the forwarder's own time and the hop, within the request's.
+    forwarder_ms = service.functions["forwarder"].invocations[-2].duration_ms
+    assert forwarder_ms < first["forwarder_latency_ms"] < first["total_ms"]
 
 
 @pytest.mark.parametrize(("source", "status", "body_success"), [("zapier", 422, False), ("jotform", 200, False)])
@@ -176,16 +180,41 @@ def test_a_bug_in_the_forwarder_after_the_gateway_answered_is_a_possible_duplica
     assert queue.depth(sandbox.aws, sandbox.queue_url) == 1
 
 
+# The forward's deadline is its budget, or what the invocation's time leaves of it before the queue's reserve
+# (each case its own function: a hanging instance stays busy until its timeout).
+@pytest.mark.parametrize(
+    ("function", "budget", "seconds_left"),
+    [("hanging-forwarder", "1.5", 10.0), ("another-hanging-forwarder", "8", 4.0)],
+)
 def test_a_forwarder_that_does_not_answer_in_time_leaves_time_to_queue(
-    sandbox: Sandbox, through: Callable[[str], None], monkeypatch: pytest.MonkeyPatch, logs: Logs
+    sandbox: Sandbox,
+    through: Callable[[str], None],
+    monkeypatch: pytest.MonkeyPatch,
+    logs: Logs,
+    function: str,
+    budget: str,
+    seconds_left: float,
 ) -> None:
-    through("hanging-forwarder")
-    monkeypatch.setenv("FORWARD_BUDGET_SECONDS", "1.5")
+    through(function)
+    monkeypatch.setenv("FORWARD_BUDGET_SECONDS", budget)
     started = time.monotonic()
-    assert send("zapier", "0555 200 00 07").body == {"success": True, "queued": True}
-    assert time.monotonic() - started < 4
+    request = senders.request("zapier", "0555 200 00 07")
+    assert invoke_event(http_api_event(request), timeout=seconds_left).body == {"success": True, "queued": True}
+    assert time.monotonic() - started < 3.5
     [line] = answered(logs)
     assert line["queued_because"] == "upstream_ambiguous"
+
+
+def test_one_lambda_client_forwards_whatever_the_time_left(
+    sandbox: Sandbox, through: Callable[[str], None], service: LocalLambda
+) -> None:
+    through("forwarder")
+    before = service.connections
+    for n, seconds_left in enumerate((10.0, 9.3, 8.6, 7.9)):  # each forward's deadline in another tenth
+        request = senders.request("zapier", f"0555 200 01 0{n}")
+        assert invoke_event(http_api_event(request), timeout=seconds_left).status == 200
+    assert len(sandbox.gateway.received) == 4
+    assert service.connections - before == 1  # one client: its one connection, kept alive
 
 
 @pytest.mark.parametrize(("queue_on", "status"), [(True, 200), (False, 503)])

@@ -166,8 +166,25 @@ def test_the_bench_takes_the_cold_start_from_the_runtime(stack: Sandbox, monkeyp
 
     monkeypatch.setattr(run, "COLD_RUNS", 1)
     figures = run.runtime_cold(stack.environment())
-    assert set(figures) == {"adapter_runtime_cold", "peer_runtime_cold"}
+    assert set(figures) == {"adapter_runtime_cold", "adapter_runtime_cold_deployed", "peer_runtime_cold"}
     for case in figures.values():
         assert case["init_median_ms"] > 0 and case["invoke_median_ms"] > 0
         assert case["median_ms"] == case["init_median_ms"] + case["invoke_median_ms"]
-    assert len(stack.gateway.owners) == 2
+    assert len(stack.gateway.owners) == 3
+
+
+def test_the_bench_measures_the_deployed_path_in_the_runtime(stack: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both functions emulated, the forwarder behind the Invoke stand-in: its INIT on its first invocation only."""
+    from bench import deployed
+
+    monkeypatch.setattr(deployed, "WARM_UP", 1)
+    monkeypatch.setattr(deployed, "WARM_REQUESTS", 3)
+    figures = deployed.pair(stack.environment())
+    cold, warm = figures["cold"], figures["warm"]
+    assert cold["outcome"] == "owner_created" and len(warm) == 3
+    assert cold["forwarder_init_ms"] > 0 and cold["webhook_init_ms"] > 0
+    # The forwarder's invocation lies inside the webhook's, and the invoke inside the webhook's invocation.
+    assert cold["forwarder_init_ms"] + cold["forwarder_invoke_ms"] < cold["invoke_ms"] < cold["webhook_invoke_ms"]
+    assert all(0 < w["hop_ms"] < w["invoke_ms"] < w["webhook_ms"] for w in warm)
+    assert cold["billed_ms"] >= cold["answered_ms"] + cold["forwarder_init_ms"] + cold["forwarder_invoke_ms"]
+    assert len(stack.gateway.owners) == 5

@@ -391,7 +391,7 @@ def test_every_parameter_default_is_the_settings_default() -> None:
     compared = []
     for variable, value in variables.items():
         parameter = template["Parameters"].get(value.get("Ref", "")) if isinstance(value, dict) else None
-        if parameter is None or "Default" not in parameter or variable.startswith(("POWERTOOLS_", "TRACER_")):
+        if parameter is None or "Default" not in parameter or variable.startswith("POWERTOOLS_"):
             continue
         if variable in CEILING:  # set on the forwarder only, where they turn its pace on: their defaults
             assert parameter["Default"] == CEILING[variable], variable
