@@ -31,6 +31,29 @@ def _cpu_us(step: Callable[[int], object]) -> float:
     return best
 
 
+def step_places() -> dict[str, list[tuple[Any, str]]]:
+    """Each step, and the functions that make it: timed where a request calls them (an attribute of its
+    module or class, as the request looks it up)."""
+    from owner_webhook import delivery, handler, observability
+    from owner_webhook.credentials import CredentialStore
+    from owner_webhook.gateway import GatewayClient
+    from owner_webhook.request import WebhookRequest
+    from owner_webhook.sources.recipe import RecipeSource
+
+    return {
+        "event": [(handler, "route"), (WebhookRequest, "from_event")],
+        "recipe": [(delivery.DeliveryService, "source"), (RecipeSource, "delivery_id"), (delivery, "normalized"),
+                   (delivery, "loggable")],
+        "credential": [(CredentialStore, "load"), (RecipeSource, "verify")],
+        "body": [(RecipeSource, "read")],
+        "phone": [(delivery, "find_phone"), (delivery, "mask"), (delivery, "phone_ref")],
+        "gateway call": [(GatewayClient, "create_owner")],
+        "log line": [(observability.logger, "info")],
+        "metrics": [(observability.metrics, name) for name in
+                    ("add_dimension", "add_dimensions", "add_metric", "flush_metrics")],
+    }  # fmt: skip
+
+
 def warm(events: list[dict[str, Any]]) -> dict[str, float]:
     """Each step's CPU inside real requests: the functions that make a step timed where the request calls them
     (this thread's CPU clock around each call), over ROUNDS x len(events) requests; the whole request timed
@@ -38,11 +61,7 @@ def warm(events: list[dict[str, Any]]) -> dict[str, float]:
     import urllib3
 
     from bench.probe import Context
-    from owner_webhook import delivery, handler, observability
-    from owner_webhook.credentials import CredentialStore
-    from owner_webhook.gateway import GatewayClient
-    from owner_webhook.request import WebhookRequest
-    from owner_webhook.sources.recipe import RecipeSource
+    from owner_webhook import handler
 
     context = Context()
     for event in events[:50]:  # warm: clients built, secret cached, connection open
@@ -60,18 +79,7 @@ def warm(events: list[dict[str, Any]]) -> dict[str, float]:
 
         return measured
 
-    steps: dict[str, list[tuple[Any, str]]] = {
-        "event": [(handler, "route"), (WebhookRequest, "from_event")],
-        "recipe": [(delivery.DeliveryService, "source"), (RecipeSource, "delivery_id"), (delivery, "normalized"),
-                   (delivery, "loggable")],
-        "credential": [(CredentialStore, "load"), (RecipeSource, "verify")],
-        "body": [(RecipeSource, "read")],
-        "phone": [(delivery.DeliveryService, "_phone"), (delivery, "mask"), (delivery, "phone_ref")],
-        "gateway call": [(GatewayClient, "create_owner")],
-        "log line": [(observability.logger, "info")],
-        "metrics": [(observability.metrics, name) for name in
-                    ("add_dimension", "add_dimensions", "add_metric", "flush_metrics")],
-    }  # fmt: skip
+    steps = step_places()
     for step, places in steps.items():
         for owner, name in places:
             setattr(owner, name, timed(step, getattr(owner, name)))
