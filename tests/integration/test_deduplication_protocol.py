@@ -167,14 +167,19 @@ class _Later:
         return time.time() + self._offset
 
 
-def test_a_redrive_eight_days_later_makes_no_second_owner(queued: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+def _dead_letter_then_an_owner(queued: Sandbox, delivery_id: str) -> None:
+    """A Jotform delivery the gateway kept failing, dead-lettered; then the person's owner created by another."""
     queued.gateway.chaos(1.0, [Fault(status=500)], seed=4)
-    assert send("jotform", "dead").body == {"success": True, "queued": True}
+    assert send("jotform", delivery_id).body == {"success": True, "queued": True}
     for _ in range(LOCAL_MAX_RECEIVE_COUNT + 1):
         queue.poll_once(queued.aws, queued.queue_url, forwarder)
     assert queue.depth(queued.aws, queued.dead_letter_url) == 1
     queued.gateway.chaos(0, [], seed=0)
     assert send("typeform", "signed-up-again").body == {"success": True}  # the person's owner is created
+
+
+def test_a_redrive_eight_days_later_makes_no_second_owner(queued: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    _dead_letter_then_an_owner(queued, "dead")
     # Eight days later (past the 7 days of phone deduplication) the operator redrives the dead letters.
     monkeypatch.setattr(deduplication, "time", _Later(8))
     assert queue.redrive(queued.aws, queued.dead_letter_url, queued.queue_url) == 1
@@ -187,12 +192,7 @@ def test_a_redrive_fifteen_days_later_finds_the_owner_the_table_knew_when_it_arr
 ) -> None:
     """docs/guarantees.md, one owner per phone: the record of the owner created meanwhile is no longer
     remembered for a new delivery (14 days with the queue), but the redriven one arrived while it was."""
-    queued.gateway.chaos(1.0, [Fault(status=500)], seed=4)
-    assert send("jotform", "dead-15").body == {"success": True, "queued": True}
-    for _ in range(LOCAL_MAX_RECEIVE_COUNT + 1):
-        queue.poll_once(queued.aws, queued.queue_url, forwarder)
-    queued.gateway.chaos(0, [], seed=0)
-    assert send("typeform", "signed-up-again").body == {"success": True}  # the person's owner is created
+    _dead_letter_then_an_owner(queued, "dead-15")
     monkeypatch.setattr(deduplication, "time", _Later(15))
     assert queue.redrive(queued.aws, queued.dead_letter_url, queued.queue_url) == 1
     queue.drain(queued.aws, queued.queue_url, forwarder)
@@ -212,12 +212,7 @@ def test_a_redrive_after_the_table_forgot_the_phone_counts_its_owner_as_a_possib
     table keeps what it knew then (its 14 days, and 14 more for late deliveries), an owner it creates is counted."""
     from tests.integration.test_phone_identity import _counted
 
-    queued.gateway.chaos(1.0, [Fault(status=500)], seed=4)
-    assert send("jotform", "dead-long").body == {"success": True, "queued": True}
-    for _ in range(LOCAL_MAX_RECEIVE_COUNT + 1):
-        queue.poll_once(queued.aws, queued.queue_url, forwarder)
-    queued.gateway.chaos(0, [], seed=0)
-    assert send("typeform", "signed-up-again").body == {"success": True}  # the person's owner is created
+    _dead_letter_then_an_owner(queued, "dead-long")
     # Twenty-nine days later: the dead letter was redriven, dead-lettered again and redriven (its 14 days
     # started over each time); the record of the owner created meanwhile is gone.
     monkeypatch.setattr(deduplication, "time", _Later(29))
