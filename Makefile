@@ -229,7 +229,7 @@ ifneq ($(PYTHON_GIVEN),)
 build: export PYTHON := $(PYTHON)
 endif
 build: $(STAMP)  ## sam build: the deployable artifact in .aws-sam/build
-	$(if $(filter arm64 x86_64,$(ARCH)),,$(error ARCH must be arm64 or x86_64))
+	$(if $(and $(call plain,$(ARCH)),$(filter arm64 x86_64,$(ARCH))),,$(error ARCH must be arm64 or x86_64))
 	$(if $(call plain,$(PYTHON)),,$(error PYTHON must be a plain path to python3.13 (letters, digits, _ . / + -)))
 	ARCHITECTURE="$$ARCH" $(BIN)/sam build --template template.yaml --parameter-overrides "Architecture=$$ARCH"
 

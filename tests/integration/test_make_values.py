@@ -200,3 +200,37 @@ def test_make_lookup_puts_the_phone_on_no_command_line(silent_endpoint: str, giv
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(10)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("ARCH", "x86_64 $(shell touch {marks}/arch-word)"),  # a real architecture beside the command
+        ("ARCH", "arm64;touch {marks}/arch-semicolon"),
+        ("PLATFORM", "$(shell touch {marks}/platform)"),  # read by src/Makefile from the environment
+        ("PLATFORM", "x;touch {marks}/platform-semicolon"),
+    ],
+)
+@pytest.mark.parametrize("given", ["command-line", "environment"])
+def test_make_build_runs_nothing_a_value_holds_beside_a_real_one(
+    tmp_path: Path, name: str, value: str, given: str
+) -> None:
+    """sam build hands ARCH (as ARCHITECTURE), PYTHON and the environment to src/Makefile, which writes them
+    into its commands: each is refused there too, before anything runs (the real sam build, not a stand-in)."""
+    assert MAKE is not None
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    hostile_value = value.format(marks=marks)
+    environment = {**os.environ}
+    arguments = [MAKE, "--no-print-directory", "build"]
+    if given == "command-line" and name == "ARCH":
+        arguments.append(f"{name}={hostile_value}")
+    else:
+        environment[name] = hostile_value
+    done = subprocess.run(
+        arguments, cwd=ROOT, env=environment, stdin=subprocess.DEVNULL, capture_output=True, timeout=300
+    )
+    assert done.returncode != 0
+    assert sorted(path.name for path in marks.iterdir()) == []
+    said = done.stdout.decode() + done.stderr.decode()
+    assert "must be" in said  # refused, saying why
