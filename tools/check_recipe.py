@@ -10,9 +10,10 @@ event is one it ignores, 1 otherwise.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from owner_webhook import outcomes
@@ -30,7 +31,11 @@ from tools.stack import ToolError
 
 
 def report(
-    source: RecipeSource, body: bytes, headers: Mapping[str, str], region: str
+    source: RecipeSource,
+    body: bytes,
+    headers: Mapping[str, str],
+    region: str,
+    max_body_bytes: int = Settings.max_body_bytes,
 ) -> tuple[list[tuple[str, str]], Result]:
     """What the recipe reads from the payload, as (what, found) rows, and the result the sender would get."""
     recipe = source.recipe
@@ -40,16 +45,21 @@ def report(
     if recipe.ping is not None and recipe.ping.matches(body):
         rows.append(("ping", "the sender's unsigned test request: answered without a credential, forwarded nowhere"))
         return rows, Result(outcomes.IGNORED)
+    if len(body) > max_body_bytes:  # as the function refuses it, before anything is read
+        rows.append(("body", f"{len(body)} bytes, over MAX_BODY_BYTES ({max_body_bytes})"))
+        return rows, Result(outcomes.PAYLOAD_TOO_LARGE)
+    read = functools.cache(lambda: source.read(request))
     try:
-        payload = source.read(request)
+        taken = source.accepts(request, read)  # as the function: the body is read only if the filter needs it
+        if taken:
+            payload = read()
     except (MalformedBodyError, UnsupportedMediaTypeError) as unreadable:
         rows.append(("body", f"{request.media_type or 'no Content-Type'}: {unreadable.message}"))
         return rows, Result(unreadable.outcome, unreadable.message)
-    rows.append(("body", f"{request.media_type or 'no Content-Type'}, read"))
-    taken = source.accepts(request, payload)
-    rows.append(("event", _event(source, request, payload, taken)))
+    rows.append(("event", _event(source, request, read, taken)))
     if not taken:
         return rows, Result(outcomes.IGNORED)
+    rows.append(("body", f"{request.media_type or 'no Content-Type'}, read"))
     rows += list(_tried(source, payload, region))
     fields: dict[str, Any] = {}
     try:
@@ -66,15 +76,17 @@ def report(
     return rows, Result(outcomes.OWNER_CREATED)
 
 
-def _event(source: RecipeSource, request: WebhookRequest, payload: Mapping[str, Any], taken: bool) -> str:
+def _event(source: RecipeSource, request: WebhookRequest, payload: Callable[[], Mapping[str, Any]], taken: bool) -> str:
     events = source.recipe.events
     if events is None:
         return "no event filter: every event is taken"
     where = _place(events.place)
-    named = events.place.read(request, lambda: payload)
+    named = events.place.read(request, payload)
     accepted = ", ".join(sorted(events.accept))
-    if named is None:
+    if named is None and taken:
         return f"{where} names none: taken, as every delivery without it (the filter takes {accepted})"
+    if named is None:  # there, but no event name: nothing, a number, a list, an object, null
+        return f"{where} holds no event name: ignored (the filter takes {accepted})"
     return f"{where} = {named}: " + ("taken" if taken else f"ignored (the filter takes {accepted})")
 
 
@@ -99,6 +111,14 @@ def _tried(source: RecipeSource, payload: Mapping[str, Any], region: str) -> Ite
             yield "tried", f"{one.place}: not a valid number in {read_in} ({digits} digits)"
 
 
+def max_body_bytes(env: Mapping[str, str]) -> int:
+    """The function's MAX_BODY_BYTES, as set where make check-recipe runs (make serve's too), else its default."""
+    try:
+        return int(env.get("MAX_BODY_BYTES") or Settings.max_body_bytes)
+    except ValueError:
+        raise ToolError(f"MAX_BODY_BYTES must be a whole number of bytes, got {env['MAX_BODY_BYTES']!r}") from None
+
+
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     env = os.environ if environ is None else environ
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -114,7 +134,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         source = payloads.recipe_source(args.name, payloads.recipes_folder(args.recipes))
         body = payloads.read_file(args.body, "BODY")
         headers = payloads.with_content_type(body, payloads.headers_of(args.headers), source)
-        rows, result = report(source, body, headers, args.region_code.upper())
+        rows, result = report(source, body, headers, args.region_code.upper(), max_body_bytes(env))
     except ToolError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

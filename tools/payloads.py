@@ -9,6 +9,7 @@ sender's delivery log shows them.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -36,7 +37,8 @@ def recipe_source(name: str, folder: Path) -> RecipeSource:
     from owner_webhook import sources
 
     logger.setLevel("CRITICAL")  # the registry logs an invalid recipe: said below, once, in words
-    found = sources.load(folder).get(name)
+    # As the function builds it, TYPEFORM_PHONE_REF included (make serve's, where it is set).
+    found = sources.registry(os.environ.get("TYPEFORM_PHONE_REF", "").strip() or None, folder).get(name)
     if isinstance(found, UnusableSource):
         raise ToolError(f"the recipe {name} ({folder / (name + '.json')}) is invalid: {found.problem}")
     if not isinstance(found, RecipeSource):

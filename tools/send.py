@@ -81,16 +81,26 @@ def is_local(url: str) -> bool:
 
 
 def secret_for(name: str, url: str, environ: Mapping[str, str], stdin: TextIO, recipes: str | None) -> str:
-    """SECRET; else make serve's local secret for a local URL; else asked for, without echo."""
+    """SECRET; else make serve's local secret for a local URL; else asked for, without echo. Raises ToolError for
+    a secret no header could carry (a line break, a carriage return left by a file's CRLF), never showing it."""
     given = environ.get("SECRET", "")
     if given:
-        return given
+        return _plain_secret(given)
     if is_local(url):
         source = payloads.recipe_source(name, payloads.recipes_folder(recipes))
         return local_secrets.webhook_secret(name, source)
     if not stdin.isatty():
         raise ToolError(f"give SECRET (webhook_secrets.{name} of the stack) in the environment: SECRET=... make send")
-    return getpass.getpass(f"webhook_secrets.{name} (not echoed): ")
+    return _plain_secret(getpass.getpass(f"webhook_secrets.{name} (not echoed): "))
+
+
+def _plain_secret(secret: str) -> str:
+    if any(not character.isprintable() for character in secret):
+        raise ToolError(
+            "SECRET holds a line break or another control character (a file with CRLF line ends leaves a carriage "
+            "return): give the secret alone"
+        )
+    return secret
 
 
 def send(request: HttpRequest, url: str, name: str, secret: str, recipes: str | None) -> tuple[list[str], int]:
@@ -114,6 +124,8 @@ def send(request: HttpRequest, url: str, name: str, secret: str, recipes: str | 
     except urllib3.exceptions.HTTPError as error:
         where = "start `make serve`, or give URL=<WebhookBaseUrl>" if is_local(url) else "check URL"
         raise ToolError(f"no answer from {target}: {type(error).__name__}; {where}") from None
+    except ValueError:  # a header value http.client refuses; its message would quote the value (the secret)
+        raise ToolError("a header of this request cannot be sent (a control character in it or in SECRET)") from None
     lines.append(f"{response.status} {response.data.decode('utf-8', 'replace')}")
     return lines, response.status
 

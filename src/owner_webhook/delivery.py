@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -109,15 +110,18 @@ class DeliveryService:
         dry_run: bool,
     ) -> Result:
         """An authenticated request's result; raises as `handle` says."""
-        payload = source.read(request)
+        read = functools.cache(lambda: source.read(request))
+        # After authentication (only the sender decides what it sends), before the body is read where the event is
+        # named outside it: another event in a format the route does not read is ignored, not refused.
+        if not source.accepts(request, read):
+            if dry_run:
+                return _dry_run(outcomes.IGNORED, fields, success=True, phone=None, known=False)
+            return Result(outcomes.IGNORED, fields=fields)
+        payload = read()
         delivery_id = normalized(source.delivery_id(request, payload))
         keys = self._phone_keys()  # read once: they key the records and the logged id
         fields["delivery_id"] = loggable(delivery_id, keys[0])
         acknowledges_refusals = source.acknowledges_refusals
-        if not source.accepts(request, payload):  # after authentication: only the sender decides what it sends
-            if dry_run:
-                return _dry_run(outcomes.IGNORED, fields, success=True, phone=None, known=False)
-            return Result(outcomes.IGNORED, fields=fields)
         try:
             phone = find_phone(source, payload, self._region, fields)
         except RefusedError as refusal:  # needs no deduplication: the same payload always gets the same answer
@@ -213,7 +217,8 @@ class DeliveryService:
         keys = self._phone_keys()
         fields.update(source=source.name, delivery_id=loggable(kept.delivery_id, keys[0]))
         try:
-            if kept.request is not None and not source.accepts(kept.request, source.read(kept.request)):
+            request = kept.request
+            if request is not None and not source.accepts(request, functools.cache(lambda: source.read(request))):
                 # Today's event filter no longer takes it: nothing is sent (and the refusal stays kept).
                 if dry_run:
                     return _dry_run(outcomes.IGNORED, fields, success=True, phone=None, known=False)

@@ -170,3 +170,27 @@ def test_a_hubspot_app_subscriptions_list_is_no_workflow_webhook(sandbox: Sandbo
     answer = invoke_event(http_api_event(senders.sign("hubspot", unsigned, senders.local_secret("hubspot"))))
     assert (answer.status, answer.code) == (400, "malformed_body")
     assert sandbox.gateway.received == []
+
+
+@pytest.mark.parametrize(
+    ("source", "topic", "content_type", "body"),
+    [
+        ("shopify", "orders/create", "application/xml", b"<order><phone>0555 123 45 67</phone></order>"),
+        ("shopify", "orders/create", "application/json", b'{"phone": "0555 123 45 67", '),  # cut short
+        ("woocommerce", "order.created", "text/xml", b"<order><phone>0555 123 45 67</phone></order>"),
+    ],
+)
+def test_another_event_in_a_format_the_route_does_not_read_is_ignored_not_refused_nor_kept(
+    sandbox: Sandbox, source: str, topic: str, content_type: str, body: bytes
+) -> None:
+    """The event is named in a header: the body is not read for it (Shopify can send XML), so the sender gets
+    200 ignored, not a 4xx it counts as a failure, and nothing is kept to be replayed."""
+    header = OTHER_EVENT[source][0].removeprefix("header:")
+    headers = {"content-type": content_type, header: topic}
+    if source == "shopify":
+        headers["x-shopify-webhook-id"] = uuid.uuid4().hex
+    unsigned = HttpRequest("POST", f"/webhooks/{source}", body, headers, "")
+    answer = invoke_event(http_api_event(senders.sign(source, unsigned, senders.local_secret(source))))
+    assert (answer.status, answer.body) == (200, IGNORED)
+    nothing_happened(sandbox)
+    assert sandbox.aws.kept_refusals() == {}

@@ -161,3 +161,12 @@ def test_make_send_to_a_stack_asks_for_its_secret_when_none_is_given() -> None:
     done = _make("send", "SOURCE=shopify", "URL=https://abc123.execute-api.eu-central-1.amazonaws.com/webhooks/")
     assert done.returncode != 0
     assert "give SECRET (webhook_secrets.shopify of the stack)" in done.stderr
+
+
+@pytest.mark.parametrize("secret", ["s3cr3t-VALUE-do-not-print\r", "s3cr3t-VALUE\ndo-not-print"])
+@pytest.mark.parametrize("name", ["zapier", "fillout"])  # a Bearer token, a token header
+def test_a_secret_no_header_can_carry_is_refused_without_showing_it(endpoint: str, name: str, secret: str) -> None:
+    """SECRET=$(cat file) keeps a CRLF file's carriage return: said, never printed (not even in a traceback)."""
+    done = _make("send", f"SOURCE={name}", f"URL={endpoint}", env={"SECRET": secret})
+    assert done.returncode != 0 and "control character" in done.stderr
+    assert "s3cr3t-VALUE" not in done.stdout + done.stderr and "Traceback" not in done.stderr

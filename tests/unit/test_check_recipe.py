@@ -109,3 +109,38 @@ def test_a_headers_file_is_json_or_name_value_lines(tmp_path: Path, text: str, h
     (tmp_path / "bad").write_text("no colon here\n")
     with pytest.raises(ToolError, match="line 1: write `Name: value`"):
         payloads.headers_of(str(tmp_path / "bad"))
+
+
+def test_what_the_function_refuses_or_ignores_before_reading_the_body() -> None:
+    """Over MAX_BODY_BYTES: 413, as the function answers; another event named in a header, in a format the
+    route does not read: ignored, as the function answers (the body is not read)."""
+    source = payloads.recipe_source("zapier", payloads.recipes_folder(None))
+    rows, result = check_recipe.report(source, b'{"phone": "0555 123 45 67"}' + b" " * 300_000, {}, "TR")
+    assert (result.status, result.code) == (413, "payload_too_large") and "over MAX_BODY_BYTES" in rows[-1][1]
+    xml = b"<order><phone>0555 123 45 67</phone></order>"
+    rows_found, answer = _rows("shopify", xml, {"content-type": "application/xml", "X-Shopify-Topic": "orders/create"})
+    assert answer == '200 {"success":true,"ignored":true}' and rows_found["event"].endswith(
+        "(the filter takes customers/create)"
+    )
+
+
+@pytest.mark.parametrize("event", [None, "", "   ", True, ["customer.created"], {"name": "customer.created"}])
+def test_a_place_that_holds_no_event_name_is_said_to_be_ignored(event: object) -> None:
+    rows, answer = _rows(
+        "stripe", json.dumps({"type": event, "data": {"object": {"phone": "05551234567"}}}).encode(), {}
+    )
+    assert answer == '200 {"success":true,"ignored":true}'
+    assert rows["event"] == "type holds no event name: ignored (the filter takes customer.created)"
+
+
+def test_typeform_phone_ref_is_read_as_the_function_reads_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    answers = [
+        {"type": "phone_number", "phone_number": "+905551234567", "field": {"ref": "office"}},
+        {"type": "phone_number", "phone_number": "12", "field": {"ref": "mobile"}},
+    ]
+    body = json.dumps({"event_type": "form_response", "form_response": {"answers": answers}}).encode()
+    _, answer = _rows("typeform", body, {})
+    assert answer == '200 {"success":true}'  # the first phone answer
+    monkeypatch.setenv("TYPEFORM_PHONE_REF", "mobile")
+    _, answer = _rows("typeform", body, {})
+    assert answer.startswith('200 {"success":false,"error":{"code":"invalid_phone"')

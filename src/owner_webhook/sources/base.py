@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
 from owner_webhook.request import WebhookRequest
@@ -25,8 +25,9 @@ class Source(Protocol):
     def read(self, request: WebhookRequest) -> Mapping[str, Any]:
         """The payload's fields; raises MalformedBodyError or UnsupportedMediaTypeError."""
 
-    def accepts(self, request: WebhookRequest, payload: Mapping[str, Any]) -> bool:
-        """Whether this is an event the source takes; False (a test ping, an event its filter leaves out): ignored."""
+    def accepts(self, request: WebhookRequest, payload: Callable[[], Mapping[str, Any]]) -> bool:
+        """Whether this is an event the source takes; False (a test ping, an event its filter leaves out): ignored.
+        `payload` reads the fields when the filter needs them (a header names the event: the body is not read)."""
 
     def phones(self, payload: Mapping[str, Any]) -> Iterator[Found]:
         """Each value that may be the phone, as the sender wrote it, in order: the first valid number is used."""

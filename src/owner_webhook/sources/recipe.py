@@ -13,7 +13,7 @@ A recipe is a JSON object (docs/senders.md describes every field):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,11 +152,11 @@ class RecipeSource:
             return {}
         return read_fields(request, accept=self.recipe.accept)
 
-    def accepts(self, request: WebhookRequest, payload: Mapping[str, Any]) -> bool:
+    def accepts(self, request: WebhookRequest, payload: Callable[[], Mapping[str, Any]]) -> bool:
         """Whether this is an event the recipe takes: not its ping, and one its event filter lets through."""
         if self._is_ping(request):
             return False
-        return self.recipe.events is None or self.recipe.events.takes(request, lambda: payload)
+        return self.recipe.events is None or self.recipe.events.takes(request, payload)
 
     def phones(self, payload: Mapping[str, Any]) -> Iterator[Found]:
         """Every value of the phone places, in their order: the first that is a valid number is the phone."""
@@ -231,7 +231,7 @@ class UnusableSource:
     def read(self, request: WebhookRequest) -> Mapping[str, Any]:
         raise self.refuse()
 
-    def accepts(self, request: WebhookRequest, payload: Mapping[str, Any]) -> bool:
+    def accepts(self, request: WebhookRequest, payload: Callable[[], Mapping[str, Any]]) -> bool:
         raise self.refuse()
 
     def phones(self, payload: Mapping[str, Any]) -> Iterator[Found]:
