@@ -26,7 +26,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import parse_qsl, urlencode
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -38,7 +38,7 @@ from owner_webhook.delivery_ids import MAX_CHARS, kept_name, normalized
 from owner_webhook.errors import MalformedBodyError, MalformedMessageError, UnsupportedMediaTypeError
 from owner_webhook.outcomes import Outcome
 from owner_webhook.phone import is_e164, plain
-from owner_webhook.request import WebhookRequest
+from owner_webhook.request import FORM, JSON, WebhookRequest
 from owner_webhook.retry_queue import QueuedDelivery
 from owner_webhook.sources import Source
 from owner_webhook.sources.checks import Token
@@ -92,7 +92,7 @@ class KeptRefusal:
             message=message or outcome.meaning,
             phone=phone or _described(source, payload),
             places=_places(source),
-            body=_without_credentials(source, request, payload),
+            body=_without_credentials(source, request),
             headers={name: value for name, value in request.headers.items() if name in _read_headers(source)},
         )
 
@@ -243,25 +243,50 @@ def _places(source: Source) -> tuple[str, ...]:
     return tuple(place.text for place in source.recipe.phone) if isinstance(source, RecipeSource) else ()
 
 
-def _without_credentials(source: Source, request: WebhookRequest, payload: Mapping[str, Any]) -> bytes:
-    """The body as received, less the value of any credential it carries (Wufoo's HandshakeKey, a recipe's
-    `body:` token): whoever may read kept refusals must not learn how to sign a delivery."""
-    if not isinstance(source, RecipeSource):
+def _without_credentials(source: Source, request: WebhookRequest) -> bytes | None:
+    """The body as received, less any credential it carries (Wufoo's HandshakeKey, a recipe's `body:` token):
+    whoever may read kept refusals must not learn how to sign a delivery. The field is taken out of the JSON
+    or form it is in (however the sender spelled its value), and the rest written again in that format; a
+    body it cannot be taken out of (multipart, a place that is not plain keys) is not kept (None)."""
+    paths = _credential_paths(source)
+    if not paths:
         return request.body
-    body = request.body
+    media_type = request.media_type or (JSON if request.body.lstrip().startswith(b"{") else FORM)
+    try:
+        if media_type == FORM or media_type.endswith("+x-www-form-urlencoded"):
+            names = {path[0] for path in paths if len(path) == 1}
+            if len(names) < len(paths):
+                return None
+            pairs = parse_qsl(request.body.decode("utf-8"), keep_blank_values=True)
+            return urlencode([(key, value) for key, value in pairs if key not in names]).encode()
+        if media_type == JSON or media_type.endswith("+json"):
+            document = json.loads(request.body)
+            for path in paths:
+                *parents, last = path
+                found = document
+                for key in parents:
+                    found = found.get(key) if isinstance(found, dict) else None
+                if isinstance(found, dict):
+                    found.pop(last, None)
+            return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    return None
+
+
+def _credential_paths(source: Source) -> list[tuple[str, ...]]:
+    """The body places a source's credentials are read from, as key paths ([()] for one that is not plain keys)."""
+    if not isinstance(source, RecipeSource):
+        return []
+    paths = []
     for one in source.recipe.credentials:
         check = one.check
-        if not isinstance(check, Token):
-            continue
-        for place in check.places:
-            if place.kind != "body":
-                continue
-            value = place.read(request, lambda: payload)
-            if not value:
-                continue
-            for written in {value, quote_plus(value), quote(value), json.dumps(value)[1:-1]}:  # as the body has it
-                body = body.replace(written.encode(), b"")
-    return body
+        for place in check.places if isinstance(check, Token) else ():
+            if place.kind == "body" and place.body_place is not None:
+                steps = place.body_place.steps
+                plain = all(not step.filters and step.key not in ("~", "*") for step in steps)
+                paths.append(tuple(step.key for step in steps) if plain else ())
+    return paths
 
 
 def _read_headers(source: Source) -> frozenset[str]:

@@ -135,6 +135,42 @@ def test_a_kept_body_holds_no_credential_the_sender_put_in_it(sandbox: Sandbox, 
     assert len(body) > len(raw) // 2  # the rest is kept, for the replay
 
 
+TOKEN = "tok/en+part/2026~x"  # a token with characters each encoder writes its own way
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/json", b'{"auth": {"token": "tok\\/en+part\\/2026~x"}, "name": "Ay\\u015fe"}'),  # PHP's
+        ("application/json", b'{"auth": {"token": "\\u0074ok/en+part/2026~x"}, "name": "x"}'),  # \\u escapes
+        ("application/x-www-form-urlencoded", b"auth=tok%2fen%2Bpart%2F2026%7Ex&name=x"),  # lower-case, %7E
+        ("application/x-www-form-urlencoded", b"auth=tok%2Fen%2Bpart%2F2026~x&name=x"),
+    ],
+)
+def test_a_body_credential_is_taken_out_however_the_sender_spelled_it(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, content_type: str, body: bytes
+) -> None:
+    """A recipe's `body:` token, written as PHP, another JSON encoder or a form encoder writes it: the delivery is
+    authenticated (the parser reads every spelling), and what is kept holds the token in none of them."""
+    from owner_webhook import sources
+
+    place = "body:auth.token" if content_type == "application/json" else "body:auth"
+    recipe = {"credential": {"token": place}, "phone": ["mobile"], "body": ["json", "form"], "retries": False}
+    (tmp_path / "formtool.json").write_text(json.dumps(recipe))
+    monkeypatch.setattr(sources, "RECIPES", tmp_path)
+    sandbox.aws.put_secret({**LOCAL_SECRET, "webhook_secrets": {**LOCAL_SECRET["webhook_secrets"], "formtool": TOKEN}})
+    new_instance()
+    got = invoke_event(
+        http_api_event(HttpRequest("POST", "/webhooks/formtool", body, {"content-type": content_type}, ""))
+    )
+    assert got.code == "missing_phone"  # authenticated, then refused: the recipe looks at "mobile"
+    [kept] = sandbox.aws.kept_refusals().values()
+    stored = base64.b64decode(kept["body"]["body"])
+    for spelling in (TOKEN, "tok\\/en", "%2Fen", "%2fen", "\\u0074ok", "2026~x", "2026%7Ex"):
+        assert spelling.encode() not in stored
+    assert b"name" in stored  # the rest is kept, for the replay
+
+
 @pytest.fixture
 def queued_env(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     """The retry queue, for Jotform's deliveries only: Zapier's transient failures are answered 503."""
