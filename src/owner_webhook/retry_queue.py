@@ -21,7 +21,7 @@ from owner_webhook.aws_clients import CLIENT_CONFIG
 from owner_webhook.delivery_ids import normalized
 from owner_webhook.errors import MalformedMessageError
 from owner_webhook.phone import is_e164
-from owner_webhook.sources import names
+from owner_webhook.sources import is_route_name
 
 # SQS allows at most 12 hours of visibility; a retry waits at most this long between attempts.
 MAX_DELAY_SECONDS = 900
@@ -62,8 +62,10 @@ class QueuedDelivery:
         source, delivery_id, phone, received_at = (
             fields.get(k) for k in ("source", "delivery_id", "phone", "received_at")
         )
-        if not isinstance(source, str) or source not in names():
-            raise MalformedMessageError("the message names no known source")
+        # A route's name, not necessarily one served now: a delivery queued before its recipe was renamed or
+        # removed is still a signup, and forwarding it needs only its phone (already read and normalized).
+        if not isinstance(source, str) or not is_route_name(source):
+            raise MalformedMessageError("the message names no source")
         if not isinstance(delivery_id, str) or not delivery_id:
             raise MalformedMessageError("the message has no delivery id")
         if not isinstance(phone, str) or not is_e164(phone):

@@ -181,7 +181,7 @@ MALFORMED = {
     "received_at NaN literal": json.dumps({**GOOD, "received_at": float("nan")}),
     "received_at Infinity literal": json.dumps({**GOOD, "received_at": float("inf")}),
     "received_at true": json.dumps({**GOOD, "received_at": True}),
-    "an unknown source": json.dumps({**GOOD, "source": "attacker"}),
+    "a source no route could be named": json.dumps({**GOOD, "source": "../zapier"}),
     "a source over the metric limit": json.dumps({**GOOD, "source": "z" * 2000}),
     "a source that is not text": json.dumps({**GOOD, "source": ["zapier"]}),
     "no delivery id": json.dumps({**GOOD, "delivery_id": ""}),
@@ -219,3 +219,29 @@ def test_a_queued_delivery_id_is_bounded_as_in_the_webhook(queued: Sandbox, logs
     assert line["outcome"] == "drained"
     assert line["delivery_id"].startswith("hmac:")
     assert "5551234567" not in json.dumps(line)
+
+
+def test_a_delivery_queued_before_its_recipe_was_renamed_is_still_forwarded(
+    queued: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """docs/senders.md, recipes: the queue holds the phone already read; a deploy that renames or removes a
+    recipe loses none of the deliveries its route queued meanwhile."""
+    from owner_webhook import sources
+    from sandbox.aws import LOCAL_SECRET
+    from sandbox.stack import new_instance
+    from tests.integration.conftest import webhook
+
+    recipe = {"credential": {"token": "header:X-Signup-Token"}, "phone": ["telephone"], "retries": False}
+    (tmp_path / "signup-form.json").write_text(json.dumps(recipe))
+    monkeypatch.setattr(sources, "RECIPES", tmp_path)
+    queued.aws.put_secret({**LOCAL_SECRET, "webhook_secrets": {**LOCAL_SECRET["webhook_secrets"], "signup-form": "t"}})
+    new_instance()
+    queued.gateway.chaos(1.0, [Fault(status=503, retry_after=30)], seed=0)
+    got = webhook("signup-form", {"telephone": "0555 123 45 91"}, token=None, headers={"X-Signup-Token": "t"})
+    assert got.body == {"success": True, "queued": True}
+    (tmp_path / "signup-form.json").rename(tmp_path / "signups.json")  # the next version's name for it
+    new_instance()
+    queued.gateway.chaos(0, [], seed=0)
+    queue.drain(queued.aws, queued.queue_url, forwarder)
+    assert queued.gateway.owners == ["+905551234591"]
+    assert queue.depth(queued.aws, queued.dead_letter_url) == 0

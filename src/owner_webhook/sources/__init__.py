@@ -28,12 +28,17 @@ from owner_webhook.sources.presets import PRESETS
 from owner_webhook.sources.recipe import RecipeError, RecipeSource, UnusableSource, parse
 from owner_webhook.sources.wufoo import Wufoo
 
-__all__ = ["NAMES", "RECIPES", "Source", "get_source", "load", "names", "registry"]
+__all__ = ["NAMES", "RECIPES", "Source", "get_source", "is_route_name", "load", "names", "registry"]
 
 # The deployment's own recipes; `sam build` bundles the package with them.
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 # A route segment, and a name that fits a log line and a metric dimension.
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+def is_route_name(name: object) -> bool:
+    """Whether `name` can name a route (a preset, a recipe of the deployment's, now or before a change)."""
+    return isinstance(name, str) and _NAME.fullmatch(name) is not None
+
+
 # A recipe is a few hundred bytes; a file far bigger is not one, and is not read into memory.
 MAX_RECIPE_BYTES = 64 * 1024
 # The senders whose recipe needs some code beside it.
