@@ -3,11 +3,13 @@
 POST /owner with `Authorization: Bearer <key>` and `{"phone": "+905551234567"}`:
 200 {"success": true} and a new owner; 400 for a phone that is not E.164 (or is in `rejected_phones`);
 401 for a wrong key; 403 for a key in `denied_keys`. Every request is recorded. Faults can be queued
-for the next requests (`inject`) to play an outage, a slow answer, a dropped connection or any other
-status (a 2xx fault creates the owner and answers that status, with its own body or none), or drawn
+for the next requests (`inject`) to play an outage, a slow answer, a dropped connection, any other
+status (a 2xx fault creates the owner and answers that status, with its own body or none) or an odd
+shape of answer (interim answers first, many header lines, a body cut short, one that trickles), or drawn
 at random (`chaos`). `limit` plays a gateway with limits it does not document: 429 above a rate, slow
 answers above a number of requests at once; the rate and concurrency it saw are kept (`peak_rate`,
-`peak_in_flight`). Over HTTP, for `make serve`: `POST /sandbox/faults` with a JSON list of faults
+`peak_in_flight`). `open_late` plays a gateway whose connections open late (its accept queue full, as
+under load). Over HTTP, for `make serve`: `POST /sandbox/faults` with a JSON list of faults
 (`[{"status": 503, "retry_after": 30}, {"reset": true}, {"delay": 6}, {"create_first": true}]`),
 `POST /sandbox/keys` with a JSON list of the keys it accepts from then on (a gateway that issued a new key, or
 revoked an old one), and `GET /sandbox/owners` lists the owners created.
@@ -51,8 +53,16 @@ class Fault:
     create_first: bool = False  # create the owner, then reset: the ambiguous failure
     location: str | None = None  # a Location header, with a 3xx status
     retry_after_text: str | None = None  # a Retry-After header as written (a fraction, a date, garbage)
-    trickle: float = 0.0  # create the owner, then send the status line and one header line every this many s
+    trickle: float = 0.0  # create the owner, then send its answer a piece every this many s (in `trickle_in`)
     trickle_for: float = 0.0  # ... for this long, then the rest of the answer
+    # Where the trickle lands: "status" (a space of the status line at a time), "headers" (a header line at a
+    # time), "body" (a byte of a Content-Length body at a time) or "chunked" (a chunk of a chunked body at a time).
+    trickle_in: str = "headers"
+    interim: tuple[int, ...] = ()  # interim answers (1xx: 102 Processing, 103 Early Hints) sent before the answer
+    after_interim: float = 0.0  # ... and the seconds between them and the answer
+    header_lines: int = 0  # this many more header lines in the answer
+    content_encoding: str | None = None  # a Content-Encoding header as written; the body is sent as it is
+    short_body: bool = False  # a Content-Length longer than the body sent, then the connection closed
 
 
 @dataclass(frozen=True)
@@ -83,7 +93,7 @@ class SandboxGateway:
         self.peak_in_flight = 0  # POST /owner requests being handled at once, at most
         self._last_second: deque[float] = deque()
         self._generation = 0  # bumped by reset(): a request delayed across a reset is dropped, not recorded
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server = _Server((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._server.block_on_close = False
         self._thread: threading.Thread | None = None
@@ -133,6 +143,25 @@ class SandboxGateway:
                 first += 1
             peak = max(peak, last - first + 1)
         return peak
+
+    def open_late(self, seconds: float) -> None:
+        """For the next `seconds`, open no connection: the accept queue is full, as a gateway's under load, so a
+        new connection's SYN is dropped and it opens only on a later try (its connect timeout's, or TCP's own)."""
+        server = self._server
+        server.opens_at = time.monotonic() + seconds  # first: the server accepts nothing more until then
+        server.socket.listen(0)  # a queue of one, which the first filler takes
+        fillers = [socket.socket() for _ in range(2)]
+        for filler in fillers:
+            filler.setblocking(False)
+            filler.connect_ex(server.server_address)
+
+        def reopen() -> None:
+            time.sleep(seconds)
+            server.socket.listen(server.request_queue_size)
+            for filler in fillers:
+                filler.close()
+
+        threading.Thread(target=reopen, name="sandbox-gateway-reopen", daemon=True).start()
 
     def reset(self) -> None:
         with self._lock:
@@ -205,6 +234,14 @@ class SandboxGateway:
             self.received.append(entry)
 
 
+class _Server(ThreadingHTTPServer):
+    opens_at = 0.0  # time.monotonic() before which no connection is accepted (open_late)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        time.sleep(max(0.0, self.opens_at - time.monotonic()))
+        return super().get_request()
+
+
 def _handler_for(gateway: SandboxGateway) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as the real gateway
@@ -248,19 +285,38 @@ def _handler_for(gateway: SandboxGateway) -> type[BaseHTTPRequestHandler]:
             self._reply(200, {"accepted": len(keys)})
 
         def _reply(
-            self, status: int, answer: dict[str, Any], headers: dict[str, str] | None = None, written: str | None = None
+            self,
+            status: int,
+            answer: dict[str, Any],
+            headers: dict[str, str] | None = None,
+            written: str | None = None,
+            shape: Fault | None = None,
         ) -> None:
+            """The answer, shaped as the fault says (interim answers first, more header lines, a body cut short)."""
+            shape = shape or Fault()
+            for interim in shape.interim:
+                self.send_response_only(interim)
+                self.send_header("Link", "</owner>; rel=preload")
+                self.end_headers()
+            if shape.interim:
+                time.sleep(shape.after_interim)
             payload = json.dumps(answer).encode() if written is None else written.encode()
             bodiless = status in (204, 304) or status < 200  # HTTP gives these no body, nor its length
             payload = b"" if bodiless else payload
             self.send_response(status)
             self.send_header("Content-Type", "application/json" if written is None else "text/plain")
+            if shape.content_encoding is not None:
+                self.send_header("Content-Encoding", shape.content_encoding)
+            for line in range(shape.header_lines):
+                self.send_header(f"X-Sandbox-{line}", "1")
             if not bodiless:
-                self.send_header("Content-Length", str(len(payload)))
+                self.send_header("Content-Length", str(len(payload) + (100 if shape.short_body else 0)))
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(payload)
+            if shape.short_body:
+                self.close_connection = True
 
         def _owner(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -296,9 +352,9 @@ def _handler_for(gateway: SandboxGateway) -> type[BaseHTTPRequestHandler]:
             if fault and fault.status and 200 <= fault.status < 300:  # created, said another way
                 status, answer = gateway._decide(authorization, phone)
                 if status == 200:
-                    self._send(fault.status, answer, body, authorization, phone, written=fault.body)
+                    self._send(fault.status, answer, body, authorization, phone, written=fault.body, shape=fault)
                 else:
-                    self._send(status, answer, body, authorization, phone)
+                    self._send(status, answer, body, authorization, phone, shape=fault)
                 return
             if fault and fault.status:
                 headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
@@ -307,10 +363,10 @@ def _handler_for(gateway: SandboxGateway) -> type[BaseHTTPRequestHandler]:
                 if fault.location is not None:
                     headers["Location"] = fault.location
                 answer = {"success": False, "message": "sandbox fault"}
-                self._send(fault.status, answer, body, authorization, phone, headers, written=fault.body)
+                self._send(fault.status, answer, body, authorization, phone, headers, written=fault.body, shape=fault)
                 return
             status, answer = gateway._decide(authorization, phone)
-            self._send(status, answer, body, authorization, phone)
+            self._send(status, answer, body, authorization, phone, shape=fault)
 
         def _send(
             self,
@@ -321,22 +377,35 @@ def _handler_for(gateway: SandboxGateway) -> type[BaseHTTPRequestHandler]:
             phone: str | None,
             headers: dict[str, str] | None = None,
             written: str | None = None,
+            shape: Fault | None = None,
         ) -> None:
             gateway._record(Received(self.path, authorization, body, phone, status))
-            self._reply(status, answer, headers, written)
+            self._reply(status, answer, headers, written, shape)
 
         def _trickle(self, status: int, answer: dict[str, Any], fault: Fault) -> None:
-            """A gateway that answers byte by byte: each read is quick, the answer as a whole is not."""
+            """A gateway that answers a piece at a time: each read is quick, the answer as a whole is not."""
             payload = json.dumps(answer).encode()
-            self.wfile.write(f"HTTP/1.1 {status} OK\r\n".encode())
-            self.wfile.flush()
-            ends = time.monotonic() + fault.trickle_for
-            while time.monotonic() < ends:
-                time.sleep(fault.trickle)
-                self.wfile.write(b"X-Trickle: 1\r\n")
-                self.wfile.flush()
-            self.wfile.write(f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload)
+            pieces = round(fault.trickle_for / fault.trickle)
+            line, length = f"HTTP/1.1 {status} OK\r\n", f"Content-Length: {len(payload)}\r\n\r\n"
+            first, piece, rest = {
+                "status": ("HTTP/1.1", " ", f" {status} OK\r\n{length}"),
+                "headers": (line, "X-Trickle: 1\r\n", length),
+                "body": (f"{line}Content-Length: {pieces + len(payload)}\r\n\r\n", " ", ""),
+                "chunked": (f"{line}Transfer-Encoding: chunked\r\n\r\n", "1\r\n \r\n", f"{len(payload):x}\r\n"),
+            }[fault.trickle_in]
+            end = b"\r\n0\r\n\r\n" if fault.trickle_in == "chunked" else b""
+            writes = [first.encode()] + [piece.encode()] * pieces + [rest.encode() + payload + end]
             self.close_connection = True
+            generation, gone = gateway._generation, False
+            for number, data in enumerate(writes):
+                time.sleep(fault.trickle if number else 0.0)
+                if generation != gateway._generation:  # the test that asked for the trickle is over
+                    return
+                if not gone:
+                    try:
+                        self.wfile.write(data)
+                    except OSError:  # the client stopped waiting: the gateway works on, as with a delay
+                        gone = True
 
         def _reset(self) -> None:
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import email.utils
+import http.client
 import json
 import math
 import re
@@ -44,8 +45,9 @@ class GatewayStatus(StrEnum):
     THROTTLED = "throttled"  # 429
     FAILED = "failed"  # 408, 5xx, or a status no row names; nothing created
     UNREACHABLE = "unreachable"  # refused, DNS, connect timeout: the request surely did not arrive
+    # Neither of these two had a whole answer, nor a 2xx status line (which is enough: CREATED).
     AMBIGUOUS = "ambiguous"  # the gateway dropped or cut the connection after the request was sent: the owner may exist
-    ABANDONED = "abandoned"  # no answer by the read timeout or the deadline: the gateway may still be working on it
+    ABANDONED = "abandoned"  # we stopped waiting (read timeout, deadline): the gateway may still be working on it
     NOT_SENT = "not_sent"  # too little time was left for an answer to come back: nothing was sent
     PAUSED = "paused"  # the forwarder's pace left no turn in time (a 429/503 asked to wait): nothing was sent
 
@@ -86,6 +88,11 @@ class GatewayResult:
     retry_after: int | None = None
     latency_ms: float = 0.0
     attempts: int = 1
+    # When the request last went out (time.monotonic()), or None: nothing was sent.
+    sent_at: float | None = None
+    # The answer was not waited for to its end (a read timeout, the cut at the deadline), whatever its status line
+    # said: the gateway may still be working on the call.
+    abandoned: bool = False
 
 
 class BudgetRetry(Retry):
@@ -161,15 +168,26 @@ def retry_after_seconds(value: str | None) -> float | None:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER) if math.isfinite(seconds) else None
 
 
-# When the answer being read must be over (time.monotonic()), for the connection reading it.
-_ANSWER_BY: contextvars.ContextVar[float | None] = contextvars.ContextVar("answer_by", default=None)
+@dataclass
+class _Exchange:
+    """One call as its connection sees it: when its answer must be over (time.monotonic()), when its request
+    went out, the final answer's status once its status line is read, and whether the watchdog cut the answer."""
+
+    answer_by: float
+    sent_at: float | None = None
+    status: int | None = None
+    cut: bool = False
+
+
+# The call the connection in use is making (create_owner sets it around its urlopen).
+_EXCHANGE: contextvars.ContextVar[_Exchange | None] = contextvars.ContextVar("gateway_exchange", default=None)
 
 
 class _Watchdog:
     """One thread per warm function that shuts down a connection still reading past its deadline.
 
     A socket timeout bounds each read, not the answer: a gateway that sends one header line every two
-    seconds never trips it. Shut down, the socket ends the read at once: an ambiguous failure, in time.
+    seconds never trips it. Shut down, the socket ends the read at once: a call abandoned, in time.
     """
 
     def __init__(self) -> None:
@@ -214,29 +232,65 @@ class _CutError(ProtocolError):
     """The watchdog ended the answer at the forward's deadline: we stopped waiting, the gateway may not have."""
 
 
-class _DeadlineConnection(HTTPConnection):
-    """urllib3's connection, whose answer (status line, headers and body) ends by `_ANSWER_BY`."""
+# http.client's limit on one line of an answer.
+_MAX_LINE = 65536
 
-    _cut = False
+
+class _FinalAnswer(http.client.HTTPResponse):
+    """http.client's response, read past every interim answer (1xx) to the final one, whose status it notes.
+
+    http.client skips a 100 Continue only: a 102 Processing or 103 Early Hints would be taken for the answer,
+    and the final one would then wait in the kept-alive connection for the next request to read as its own.
+    It takes the place of http.client's reading of one status line, which begin() calls until the answer is
+    not a 100: the 1xx rows of tests/integration/test_gateway_statuses.py pin that it still does.
+    """
+
+    def _read_status(self) -> tuple[str, int, str]:
+        version, status, reason = super()._read_status()  # type: ignore[misc]
+        while HTTPStatus.CONTINUE <= status < HTTPStatus.OK:
+            _skip_header_lines(self.fp)
+            version, status, reason = super()._read_status()  # type: ignore[misc]
+        exchange = _EXCHANGE.get()
+        if exchange is not None and version.startswith("HTTP/1."):  # http.client refuses any other version
+            exchange.status = status
+        return version, status, reason
+
+
+def _skip_header_lines(answer: Any) -> None:
+    """Read an interim answer's header lines, up to the blank line that ends them (or the connection's end)."""
+    while True:
+        line = answer.readline(_MAX_LINE + 1)
+        if len(line) > _MAX_LINE:
+            raise http.client.LineTooLong("header line")
+        if line in (b"\r\n", b"\n", b""):
+            return
+
+
+class _DeadlineConnection(HTTPConnection):
+    """urllib3's connection, whose answer (interim answers, status line, headers and body) ends by the call's
+    `answer_by`, and which notes when each request went out."""
+
+    response_class = _FinalAnswer
 
     def getresponse(self) -> Any:
-        deadline = _ANSWER_BY.get()
+        exchange = _EXCHANGE.get()
         sock = self.sock
-        if deadline is None or sock is None:
+        if exchange is None or sock is None:
             return super().getresponse()
-        self._cut = False
+        exchange.sent_at = time.monotonic()  # the request has just gone out: its answer is awaited from here
+        exchange.status, exchange.cut = None, False
 
         def cut() -> None:
-            self._cut = True
+            exchange.cut = True
             with contextlib.suppress(OSError):  # closed meanwhile: nothing left to cut
                 sock.shutdown(socket.SHUT_RDWR)
 
-        token = _WATCHDOG.watch(deadline, cut)
+        token = _WATCHDOG.watch(exchange.answer_by, cut)
         try:
             response = super().getresponse()
         finally:
             _WATCHDOG.release(token)
-        if self._cut:  # a cut read looks like the end of the headers or of the body: it is neither
+        if exchange.cut:  # a cut read looks like the end of the headers or of the body: it is neither
             raise _CutError("the gateway's answer was not over by the forward's deadline")
         return response
 
@@ -283,7 +337,8 @@ class GatewayClient:
             deadline=deadline,
             attempt_seconds=min(self._connect_timeout + self._read_timeout, remaining),
         )
-        answer_by = _ANSWER_BY.set(deadline)
+        exchange = _Exchange(answer_by=deadline)
+        token = _EXCHANGE.set(exchange)
         try:
             response = self._pool.urlopen(
                 "POST",
@@ -297,30 +352,43 @@ class GatewayClient:
                 timeout=timeout,
                 retries=retries,
                 redirect=False,  # a redirect is an answer outside the contract, not a place to POST to
+                decode_content=False,  # the body is read (to keep the connection) but never used: never decoded
             )
         except MaxRetryError as exc:
             attempts = exc.attempts if isinstance(exc, GaveUpError) else 1
-            return GatewayResult(_classify_error(exc.reason), latency_ms=_since(started), attempts=attempts)
+            return _not_read_whole(exc.reason, exchange, _since(started), attempts)
         except HTTPError as exc:
-            return GatewayResult(_classify_error(exc), latency_ms=_since(started))
+            return _not_read_whole(exc, exchange, _since(started), 1)
         finally:
-            _ANSWER_BY.reset(answer_by)
+            _EXCHANGE.reset(token)
         return GatewayResult(
             classify(response.status),
             http_status=response.status,
             retry_after=_retry_after(response),
             latency_ms=_since(started),
             attempts=len(response.retries.history) + 1 if response.retries else 1,
+            sent_at=exchange.sent_at,
         )
 
 
-def _classify_error(error: Exception | None) -> GatewayStatus:
-    """No answer: never sent, sent and then dropped by the gateway, or sent and no longer waited for."""
-    if isinstance(error, _NOT_SENT):
-        return GatewayStatus.UNREACHABLE
-    if isinstance(error, ReadTimeoutError | _CutError):
-        return GatewayStatus.ABANDONED
-    return GatewayStatus.AMBIGUOUS
+def _not_read_whole(error: Exception | None, exchange: _Exchange, latency_ms: float, attempts: int) -> GatewayResult:
+    """An answer that did not come whole: a 2xx status line is enough (the owner exists, whatever follows);
+    else no answer: never sent, sent and then dropped by the gateway, or sent and no longer waited for."""
+    abandoned = exchange.cut or isinstance(error, ReadTimeoutError)
+    if exchange.status is not None and classify(exchange.status) == GatewayStatus.CREATED:
+        status = GatewayStatus.CREATED
+    elif isinstance(error, _NOT_SENT):
+        status = GatewayStatus.UNREACHABLE
+    else:
+        status = GatewayStatus.ABANDONED if abandoned else GatewayStatus.AMBIGUOUS
+    return GatewayResult(
+        status,
+        http_status=exchange.status if status == GatewayStatus.CREATED else None,
+        latency_ms=latency_ms,
+        attempts=attempts,
+        sent_at=exchange.sent_at,
+        abandoned=abandoned,
+    )
 
 
 def _retry_after(response: urllib3.BaseHTTPResponse) -> int | None:

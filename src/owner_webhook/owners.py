@@ -43,6 +43,8 @@ class Owners:
                 gateway_latency_ms=result.latency_ms,
                 gateway_attempts=result.attempts,
             )
+            if result.abandoned:
+                fields.update(gateway_abandoned=True)
         status = f"HTTP {result.http_status}"
         # One arm per class of gateway.py's table, and one per way of getting no answer.
         match result.status:
@@ -100,10 +102,12 @@ class Owners:
         if not self._pace.take_turn(latest=deadline.forward_by - MIN_FORWARD_SECONDS):
             return GatewayResult(GatewayStatus.PAUSED, retry_after=math.ceil(self._pace.paused()) or None, attempts=0)
         result = self._gateway.create_owner(phone, api_key, deadline.forward_by)
-        if result.status == GatewayStatus.THROTTLED or result.http_status == HTTPStatus.SERVICE_UNAVAILABLE:
-            self._pace.pause(result.retry_after)
-        elif result.status == GatewayStatus.ABANDONED:
+        if result.sent_at is not None:  # the spacing holds where the gateway counts: from when the request went out
+            self._pace.sent(result.sent_at)
+        if result.abandoned:  # whatever its status line said, the gateway may still be working on it
             self._pace.abandoned()
+        elif result.status == GatewayStatus.THROTTLED or result.http_status == HTTPStatus.SERVICE_UNAVAILABLE:
+            self._pace.pause(result.retry_after)
         elif result.status == GatewayStatus.AMBIGUOUS:
             self._pace.pause(None)
         return result

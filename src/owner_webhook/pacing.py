@@ -6,6 +6,9 @@ window, so all of them together start at most N * k <= GATEWAY_RATE_PER_SECOND, 
 between instances. Calls spaced s apart put ceil(1 / s) of them in a one-second window, so an instance
 spaces its calls HEADROOM / k seconds apart: never more than k in a window, whatever the rate and the
 concurrency (a rate below the concurrency leaves no whole call per instance: settings.py refuses it).
+The gateway counts calls as they arrive, so the spacing runs from when each request went out, not from
+when its call began: a call whose connection was slow to open, or opened on a second try, is sent late,
+and the next one still waits its whole spacing after it.
 An instance that takes over a slot may call once early: it does not know when the previous holder
 last called.
 
@@ -82,6 +85,10 @@ class Pace:
         """The gateway answered 429 or 503: call it again only after `retry_after` seconds."""
         seconds = DEFAULT_PAUSE_SECONDS if retry_after is None else min(max(retry_after, 0.0), MAX_PAUSE_SECONDS)
         self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    def sent(self, at: float) -> None:
+        """A call's request went out at `at` (a clock value): the next call starts no sooner than a spacing after it."""
+        self._next = max(self._next, at + self.spacing)
 
     def take_turn(self, latest: float) -> bool:
         """Wait for this instance's next turn to call the gateway, if it comes by `latest` (a time.monotonic()

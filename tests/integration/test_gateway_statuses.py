@@ -1,8 +1,8 @@
 """Every status the gateway may answer is taken for what it is, by class (docs/answers.md, "The gateway's
-answers"): any 2xx is a created owner, never forwarded again; 3xx, 404 and 405 a wrong address, kept and
-alarmed; any other 4xx but 401, 403, 408 and 429 this phone refused, final; the rest transient. Each row
-against the sandbox gateway, with the queue on and off, for a sender that retries and one that never does,
-and on the forwarder's SQS path."""
+answers"): any 2xx is a created owner, never forwarded again, whatever follows its status line; 3xx, 404 and
+405 a wrong address, kept and alarmed; any other 4xx but 401, 403, 408 and 429 this phone refused, final; the
+rest transient; an interim answer (1xx) is read past to the final one. Each row against the sandbox gateway,
+with the queue on and off, for a sender that retries and one that never does, and on the forwarder's SQS path."""
 
 from __future__ import annotations
 
@@ -53,8 +53,29 @@ ANSWERS = [
     (Fault(status=504), TRANSIENT),
     (Fault(status=599), TRANSIENT),
     (Fault(status=699), TRANSIENT),  # a status no row names: the explicit "anything else"
+    # Interim answers (1xx) first: the final answer is the answer.
+    (Fault(status=201, interim=(102,)), CREATED),
+    (Fault(status=200, interim=(100, 103)), CREATED),
+    (Fault(status=400, interim=(102,)), REFUSED),
+    (Fault(status=503, interim=(103,)), TRANSIENT),
+    # A 2xx status line is the owner created, whatever follows it.
+    (Fault(status=201, header_lines=150), CREATED),  # more header lines than http.client reads
+    (Fault(status=200, body="not gzip", content_encoding="gzip"), CREATED),  # a body that is not what it says
+    (Fault(status=201, short_body=True), CREATED),  # a body cut short by the gateway
 ]
-IDS = [f"{fault.status}{'-' + repr(fault.body) if fault.body is not None else ''}" for fault, _ in ANSWERS]
+
+
+def _id(fault: Fault) -> str:
+    """The row's status and what shapes its answer."""
+    shape = [f"{fault.status}"] + [f"{code}-first" for code in fault.interim]
+    shape += [repr(fault.body)] if fault.body is not None else []
+    shape += [f"{fault.header_lines}-header-lines"] if fault.header_lines else []
+    shape += [f"{fault.content_encoding}-encoded"] if fault.content_encoding else []
+    shape += ["short-body"] if fault.short_body else []
+    return "-".join(shape)
+
+
+IDS = [_id(fault) for fault, _ in ANSWERS]
 # typeform retries a 503 for hours and gets 200 for a refusal; zapier never retries and gets 422.
 SENDERS = ["typeform", "zapier"]
 _phones = itertools.count(3_000_000)
@@ -138,6 +159,10 @@ FORWARDER_ANSWERS = [
     (Fault(status=403), KEY, "retry_later"),
     (Fault(status=408), TRANSIENT, "retry_later"),
     (Fault(status=699), TRANSIENT, "retry_later"),
+    (Fault(status=201, interim=(102,)), CREATED, "drained"),
+    (Fault(status=422, interim=(103,)), REFUSED, "rejected_phone"),
+    (Fault(status=201, header_lines=150), CREATED, "drained"),
+    (Fault(status=200, body="not gzip", content_encoding="gzip"), CREATED, "drained"),
 ]
 
 
@@ -147,9 +172,7 @@ def forwarder(event: dict[str, Any], context: Any) -> Any:
     return lambda_handler(event, context)
 
 
-@pytest.mark.parametrize(
-    ("fault", "kind", "outcome"), FORWARDER_ANSWERS, ids=[str(f.status) for f, _, _ in FORWARDER_ANSWERS]
-)
+@pytest.mark.parametrize(("fault", "kind", "outcome"), FORWARDER_ANSWERS, ids=[_id(f) for f, _, _ in FORWARDER_ANSWERS])
 def test_the_forwarders_sqs_path_takes_each_class_for_what_it_is(
     sandbox: Sandbox,
     monkeypatch: pytest.MonkeyPatch,
@@ -183,3 +206,21 @@ def test_the_forwarders_sqs_path_takes_each_class_for_what_it_is(
     if kind == MISDIRECTED:
         assert _counted(out, "GatewayMisdirected") == 1
     assert len(sandbox.gateway.received) == 2  # the outage, this attempt, and no other
+
+
+def test_an_interim_answer_is_never_the_answer_nor_is_its_final_answer_left_for_the_next_phone(
+    sandbox: Sandbox, logs: Logs
+) -> None:
+    # The gateway says 102 Processing, and its 201 a second later; the next phone, which the gateway refuses,
+    # is sent on the same kept-alive connection. Taken for the answer, the 102 would leave the 201 for the
+    # next request to read as its own: a refused phone answered and recorded as created.
+    sandbox.gateway.rejected_phones.add("+905552220002")
+    sandbox.gateway.inject(Fault(status=201, interim=(102,), after_interim=1.0))
+    first = send("zapier", "0555 111 00 01")
+    second = send("zapier", "0555 222 00 02")
+    assert (second.status, second.code) == (422, "rejected_phone")
+    assert (first.status, first.body) == (200, {"success": True})
+    assert [line["gateway_status"] for line in logs() if line["message"] == "webhook answered"] == [201, 400]
+    assert sandbox.gateway.owners == ["+905551110001"]
+    assert send("zapier", "0555 222 00 02").code == "rejected_phone"  # never known as created
+    assert send("zapier", "0555 111 00 01").body == {"success": True, "existing": True}

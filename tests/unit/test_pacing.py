@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 import pytest
 
@@ -47,9 +48,12 @@ def _busiest_second(starts: list[float]) -> int:
     return most
 
 
-def _greedy(concurrency: int, rate: float, offsets: list[float], seconds: float) -> list[float]:
-    """Every instance calling as soon as its pace lets it, each on its own clock, from its offset."""
-    starts: list[float] = []
+def _greedy(
+    concurrency: int, rate: float, offsets: list[float], seconds: float, late: Callable[[int], float] = lambda _: 0.0
+) -> list[float]:
+    """Every instance calling as soon as its pace lets it, each on its own clock, from its offset: when each
+    request goes out, `late(n)` seconds after its turn (a connection slow to open, or opened on a retry)."""
+    sent: list[float] = []
     for offset in offsets[:concurrency]:
         clock = Clock()
         clock.now = offset
@@ -57,8 +61,15 @@ def _greedy(concurrency: int, rate: float, offsets: list[float], seconds: float)
         pace._clock, pace._sleep = clock, clock.sleep
         while clock.now < seconds:
             assert pace.take_turn(latest=clock.now + 10)
-            starts.append(clock.now)
-    return starts
+            clock.now += late(len(sent))
+            pace.sent(clock.now)
+            sent.append(clock.now)
+    return sent
+
+
+def _connects_on_a_retry(n: int) -> float:
+    """Every third request goes out a second late (its connect retried), another a fraction of a spacing late."""
+    return (1.0, 0.0, 0.3)[n % 3]
 
 
 RATES = [2, 3, 4, 5, 7, 9.5, 10, 11, 19, 20, 21, 25, 33.3, 50, 99, 100, 250, 1000]
@@ -77,8 +88,10 @@ def test_all_instances_together_never_start_more_than_the_rate_in_any_second(con
     seconds = 6.0 if concurrency * rate < 20_000 else 2.0
     at_once = _greedy(concurrency, rate, [0.0] * concurrency, seconds)
     spread = _greedy(concurrency, rate, [n * 0.37 % 1 for n in range(concurrency)], seconds)
+    late = _greedy(concurrency, rate, [0.0] * concurrency, seconds, _connects_on_a_retry)
     assert _busiest_second(at_once) <= rate
     assert _busiest_second(spread) <= rate
+    assert _busiest_second(late) <= rate  # counted as the gateway counts them: when they arrive
     # and no slower than the headroom asks: each instance its whole calls a second, 10 % under
     share = calls_per_window(concurrency, rate)
     assert Pace.for_ceiling(concurrency, rate).spacing == pytest.approx(HEADROOM / share)
@@ -97,6 +110,20 @@ def test_the_defaults_keep_their_throughput() -> None:
     starts = _greedy(10, 20, [0.0] * 10, 10.0)
     assert len([s for s in starts if s < 10.0]) / 10.0 == pytest.approx(20 / HEADROOM, rel=0.05)
     assert _busiest_second(starts) == 20
+
+
+def test_the_spacing_runs_from_when_each_request_went_out(clock: Clock) -> None:
+    """docs/guarantees.md, "A burst": a request sent a second after its turn (its connection opened on a retry)
+    does not let the next one follow at once: the bound holds on arrivals, where the gateway counts."""
+    pace = Pace(0.5, clock, clock.sleep)
+    sent = []
+    for late in (1.0, 0.0, 0.2, 0.0):
+        assert pace.take_turn(latest=clock.now + 10)
+        clock.now += late
+        pace.sent(clock.now)
+        sent.append(clock.now)
+    # Each at least a spacing after the one before (from its turn alone, the second would follow the first at once).
+    assert [round(b - a, 6) for a, b in itertools.pairwise(sent)] == [0.5, 0.7, 0.5]
 
 
 def test_calls_start_at_least_a_share_apart(clock: Clock) -> None:
