@@ -34,6 +34,8 @@ __all__ = ["NAMES", "RECIPES", "Source", "get_source", "is_route_name", "load", 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 # A route segment, and a name that fits a log line and a metric dimension.
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+
+
 def is_route_name(name: object) -> bool:
     """Whether `name` can name a route (a preset, a recipe of the deployment's, now or before a change)."""
     return isinstance(name, str) and _NAME.fullmatch(name) is not None
