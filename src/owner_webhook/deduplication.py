@@ -95,10 +95,14 @@ INPROGRESS, COMPLETED = "INPROGRESS", "COMPLETED"
 STORED = {outcomes.OWNER_CREATED, outcomes.REJECTED_PHONE}  # final answers; anything else is not recorded
 LONGEST_INVOCATION = 900  # Lambda's longest timeout: how late a delivery is at most within its own invocation
 _CONDITION_FAILED = "ConditionalCheckFailedException"
-# Free for a claim: nothing there; an item past its expiration (DynamoDB's TTL deletes it, late); a record the
-# table had stopped remembering when the delivery arrived (`:as_of`); a claim whose invocation has ended.
+# Free for a claim: nothing there; a record the table had stopped remembering when the delivery arrived
+# (`:as_of`), or past its expiration (DynamoDB's TTL deletes it, late); one an earlier version wrote (no
+# `remembered_until`: it ends at its expiration), if that came before the delivery; a claim whose invocation
+# has ended. (`_forgotten` says the same of an item read.)
 _FREE = (
-    "attribute_not_exists(#id) OR #expiration < :now OR #remembered < :as_of"
+    "attribute_not_exists(#id)"
+    " OR (attribute_exists(#remembered) AND (#remembered < :as_of OR #expiration < :now))"
+    " OR (attribute_not_exists(#remembered) AND #expiration < :as_of)"
     " OR (#status = :inprogress AND attribute_exists(#claim_end) AND #claim_end < :now_ms)"
 )
 _NAMES = {
@@ -175,8 +179,9 @@ class Deduplication(Protocol):
     def release(self, claim: Claim) -> bool:
         """Delete the claim (no owner yet); False if the table failed."""
 
-    def lookup(self, phone: str) -> PhoneRecord | None:
-        """What the table knows about the phone (read-only); raises DeduplicationUnavailableError."""
+    def lookup(self, phone: str, as_of: float | None = None) -> PhoneRecord | None:
+        """What the table knows about the phone (read-only), as of a delivery that arrived at `as_of` (default
+        now); raises DeduplicationUnavailableError."""
 
     def forgot_since(self, when: float) -> bool:
         """Whether a record written after `when` (epoch seconds) may have expired by now: an owner created for
@@ -210,7 +215,7 @@ class NoDeduplication:
     def release(self, claim: Claim) -> bool:
         return True
 
-    def lookup(self, phone: str) -> PhoneRecord | None:
+    def lookup(self, phone: str, as_of: float | None = None) -> PhoneRecord | None:
         return None
 
     def forgot_since(self, when: float) -> bool:
@@ -476,12 +481,12 @@ class DynamoDBDeduplication:
             "remembered_until": {"N": str(now + lifetime)},
         }
 
-    def lookup(self, phone: str) -> PhoneRecord | None:
+    def lookup(self, phone: str, as_of: float | None = None) -> PhoneRecord | None:
         now = time.time()
         for index, key in enumerate(self._phone_keys()):
             phone_id = hmac.new(key, phone.encode(), hashlib.sha256).hexdigest()
             item = self._get(item_id(PHONE_PREFIX, {"phone": phone_id}))
-            if item is None or _forgotten(item, now, now):
+            if item is None or _forgotten(item, now, now if as_of is None else min(now, as_of)):
                 continue
             return _phone_record(item, now, old_key=index > 0)
         return None
@@ -516,9 +521,12 @@ def _remembered_until(item: dict[str, Any]) -> int:
 
 
 def _forgotten(item: dict[str, Any], now: float, as_of: float) -> bool:
-    """Whether a record no longer counts for a delivery that arrived at `as_of`: past its expiration, or no
-    longer remembered when the delivery arrived."""
-    return int(item["expiration"]["N"]) < now or _remembered_until(item) < as_of
+    """Whether a record no longer counts for a delivery that arrived at `as_of`: no longer remembered when the
+    delivery arrived, or past its expiration (one an earlier version wrote ends there, as it did for it)."""
+    expiration = int(item["expiration"]["N"])
+    if "remembered_until" not in item:
+        return expiration < as_of
+    return int(item["remembered_until"]["N"]) < as_of or expiration < now
 
 
 def _phone_record(item: dict[str, Any], now: float, *, old_key: bool) -> PhoneRecord:

@@ -175,7 +175,7 @@ class DeliveryService:
         """What this delivery would get, from what the table knows of its phone (read only)."""
         if not deadline.fits(CLAIM):
             raise OutOfTimeError("too little time is left to look the phone up; retry")
-        record = self.deduplication.lookup(delivery.phone)
+        record = self.deduplication.lookup(delivery.phone, as_of=delivery.received_at)  # a replay: as it arrived
         this = keyed(key, delivery.phone, delivery.source, delivery.delivery_id)[1]
         known = record is not None and record.state == PhoneState.OWNER_CREATED
         if record is None or record.lapsed:

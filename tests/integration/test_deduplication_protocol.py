@@ -224,3 +224,23 @@ def test_a_redrive_after_the_table_forgot_the_phone_counts_its_owner_as_a_possib
     assert _counted(out, "AmbiguousForward") == 1  # ...and counted, with the possible duplicates
     line = [line for line in logs() if line["message"] == "queued delivery handled"][-1]
     assert (line["outcome"], line["older_than_memory"]) == ("drained", True)
+
+
+def test_a_late_delivery_finds_an_owner_an_earlier_version_recorded_while_it_waited(
+    queued: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record from before `remembered_until` ends at its expiration: a delivery queued before it is still
+    answered existing after it (the record not yet deleted), not forwarded as a second, uncounted owner."""
+    from sandbox.aws import IDEMPOTENCY_TABLE
+
+    queued.gateway.chaos(1.0, [Fault(status=500)], seed=4)
+    assert send("jotform", "waits").body == {"success": True, "queued": True}
+    queued.gateway.chaos(0, [], seed=0)
+    assert send("zapier", "first").body == {"success": True}  # her owner: recorded below as an earlier version would
+    [item] = [i for i in queued.aws.table_items() if i["id"]["S"].startswith("owner-webhook-phone#")]
+    ends = str(int(time.time()) + 4 * 86_400)
+    item = {name: value for name, value in item.items() if name != "remembered_until"} | {"expiration": {"N": ends}}
+    queued.aws.client("dynamodb").put_item(TableName=IDEMPOTENCY_TABLE, Item=item)
+    monkeypatch.setattr(deduplication, "time", _Later(6))  # the queued one forwarded two days after its expiration
+    queue.drain(queued.aws, queued.queue_url, forwarder)
+    assert queued.gateway.owners == [PHONE]

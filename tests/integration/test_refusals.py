@@ -482,6 +482,8 @@ def test_a_replay_is_answered_as_the_table_knew_the_phone_when_the_delivery_arri
     assert signup("day-5").code == "missing_phone"
     recipes(["telephone"])
     monkeypatch.setattr(deduplication, "time", _Later(10))
+    code, dry = tool(capsys, sandbox, endpoint, "replay", "--dry-run")  # says what the replay does
+    assert code == 0 and "phone_existing" in dry and sandbox.gateway.owners == [E164]
     code, out = tool(capsys, sandbox, endpoint, "replay")
     assert code == 0 and "phone_existing" in out and "removed from the store" in out
     assert sandbox.gateway.owners == [E164]
