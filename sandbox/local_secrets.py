@@ -34,10 +34,13 @@ def webhook_secret(route: str, source: Any = None) -> str:
     secret with a prefix."""
     if route in _ROUTES:
         return _ROUTES[route]
-    prefixes = [credential.secret_prefix for credential in getattr(getattr(source, "recipe", None), "credentials", ())]
+    credentials = getattr(getattr(source, "recipe", None), "credentials", ())
+    prefixes = [credential.secret_prefix for credential in credentials]
+    keyed = [getattr(credential.check, "key", None) for credential in credentials]
+    if (prefixes and all(prefixes) and prefixes[0] == _WHSEC) or (keyed and keyed[0] == "whsec"):
+        # A base64 key after whsec_, as Standard Webhooks reads one (a recipe whose key is "whsec" refuses others).
+        return _WHSEC + base64.b64encode(f"local-{route}-signing-key".encode()).decode()
     if prefixes and all(prefixes):
-        if prefixes[0] == _WHSEC:  # a base64 key after it, as Standard Webhooks reads one
-            return _WHSEC + base64.b64encode(f"local-{route}-signing-key".encode()).decode()
         return f"{prefixes[0]}local-{route}-secret"
     return f"local-{route}-secret"
 

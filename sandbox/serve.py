@@ -242,9 +242,11 @@ def _reload(
             problem = getattr(found, "problem", "not a route's name: <a-z0-9_->.json")
             lines.append(f"recipe {file} {what}, invalid: {problem}; its route answers 503 invalid_setting")
         else:
+            # A secret set with make local-secret (typed without echo) is not said again: only the seeded one.
+            said = secrets.get(name) if secrets.get(name) == seeded.get(name) else "(set with make local-secret)"
             lines.append(
                 f"recipe {file} {what}: /webhooks/{name} serves it from the next request; local secret "
-                f"{secrets.get(name)}: {_send(webhook_url, name, folder)}"
+                f"{said}: {_send(webhook_url, name, folder)}"
             )
     return lines
 

@@ -104,11 +104,14 @@ def _with_signature(request: HttpRequest, check: Hmac, secret: str, now: float, 
     )
     mac = hmac.new(_key(check.key, secret), content, getattr(hashlib, check.algorithm)).digest()
     signature = check.prefix + (mac.hex() if check.encoding == "hex" else base64.b64encode(mac).decode())
-    if check.pairs is not None:  # t=<timestamp>,v1=<signature>
-        pairs = [f"{check.timestamp.name}={stamp}"] if check.timestamp is not None else []
+    timestamp = check.timestamp
+    if check.pairs is not None:  # v1=<signature>, and t=<timestamp> among the pairs when the recipe reads it there
+        pairs = [f"{timestamp.name}={stamp}"] if timestamp is not None and timestamp.kind == "pair" else []
         signature = ",".join([*pairs, f"{check.pairs}={signature}"])
-    elif check.timestamp is not None:
-        headers = _placed(headers, check.timestamp, stamp)
+    if timestamp is not None and timestamp.kind != "pair":
+        headers = _placed(headers, timestamp, stamp)
+        if timestamp.kind == "query":
+            request = replace(request, query=_with_parameter(request.query, timestamp.name, stamp))
     request = replace(request, headers=_placed(headers, check.signature, signature))
     if check.signature.kind == "query":
         return replace(request, query=_with_parameter(request.query, check.signature.name, signature))

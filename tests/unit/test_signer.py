@@ -136,3 +136,42 @@ def test_woocommerce_keys_with_the_secrets_html_entities_decoded_as_wordpress_do
     signed = _signed("woocommerce", body, secret, 0)
     expected = base64.b64encode(hmac.new(b's&cret <1> "q"', body, hashlib.sha256).digest()).decode()
     assert signed.headers["x-wc-webhook-signature"] == expected
+
+
+@pytest.mark.parametrize(
+    "credential",
+    [
+        {"signature": "query:sig", "signed": "{timestamp}{body}", "timestamp": "query:ts"},
+        {"signature": "header:X-Sig", "pairs": "v1", "signed": "{timestamp}.{body}", "timestamp": "header:X-Ts"},
+        {"signature": "header:X-Sig", "signed": "{timestamp}.{body}", "timestamp": "query:ts"},
+        {"signature": "header:X-Sig", "pairs": "v1", "signed": "{timestamp}.{body}", "timestamp": "pair:t"},
+    ],
+)
+def test_a_timestamp_goes_where_the_recipe_reads_it(credential: dict[str, str]) -> None:
+    """A recipe of your own may read its timestamp from the query, a header of its own beside paired signatures,
+    or the pairs: what make send signs, the function verifies."""
+    import time
+
+    recipe = parse("mine", {"credential": credential, "phone": ["phone"], "retries": True})
+    now = time.time()
+    request = signer.sign(HttpRequest("POST", "/webhooks/mine", b'{"phone": "1"}', {}), recipe, "a-secret", now)
+    query = dict(pair.split("=", 1) for pair in request.query.split("&") if pair)
+    RecipeSource(recipe).verify(
+        WebhookRequest(request.body, dict(request.headers), query), WebhookSecret.of("a-secret")
+    )
+
+
+def test_a_recipe_keyed_by_a_whsec_secret_gets_a_local_secret_it_takes() -> None:
+    """make serve's local secret for a recipe whose HMAC key is a Standard Webhooks key (`"key": "whsec"`): one
+    its own route takes, not a plain one it refuses as invalid."""
+    import time
+
+    from sandbox import local_secrets
+
+    credential = {"signature": "header:webhook-signature", "key": "whsec", "signed": "{timestamp}.{body}"}
+    recipe = parse("mine", {"credential": {**credential, "timestamp": "header:webhook-timestamp"}, "phone": ["phone"],
+                            "retries": True})  # fmt: skip
+    secret = local_secrets.webhook_secret("mine", RecipeSource(recipe))
+    assert secret.startswith("whsec_")
+    request = signer.sign(HttpRequest("POST", "/webhooks/mine", b'{"phone": "1"}', {}), recipe, secret, time.time())
+    RecipeSource(recipe).verify(WebhookRequest(request.body, dict(request.headers), {}), WebhookSecret.of(secret))
