@@ -221,14 +221,19 @@ def test_make_build_runs_nothing_a_value_holds_beside_a_real_one(
     marks = tmp_path / "marks"
     marks.mkdir()
     hostile_value = value.format(marks=marks)
+    # A copy of what sam build reads: it empties its build folder first, which the other tests' artifact is.
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    for file_name in ("Makefile", "template.yaml", "samconfig.toml"):
+        shutil.copy(ROOT / file_name, project / file_name)
     environment = {**os.environ}
-    arguments = [MAKE, "--no-print-directory", "build"]
+    arguments = [MAKE, "--no-print-directory", "-o", ".venv/.installed", f"BIN={ROOT / '.venv' / 'bin'}", "build"]
     if given == "command-line" and name == "ARCH":
         arguments.append(f"{name}={hostile_value}")
     else:
         environment[name] = hostile_value
     done = subprocess.run(
-        arguments, cwd=ROOT, env=environment, stdin=subprocess.DEVNULL, capture_output=True, timeout=300
+        arguments, cwd=project, env=environment, stdin=subprocess.DEVNULL, capture_output=True, timeout=300
     )
     assert done.returncode != 0
     assert sorted(path.name for path in marks.iterdir()) == []
