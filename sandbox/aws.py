@@ -107,6 +107,10 @@ class LocalAws:
         self._passing: Counter[str] = Counter()  # X-Amz-Target: calls to let through before failing
         self._slow: dict[str, float] = {}  # X-Amz-Target ("" for every call): seconds to wait before answering
         self._lock = threading.Lock()
+        # DynamoDB applies a conditional write atomically; moto checks the condition and writes in two steps,
+        # so two threads of this server can both pass one condition. One DynamoDB call at a time, as the table
+        # behaves for one item.
+        self._dynamodb = threading.Lock()
         self._server: BaseWSGIServer = make_server(
             host,
             port,
@@ -141,6 +145,9 @@ class LocalAws:
                     body = json.dumps({"__type": "InternalServerError", "message": "sandbox fault"}).encode()
                     start_response("500 Internal Server Error", [("Content-Type", "application/x-amz-json-1.0")])
                     return [body]
+            if target and target.startswith("DynamoDB_"):
+                with self._dynamodb:
+                    return app(environ, start_response)
             return app(environ, start_response)
 
         return counted
