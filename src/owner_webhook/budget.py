@@ -14,7 +14,7 @@ the two, and the template's comment on Timeout, in step.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from owner_webhook.aws_clients import CALL_SECONDS
 
@@ -27,8 +27,7 @@ MIN_FORWARD_SECONDS = 0.5
 FORWARD_MARGIN_SECONDS = 0.1
 
 
-@dataclass(frozen=True)
-class Reservation:
+class Reservation(NamedTuple):
     """A sequence of AWS calls that must fit together, and its worst case."""
 
     name: str
@@ -68,8 +67,7 @@ def minimum_timeout(queue: bool) -> float:
     return REPLY_SECONDS + CLAIM.seconds + MIN_FORWARD_SECONDS + FORWARD_MARGIN_SECONDS + after_forward(queue).seconds
 
 
-@dataclass(frozen=True)
-class Deadline:
+class Deadline(NamedTuple):
     """When a request's work must be over (`ends`), when its reservation begins (`reserved_from`) and when
     the gateway's answer is due (`forward_by`). All are time.monotonic() values."""
 

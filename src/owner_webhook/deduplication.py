@@ -76,9 +76,8 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -120,8 +119,7 @@ class PhoneState(StrEnum):
     REFUSED = "refused"
 
 
-@dataclass(frozen=True)
-class PhoneRecord:
+class PhoneRecord(NamedTuple):
     """What the table knows about one phone (`lookup`)."""
 
     state: PhoneState
@@ -133,8 +131,7 @@ class PhoneRecord:
     old_key: bool = False  # found under a phone key that is no longer the current one
 
 
-@dataclass(frozen=True)
-class Claim:
+class Claim(NamedTuple):
     """A key this invocation holds while it forwards (without a table: nothing to hold)."""
 
     item_id: str = ""
@@ -145,8 +142,7 @@ class Claim:
     after_lapsed_claim: bool = False  # it took over the claim of an invocation that died mid-forward
 
 
-@dataclass(frozen=True)
-class Answered:
+class Answered(NamedTuple):
     """The table already has the answer: replayed for the same delivery, `existing` for another."""
 
     result: Result
@@ -293,7 +289,7 @@ class DynamoDBDeduplication:
         claimed, old = self._put(item, _FREE, now, **{":as_of": {"N": str(int(as_of))}})
         if claimed:
             lapsed = old.get("status", {}).get("S") == INPROGRESS
-            claim = replace(claim, after_lapsed_claim=lapsed)
+            claim = claim._replace(after_lapsed_claim=lapsed)
             return self._under_old_keys(claim, keys[1:], phone, delivery_id, as_of)
         decided = self._decide(old, claim)
         if decided is not None and not (retake_refusal and decided.result.replayed and decided.result.outcome.refusal):
@@ -366,7 +362,7 @@ class DynamoDBDeduplication:
             item = self._get(self._own_id(phone_id, delivery))
             if item is None or item.get("status", {}).get("S") != COMPLETED or _forgotten(item, time.time(), as_of):
                 continue
-            answered = self._decide(item, replace(claim, delivery=delivery))
+            answered = self._decide(item, claim._replace(delivery=delivery))
             if answered is not None and answered.result.outcome in (outcomes.PHONE_EXISTING, outcomes.OWNER_CREATED):
                 stored = json.loads(item["data"]["S"])
                 self._write(claim, stored["code"], stored.get("message"), stored.get("delivery", ""))

@@ -234,7 +234,7 @@ class DeliveryService:
         if dry_run:
             return self._dry_run(delivery, keys[0], deadline, fields)
         if self._queue_every_delivery:  # only the queue's event source may forward: the gateway's ceiling
-            self._queue_only(replace(delivery, replay=True), deadline, fields)
+            self._queue_only(delivery._replace(replay=True), deadline, fields)
             return Result(outcomes.QUEUED, fields=fields)
         if not deadline.fits(SECRET, then=CLAIM):
             raise OutOfTimeError("too little time is left in this invocation; replay it again")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextvars
 import json
 import time
-from dataclasses import asdict
 from typing import Any
 
 import boto3
@@ -61,7 +60,7 @@ class ForwarderClient:
         seconds = deadline.forward_by - time.monotonic()
         if seconds < MIN_FORWARD_SECONDS + INVOKE_SECONDS:
             raise OutOfTimeError("too little time was left to forward the delivery; retry")
-        request = {"forward": asdict(delivery), "seconds": round(seconds - INVOKE_SECONDS, 3)}
+        request = {"forward": delivery._asdict(), "seconds": round(seconds - INVOKE_SECONDS, 3)}
         # Never past the forward's deadline (the time to queue after it stays whole), and never shorter than
         # the forwarder's own answer takes (it answers INVOKE_SECONDS early).
         waiting = _READ_TIMEOUT.set(seconds)

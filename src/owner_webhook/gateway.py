@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
 import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -81,8 +81,7 @@ _SECONDS = re.compile(r"\s*[0-9]+(?:\.[0-9]*)?\s*")
 _NOT_SENT = (NewConnectionError, ConnectTimeoutError, SSLError, ProxyError)
 
 
-@dataclass(frozen=True)
-class GatewayResult:
+class GatewayResult(NamedTuple):
     status: GatewayStatus
     http_status: int | None = None
     retry_after: int | None = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from http import HTTPStatus
 from typing import Any, assert_never
 
@@ -88,8 +87,8 @@ class Owners:
         if fresh == api_key:
             return result
         retried = self._paced(phone, fresh, deadline)
-        return replace(
-            retried, latency_ms=result.latency_ms + retried.latency_ms, attempts=result.attempts + retried.attempts
+        return retried._replace(
+            latency_ms=result.latency_ms + retried.latency_ms, attempts=result.attempts + retried.attempts
         )
 
     def _paced(self, phone: str, api_key: str, deadline: Deadline) -> GatewayResult:

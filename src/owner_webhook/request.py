@@ -14,8 +14,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlencode
 
 from owner_webhook.errors import (
@@ -63,8 +62,7 @@ def is_dry_run(event: object) -> bool:
     return isinstance(query, Mapping) and str(query.get("dry_run", "")).lower() in DRY_RUN_VALUES
 
 
-@dataclass(frozen=True)
-class WebhookRequest:
+class WebhookRequest(NamedTuple):
     body: bytes
     headers: Mapping[str, str]  # lower-case names
     query: Mapping[str, str]

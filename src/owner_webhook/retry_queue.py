@@ -11,8 +11,7 @@ import json
 import math
 import time
 from collections.abc import Collection
-from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -29,8 +28,7 @@ MAX_DELAY_SECONDS = 900
 MAX_RETENTION_SECONDS = 14 * 86_400
 
 
-@dataclass(frozen=True)
-class QueuedDelivery:
+class QueuedDelivery(NamedTuple):
     source: str
     delivery_id: str
     phone: str
@@ -40,7 +38,7 @@ class QueuedDelivery:
     replay: bool = False
 
     def to_json(self) -> str:
-        fields = asdict(self)
+        fields = self._asdict()
         if not self.replay:  # said only when true: a message as earlier versions wrote and read it
             del fields["replay"]
         return json.dumps(fields, separators=(",", ":"))

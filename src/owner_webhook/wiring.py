@@ -5,8 +5,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -27,8 +26,7 @@ if TYPE_CHECKING:
     from owner_webhook.refusals import RefusalStore
 
 
-@dataclass(frozen=True)
-class Parts:
+class Parts(NamedTuple):
     """What the two entry points use: the delivery service, and the settings of their time and retries."""
 
     service: DeliveryService

@@ -16,8 +16,7 @@ import html
 import itertools
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from owner_webhook.errors import UnauthenticatedError, WebhookSecretInvalidError
 from owner_webhook.request import WebhookRequest
@@ -42,8 +41,7 @@ _PING_HOLE = re.compile(r"\{(?P<name>[^{}]*)\}")
 _NOT_LITERAL = set("\\[]()*+?|^$")
 
 
-@dataclass(frozen=True)
-class RequestPlace:
+class RequestPlace(NamedTuple):
     kind: str  # header, query, body, bearer, basic, pair
     name: str = ""
     body_place: places.Place | None = None
@@ -95,8 +93,7 @@ def id_place(text: Any) -> RequestPlace:
     return request_place(text)
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
     """A token the sender carries as it is, in the first of `places` that it sends."""
 
     places: tuple[RequestPlace, ...]
@@ -109,8 +106,7 @@ class Token:
             raise UnauthenticatedError("the token is wrong")
 
 
-@dataclass(frozen=True)
-class Hmac:
+class Hmac(NamedTuple):
     """An HMAC of content built from the raw body (and a timestamp, headers, the URL), in one place."""
 
     signature: RequestPlace
@@ -242,8 +238,7 @@ def _decoded(url: str) -> str:
     return _PERCENT.sub(lambda m: _URL_DECODED.get(m[0].upper(), m[0]), url)
 
 
-@dataclass(frozen=True)
-class Ping:
+class Ping(NamedTuple):
     """The unsigned body a sender sends to test a new webhook: literal text, with {digits} for a number.
 
     It is matched before authentication, so by one left-to-right scan of at most MAX_PING_BYTES, never by a
@@ -296,8 +291,7 @@ def ping(text: Any) -> Ping:
     return Ping(kept)
 
 
-@dataclass(frozen=True)
-class EventFilter:
+class EventFilter(NamedTuple):
     """Which events a recipe takes: those whose `place` holds one of `accept` (Shopify's X-Shopify-Topic,
     Stripe's type). A delivery without that place at all is taken (a misspelt place loses no signup); one
     whose place holds anything else (another name, nothing, a number, a list, null) is ignored."""

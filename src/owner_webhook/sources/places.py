@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from owner_webhook.sources.fields import as_text, names_a_phone
 
@@ -31,8 +30,7 @@ class PlaceError(ValueError):
     """A place that cannot be read; the message says what is wrong with it."""
 
 
-@dataclass(frozen=True)
-class Filter:
+class Filter(NamedTuple):
     field: tuple[str, ...] = ()  # () with no value: every item
     value: str | None = None
     like_phone: bool = False
@@ -49,8 +47,7 @@ class Filter:
         return as_text(found) == self.value
 
 
-@dataclass(frozen=True)
-class Index:
+class Index(NamedTuple):
     """One item of the list, by its position among the items kept so far: 0 the first, -1 the last."""
 
     position: int
@@ -61,14 +58,12 @@ class Index:
         return []  # beyond the list: not found, never an error
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     key: str  # a key, "~" (named like a phone) or "*" (any)
     filters: tuple[Filter | Index, ...] = ()
 
 
-@dataclass(frozen=True)
-class Place:
+class Place(NamedTuple):
     text: str
     steps: tuple[Step, ...]
 

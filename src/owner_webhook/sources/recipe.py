@@ -14,8 +14,7 @@ A recipe is a JSON object (docs/senders.md describes every field):
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import phonenumbers
 
@@ -77,14 +76,12 @@ class RecipeError(ValueError):
         self.field = field
 
 
-@dataclass(frozen=True)
-class Credential:
+class Credential(NamedTuple):
     check: checks.Token | checks.Hmac
     secret_prefix: str | None = None  # this way of checking is for the secrets that start so
 
 
-@dataclass(frozen=True)
-class Recipe:
+class Recipe(NamedTuple):
     name: str
     accept: tuple[str, ...]
     credentials: tuple[Credential, ...]
@@ -98,7 +95,7 @@ class Recipe:
     description: str = ""
 
     def with_phone(self, phone: tuple[Place, ...]) -> Recipe:
-        return Recipe(**{**self.__dict__, "phone": phone})
+        return self._replace(phone=phone)
 
 
 def parse(name: str, document: Any) -> Recipe:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class WebhookSecret:
+class WebhookSecret(NamedTuple):
     # Two while a secret is rotated: the old one until the sender signs with the new one.
     values: tuple[str, ...]
     # The public URL the sender calls, for a recipe whose signature covers it (HubSpot); None: as the
