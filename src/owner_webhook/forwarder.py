@@ -30,6 +30,7 @@ from owner_webhook import outcomes
 from owner_webhook.budget import DELAY, MIN_FORWARD_SECONDS, REPLY_SECONDS
 from owner_webhook.errors import (
     AtCeilingError,
+    ConfigurationError,
     ForwarderUnavailableError,
     MalformedMessageError,
     TransientError,
@@ -78,7 +79,11 @@ def _handle(record: SQSRecord, context: LambdaContext, receive_count: int) -> Re
     except MalformedMessageError as error:  # not ours: dropped, never retried
         return Result(error.outcome, error.message, fields={"problem": error.message})
     fields: dict[str, Any] = {"waited_s": round(time.time() - queued.received_at, 1)}
-    ready = parts()  # built (or failed, failing the batch) before the first record
+    try:
+        ready = parts()
+    except ConfigurationError as error:  # deployed wrong: every message waits for the fix (SQS delivers it again)
+        fields.update(source=queued.source, failure=error.code, problem=error.message)
+        return Result(outcomes.RETRY_LATER, error.message, fields=fields, also=_counted(error))
     deadline = ready.deadline(context)
     try:
         paused = ready.paused()
@@ -94,10 +99,18 @@ def _handle(record: SQSRecord, context: LambdaContext, receive_count: int) -> Re
         # After its last receive, SQS moves the message to the dead-letter queue instead of delivering it.
         last = receive_count >= ready.max_receive_count
         outcome = outcomes.DEAD_LETTERED if last else outcomes.RETRY_LATER
-        return Result(outcome, error.message, fields=fields, also=error.outcome.signals)
+        return Result(outcome, error.message, fields=fields, also=_counted(error))
     if result.outcome == outcomes.OWNER_CREATED and not result.replayed:
         return Result(outcomes.DRAINED, fields=fields, also=result.also)
     return Result(result.outcome, result.message, replayed=result.replayed, fields=fields, also=result.also)
+
+
+def _counted(error: WebhookError) -> tuple[str, ...]:
+    """The metrics a message that failed carries beside RetryLater or DeadLettered: its failure's signals, and
+    ConfigurationError for a function deployed wrong (a setting, the secret), as the webhook counts it."""
+    if isinstance(error, ConfigurationError):
+        return (error.outcome.metric, *error.outcome.signals)
+    return error.outcome.signals
 
 
 def forward(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 
+from owner_webhook import wiring
 from sandbox import queue, senders
 from sandbox.events import http_api_event
 from sandbox.gateway import Fault
 from sandbox.stack import LOCAL_MAX_RECEIVE_COUNT, Sandbox
 from tests.integration.conftest import Answer, invoke_event
+from tests.integration.test_metrics import _emf
 
 Logs = Callable[[], list[dict[str, Any]]]
 OUTAGE = [Fault(status=503, retry_after=30), Fault(status=500), Fault(reset=True), Fault(status=429, retry_after=30)]
@@ -245,3 +247,46 @@ def test_a_delivery_queued_before_its_recipe_was_renamed_is_still_forwarded(
     queue.drain(queued.aws, queued.queue_url, forwarder)
     assert queued.gateway.owners == ["+905551234591"]
     assert queue.depth(queued.aws, queued.dead_letter_url) == 0
+
+
+def _wrong_region(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEFAULT_PHONE_REGION", "Turkey")
+
+
+def _malformed_secret(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    sandbox.aws.put_secret('["not", "an", "object"]')
+
+
+@pytest.mark.parametrize(
+    ("deployed_wrong", "failure", "problem"),
+    [(_wrong_region, "invalid_setting", "DEFAULT_PHONE_REGION"), (_malformed_secret, "secret_malformed", "JSON")],
+)
+def test_a_forwarder_deployed_wrong_keeps_each_message_and_says_what_to_fix(
+    queued: Sandbox,
+    logs: Logs,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    deployed_wrong: Callable[[Sandbox, pytest.MonkeyPatch], None],
+    failure: str,
+    problem: str,
+) -> None:
+    queued.gateway.inject(Fault(status=503, retry_after=30))
+    assert send("zapier").body == {"success": True, "queued": True}
+    queued.gateway.reset()
+    deployed_wrong(queued, monkeypatch)
+    wiring.parts.cache_clear()  # the forwarder's new instance, deployed so
+    capsys.readouterr()
+    assert queue.poll_once(queued.aws, queued.queue_url, forwarder) == (1, 1)  # failed: SQS delivers it again
+    assert queue.depth(queued.aws, queued.queue_url) == 1
+    assert queued.gateway.received == []
+    [line] = [line for line in logs() if line["message"] == "queued delivery handled"]
+    assert (line["outcome"], line["failure"], line["source"]) == ("retry_later", failure, "zapier")
+    assert problem in line["problem"]
+    counted = {
+        m["Name"]
+        for line in _emf(capsys.readouterr().out)
+        for d in line["_aws"]["CloudWatchMetrics"]
+        for m in d["Metrics"]
+    }
+    assert {"RetryLater", "ConfigurationError"} <= counted
+    assert "InternalError" not in counted
