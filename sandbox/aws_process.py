@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from sandbox.aws import LocalAws
+from sandbox.parent import exit_with_parent
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,6 +43,7 @@ class SeparateAws(LocalAws):
 
 
 def main() -> None:
+    exit_with_parent()
     aws = LocalAws().start()
     print(aws.url, flush=True)
     stop = threading.Event()

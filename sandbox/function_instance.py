@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 from sandbox.events import LocalContext
+from sandbox.parent import exit_with_parent
 
 Handler = Callable[[Any, Any], Any]
 
@@ -93,6 +94,7 @@ def _request_handler(handler: Handler, function_name: str, memory_mb: int) -> ty
 
 def main() -> None:
     spec, function_name, memory_mb = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    exit_with_parent()
     read_recipes_from(os.environ.get("SANDBOX_RECIPES"))
     handler = load(spec)
     server = HTTPServer(("127.0.0.1", 0), _request_handler(handler, function_name, memory_mb))

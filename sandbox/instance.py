@@ -11,9 +11,11 @@ import sys
 import threading
 
 from sandbox.endpoint import LocalEndpoint
+from sandbox.parent import exit_with_parent
 
 
 def main() -> None:
+    exit_with_parent()
     from owner_webhook.handler import lambda_handler
 
     endpoint = LocalEndpoint(lambda_handler).start()

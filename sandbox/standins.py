@@ -9,10 +9,12 @@ import json
 import signal
 import threading
 
+from sandbox.parent import exit_with_parent
 from sandbox.stack import Sandbox
 
 
 def main() -> None:
+    exit_with_parent()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with Sandbox(queue=True) as sandbox:  # as deployed: deduplication and the retry queue configured
