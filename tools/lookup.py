@@ -36,7 +36,7 @@ from owner_webhook.errors import DeduplicationUnavailableError, InvalidPhoneErro
 from owner_webhook.phone import mask, to_e164
 from sandbox.aws import IDEMPOTENCY_TABLE, PHONE_KEY_SECRET_ID
 from sandbox.stack import PHONE_REGION
-from tools.stack import LOCAL_ENDPOINT, LocalSession, ToolError, code, deployed, no_local_stack, run
+from tools.stack import LOCAL_ENDPOINT, LocalSession, ToolError, code, deployed, no_local_stack, run, unreachable
 
 OUTPUTS = ("IdempotencyTableName", "PhoneKeySecretArn", "WebhookLogGroupName", "ForwarderLogGroupName")
 _REGION_CODE = re.compile(r"[A-Z]{2}")
@@ -97,9 +97,7 @@ def phone_keys(deployment: Deployment) -> tuple[bytes, ...]:
     try:
         secret = deployment.session.client("secretsmanager").get_secret_value(SecretId=deployment.phone_key_secret)
     except EndpointConnectionError:
-        if deployment.local_endpoint is not None:
-            raise no_local_stack(deployment.local_endpoint) from None
-        raise ToolError("cannot reach Secrets Manager: check your network and AWS_REGION") from None
+        raise unreachable("Secrets Manager", deployment.local_endpoint) from None
     except ClientError as error:
         raise ToolError(
             f"cannot read the phone key's secret ({code(error)}): it takes secretsmanager:GetSecretValue on "

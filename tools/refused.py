@@ -38,7 +38,7 @@ from owner_webhook.errors import MalformedMessageError
 from owner_webhook.refusals import KeptRefusal
 from sandbox.aws import REFUSED_BUCKET
 from sandbox.stack import FORWARDER_FUNCTION
-from tools.stack import LOCAL_ENDPOINT, LocalSession, ToolError, code, deployed, no_local_stack, run
+from tools.stack import LOCAL_ENDPOINT, LocalSession, ToolError, code, deployed, run, unreachable
 
 LOCAL_LAMBDA_ENDPOINT = "http://127.0.0.1:3000"  # make serve's endpoint, which answers the Invoke API
 OUTPUTS = ("RefusedBucketName", "ForwarderFunctionName")
@@ -147,9 +147,7 @@ def kept(
                 if after is None or refusal.received_at >= after:
                     found.append(Listed(key, refusal))
     except EndpointConnectionError:
-        if store.local_endpoint is not None:
-            raise no_local_stack(store.local_endpoint) from None
-        raise ToolError("cannot reach S3: check your network and AWS_REGION") from None
+        raise unreachable("S3", store.local_endpoint) from None
     except ClientError as error:
         raise ToolError(
             f"cannot read the bucket {store.bucket} ({code(error)}): listing takes s3:ListBucket on it, s3:GetObject "
@@ -211,7 +209,7 @@ def _replay_one(store: Store, one: Listed, *, dry_run: bool) -> tuple[str, str, 
     except EndpointConnectionError:
         if store.local_endpoint is not None:
             raise ToolError("make serve's endpoint does not answer: start `make serve`, or give STACK=<name>") from None
-        raise ToolError("cannot reach Lambda: check your network and AWS_REGION") from None
+        raise unreachable("Lambda", None) from None
     except ClientError as error:
         raise ToolError(
             f"cannot invoke the forwarder {store.forwarder} ({code(error)}): a replay takes lambda:InvokeFunction on it"

@@ -77,6 +77,13 @@ def no_local_stack(endpoint: str) -> ToolError:
     return ToolError(f"no local stack answers on {endpoint}: start `make serve`, or give STACK=<name>")
 
 
+def unreachable(service: str, local_endpoint: str | None) -> ToolError:
+    """A call that reached nothing: `make serve` not running (a local stack), or no way to AWS."""
+    if local_endpoint is not None:
+        return no_local_stack(local_endpoint)
+    return ToolError(f"cannot reach {service}: check your network and AWS_REGION")
+
+
 def code(error: ClientError) -> str:
     """The AWS error code of a refused call (AccessDeniedException, ResourceNotFoundException...)."""
     return str(error.response.get("Error", {}).get("Code", "error"))

@@ -416,31 +416,21 @@ def test_a_replay_goes_through_todays_event_filter_too(
     sandbox: Sandbox, endpoint: LocalEndpoint, recipes: Callable[..., None], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A kept delivery of an event today's recipe no longer takes is ignored at its replay: nothing is sent."""
+
+    def signup(delivery_id: str, topic: str) -> Answer:
+        headers = {"X-Signup-Token": SIGNUP_TOKEN, "X-Signup-Topic": topic}
+        return webhook("signup", {"id": delivery_id, "telephone": PHONE}, token=None, headers=headers)
+
     recipes(["mobile"])
-    got = webhook(
-        "signup",
-        {"id": "s-topic", "telephone": PHONE},
-        token=None,
-        headers={"X-Signup-Token": SIGNUP_TOKEN, "X-Signup-Topic": "lead/deleted"},
-    )
+    got = signup("s-topic", "lead/deleted")
     assert got.code == "missing_phone"
     [kept] = sandbox.aws.kept_refusals().values()
     assert kept["body"]["headers"] == {"content-type": "application/json"}  # no filter yet: no topic kept
     recipes(["telephone"], {"place": "header:X-Signup-Topic", "accept": ["lead/created"]})
-    got = webhook(
-        "signup",
-        {"id": "s-topic-2", "telephone": PHONE},
-        token=None,
-        headers={"X-Signup-Token": SIGNUP_TOKEN, "X-Signup-Topic": "lead/deleted"},
-    )
+    got = signup("s-topic-2", "lead/deleted")
     assert got.code == "ignored" and len(sandbox.aws.kept_refusals()) == 1
     recipes(["mobile"], {"place": "header:X-Signup-Topic", "accept": ["lead/created"]})
-    got = webhook(
-        "signup",
-        {"id": "s-topic-3", "telephone": PHONE},
-        token=None,
-        headers={"X-Signup-Token": SIGNUP_TOKEN, "X-Signup-Topic": "lead/created"},
-    )
+    got = signup("s-topic-3", "lead/created")
     assert got.code == "missing_phone"
     kept_now = [
         one["body"] for one in sandbox.aws.kept_refusals().values() if one["body"]["headers"] != kept["body"]["headers"]
