@@ -196,8 +196,9 @@ refused: $(STAMP)  ## what was refused and kept (make serve's, or STACK=<name>'s
 replay-refused: $(STAMP)  ## kept refusals again, through today's recipes: all, ID=, SOURCE= or SINCE=; DRY_RUN=1 first
 	$(BIN)/python -m tools.refused replay
 
-bench: build runtime  ## cold start, warm overhead, memory and size against the floor and a peer; the deployed path; the burst soak
+bench: build runtime  ## cold start, warm overhead, memory and size against the floor, the library floor and a peer; instructions; the deployed path; the burst soak
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.instructions
 	$(BIN)/python -m bench.deployed
 	$(BIN)/python -m bench.burst
 

@@ -1,8 +1,8 @@
 """One measurement in a fresh interpreter: `cold KIND EVENT_FILE` or `warm KIND EVENTS_FILE`.
 
-KIND is `adapter` (owner_webhook.handler), `peer` (bench.peer_handler) or, for warm, `floor` (a bare
-urllib3 POST of the same body to the same gateway) or `floor-lean` (the same POST through the host's
-connection pool, as the adapter sends it). Prints one JSON line.
+KIND is `adapter` (owner_webhook.handler), `peer` (bench.peer_handler), `library-floor` (bench.library_floor)
+or, for warm, `floor` (a bare urllib3 POST of the same body to the same gateway) or `floor-lean` (the same POST
+through the host's connection pool, as the adapter sends it). Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -37,6 +37,10 @@ def _handler(kind: str) -> Any:
         from bench.peer_handler import lambda_handler as peer
 
         return peer
+    if kind == "library-floor":
+        from bench.library_floor import lambda_handler as library_floor
+
+        return library_floor
     import urllib3  # the floor: the same POST with nothing around it
 
     from sandbox.local_secrets import GATEWAY_KEY

@@ -18,6 +18,7 @@ import itertools
 import json
 import os
 import platform
+import py_compile
 import statistics
 import subprocess
 import sys
@@ -139,18 +140,28 @@ def runtime_cold(env: dict[str, str]) -> dict[str, dict[str, Any]]:
     """Cold start as Lambda's runtime reports it: a new instance in the runtime interface emulator per run,
     its INIT duration plus its first invocation's, COLD_RUNS times, the cases interleaved: the adapter without
     deduplication (the target's measure), as deployed (deduplication and the retry queue), and the peer."""
-    cases = {
-        "adapter_runtime_cold": (ARTIFACT, "owner_webhook.handler.lambda_handler", {**env, "IDEMPOTENCY_TABLE": ""}),
-        "adapter_runtime_cold_deployed": (ARTIFACT, "owner_webhook.handler.lambda_handler", env),
-        "peer_runtime_cold": (ROOT, "bench.peer_handler.lambda_handler", env),
-    }
-    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
-    for _ in range(COLD_RUNS):
-        for name, (code, handler, variables) in cases.items():
-            with LambdaRuntime(code, handler, variables) as runtime:
-                first = runtime.invoke(_event())
-            assert first.payload["statusCode"] == 200 and first.init_ms is not None, first
-            runs[name].append((first.init_ms, first.duration_ms))
+    with tempfile.TemporaryDirectory() as library_floor:
+        cases = {
+            "adapter_runtime_cold": (
+                ARTIFACT,
+                "owner_webhook.handler.lambda_handler",
+                {**env, "IDEMPOTENCY_TABLE": ""},
+            ),
+            "adapter_runtime_cold_deployed": (ARTIFACT, "owner_webhook.handler.lambda_handler", env),
+            "peer_runtime_cold": (ROOT, "bench.peer_handler.lambda_handler", env),
+            "library_floor_runtime_cold": (
+                _library_floor_task(Path(library_floor)),
+                "library_floor.lambda_handler",
+                env,
+            ),
+        }
+        runs: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
+        for _ in range(COLD_RUNS):
+            for name, (code, handler, variables) in cases.items():
+                with LambdaRuntime(code, handler, variables) as runtime:
+                    first = runtime.invoke(_event())
+                assert first.payload["statusCode"] == 200 and first.init_ms is not None, first
+                runs[name].append((first.init_ms, first.duration_ms))
     return {
         name: {
             "median_ms": statistics.median(init + invoke for init, invoke in case),
@@ -159,6 +170,18 @@ def runtime_cold(env: dict[str, str]) -> dict[str, dict[str, Any]]:
         }
         for name, case in runs.items()
     }
+
+
+def _library_floor_task(task: Path) -> Path:
+    """A task root for the library floor in the runtime: the artifact's libraries, and bench/library_floor.py
+    compiled as the build compiles the function (unchecked-hash byte code)."""
+    for entry in ARTIFACT.iterdir():
+        if entry.name != "owner_webhook":
+            (task / entry.name).symlink_to(entry)
+    module = task / "library_floor.py"
+    module.write_bytes((ROOT / "bench" / "library_floor.py").read_bytes())
+    py_compile.compile(str(module), invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH, doraise=True)
+    return task
 
 
 def warm(cases: list[Case], rounds: int = 1) -> dict[str, dict[str, Any]]:
@@ -289,6 +312,7 @@ def main() -> None:
                 [
                     ("floor_warm", "floor", env, False),
                     ("floor_lean_warm", "floor-lean", env, False),
+                    ("library_floor_warm", "library-floor", env, True),
                     ("adapter_warm", "adapter", without_dedup, True),
                 ],
                 rounds=WARM_ROUNDS,
@@ -298,6 +322,7 @@ def main() -> None:
             **cold(
                 [
                     ("peer_cold", "peer", env, False),
+                    ("library_floor_cold", "library-floor", env, True),
                     ("adapter_cold", "adapter", env, True),
                     ("adapter_cold_no_dedup", "adapter", without_dedup, True),
                 ]
@@ -309,6 +334,8 @@ def main() -> None:
         }
     figures["warm_ratio"] = paired_ratio(figures, "adapter_warm", "floor_warm")
     figures["warm_ratio_lean"] = paired_ratio(figures, "adapter_warm", "floor_lean_warm")
+    figures["library_floor_ratio"] = paired_ratio(figures, "library_floor_warm", "floor_warm")
+    figures["warm_ratio_library"] = paired_ratio(figures, "adapter_warm", "library_floor_warm")
     figures["seconds"] = round(time.monotonic() - started, 1)
     report(figures)
 
@@ -324,6 +351,8 @@ def report(f: dict[str, Any]) -> None:
     cold_ratio = adapter_r["median_ms"] / peer_r["median_ms"]
     cold_ratio_in = cold_nd["median_ms"] / peer_c["median_ms"]
     peak = max(warm_["peak_mb"], dedup["peak_mb"])
+    library, library_c, library_r = f["library_floor_warm"], f["library_floor_cold"], f["library_floor_runtime_cold"]
+    library_ratio = f["library_floor_ratio"]["median"]
     targets = [
         ("warm p50, no dedup, vs the floor (median round)", f"{warm_ratio:.2f}x", f"<= {WARM_TARGET}x",
          warm_ratio <= WARM_TARGET),
@@ -345,6 +374,9 @@ def report(f: dict[str, Any]) -> None:
          f"{floor['requests']} requests; CPU {floor['cpu_ms'] * 1000:.0f} us"),
         ("floor, lean: the adapter's own call", f"{lean['p50_ms']:.2f} ms", f"{lean['p99_ms']:.2f} ms",
          f"HTTPConnectionPool.urlopen; adapter {f['warm_ratio_lean']['median']:.2f}x this"),
+        ("library floor: the libraries alone, warm", f"{library['p50_ms']:.2f} ms", f"{library['p99_ms']:.2f} ms",
+         f"{library_ratio:.2f}x the floor; the adapter {f['warm_ratio_library']['median']:.2f}x this; "
+         f"CPU {library['cpu_ms'] * 1000:.0f} us"),
         ("peer: hand-written Lambda, warm", f"{peer_w['p50_ms']:.2f} ms", f"{peer_w['p99_ms']:.2f} ms", "get_secret_value each call"),
         ("adapter, warm, no dedup", f"{warm_['p50_ms']:.2f} ms", f"{warm_['p99_ms']:.2f} ms",
          f"{warm_ratio:.2f}x the floor ({ratio_low:.2f}-{ratio_high:.2f}x by round); "
@@ -353,6 +385,9 @@ def report(f: dict[str, Any]) -> None:
          f"{dedup['p50_ms'] / floor['p50_ms']:.2f}x the floor"),
         ("peer, cold in the runtime", f"{peer_r['median_ms']:.0f} ms", "",
          f"INIT {peer_r['init_median_ms']:.0f} ms + first invoke {peer_r['invoke_median_ms']:.0f} ms, median of {COLD_RUNS}"),
+        ("library floor, cold in the runtime", f"{library_r['median_ms']:.0f} ms", "",
+         f"INIT {library_r['init_median_ms']:.0f} ms + first invoke {library_r['invoke_median_ms']:.0f} ms, "
+         f"{library_r['median_ms'] / peer_r['median_ms']:.2f}x the peer"),
         ("adapter, cold in the runtime, no dedup", f"{adapter_r['median_ms']:.0f} ms", "",
          f"INIT {adapter_r['init_median_ms']:.0f} ms + first invoke {adapter_r['invoke_median_ms']:.0f} ms, "
          f"{cold_ratio:.2f}x the peer"),
@@ -360,6 +395,8 @@ def report(f: dict[str, Any]) -> None:
          f"INIT {deployed_r['init_median_ms']:.0f} ms + first invoke {deployed_r['invoke_median_ms']:.0f} ms, "
          f"{deployed_r['median_ms'] / peer_r['median_ms']:.2f}x the peer"),
         ("peer, cold, in-process", f"{peer_c['median_ms']:.0f} ms", "", f"init {peer_c['init_median_ms']:.0f} ms, median of {COLD_RUNS}"),
+        ("library floor, cold, in-process", f"{library_c['median_ms']:.0f} ms", "",
+         f"init {library_c['init_median_ms']:.0f} ms, {library_c['median_ms'] / peer_c['median_ms']:.2f}x the peer"),
         ("adapter, cold, no dedup, in-process", f"{cold_nd['median_ms']:.0f} ms", "",
          f"init {cold_nd['init_median_ms']:.0f} ms, {cold_ratio_in:.2f}x the peer"),
         ("adapter, cold, dedup, in-process", f"{cold_['median_ms']:.0f} ms", "",
@@ -378,7 +415,28 @@ def report(f: dict[str, Any]) -> None:
     print()
     print_steps(f["steps"])
     print()
+    print_library_floor(f)
+    print()
     print_targets(f, targets)
+
+
+def print_library_floor(f: dict[str, Any]) -> None:
+    """The targets' measures taken of the library floor (bench/library_floor.py) as of the adapter: how much of each
+    ratio the libraries alone make, and how much the adapter's own work adds."""
+    peer_c, peer_r = f["peer_cold"]["median_ms"], f["peer_runtime_cold"]["median_ms"]
+    library_c, library_r = f["library_floor_cold"]["median_ms"], f["library_floor_runtime_cold"]["median_ms"]
+    adapter_c, adapter_r = f["adapter_cold_no_dedup"]["median_ms"], f["adapter_runtime_cold"]["median_ms"]
+    rows = [
+        ("the targets' measures", "library floor", "adapter", "target"),
+        ("warm p50 vs the floor (median round)", f"{f['library_floor_ratio']['median']:.2f}x",
+         f"{f['warm_ratio']['median']:.2f}x", f"<= {WARM_TARGET}x"),
+        ("cold, in-process, vs the peer's", f"{library_c / peer_c:.2f}x", f"{adapter_c / peer_c:.2f}x",
+         f"<= {COLD_TARGET}x"),
+        ("cold, in the runtime, vs the peer's", f"{library_r / peer_r:.2f}x", f"{adapter_r / peer_r:.2f}x",
+         f"<= {COLD_TARGET}x"),
+    ]  # fmt: skip
+    print_table(rows)
+    print("library floor: the same delivery through the function's libraries and nothing else (bench/library_floor.py)")
 
 
 def print_steps(steps: dict[str, dict[str, float]]) -> None:

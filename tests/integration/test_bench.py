@@ -16,7 +16,7 @@ import pytest
 from sandbox.stack import Sandbox
 
 
-@pytest.mark.parametrize("kind", ["floor", "floor-lean", "peer", "adapter"])
+@pytest.mark.parametrize("kind", ["floor", "floor-lean", "library-floor", "peer", "adapter"])
 def test_each_probe_answers_the_benchmark_requests(sandbox: Sandbox, kind: str) -> None:
     from bench import probe, run
 
@@ -38,14 +38,17 @@ def _figures(*, cold_ms: float) -> dict[str, Any]:
         "floor_warm": {**warm, "p50_ms": 0.26, "cpu_ms": 0.1},
         "floor_lean_warm": {**warm, "p50_ms": 0.23, "cpu_ms": 0.08},
         "adapter_warm": warm,
+        "library_floor_warm": {**warm, "p50_ms": 0.4},
         "peer_warm": {**warm, "p50_ms": 7.0},
         "adapter_warm_dedup": {**warm, "p50_ms": 9.0},
         "peer_cold": {**cold, "median_ms": 170.0},
         "adapter_cold": cold,
         "adapter_cold_no_dedup": {**cold, "median_ms": 200.0},
+        "library_floor_cold": {**cold, "median_ms": 187.0},
         "peer_runtime_cold": {"median_ms": 170.0, "init_median_ms": 160.0, "invoke_median_ms": 10.0},
         "adapter_runtime_cold": in_runtime,
         "adapter_runtime_cold_deployed": {**in_runtime, "median_ms": cold_ms + 20},
+        "library_floor_runtime_cold": {"median_ms": 204.0, "init_median_ms": 190.0, "invoke_median_ms": 14.0},
         "dynamodb_round_trips": {"new": 3, "repeat": 1, "existing": 1},
         "imports": {"modules": [("phonenumbers", 3.2)], "packages": [("botocore", 30.0)]},
         "steps": {
@@ -56,6 +59,8 @@ def _figures(*, cold_ms: float) -> dict[str, Any]:
         "artifact": {"unzipped_mb": 11.5, "zipped_mb": 4.4},
         "warm_ratio": {"median": 1.5, "low": 1.4, "high": 1.7},
         "warm_ratio_lean": {"median": 2.2, "low": 2.1, "high": 2.3},
+        "library_floor_ratio": {"median": 1.55, "low": 1.5, "high": 1.6},
+        "warm_ratio_library": {"median": 1.25, "low": 1.2, "high": 1.3},
         "seconds": 1.0,
     }
 
@@ -86,6 +91,19 @@ def test_the_report_prints_each_target_and_whether_it_is_met(cold_ms: float, met
     assert rest[2:4] == ["60", "us"]  # the timed requests less their steps
     assert "HTTPConnectionPool.urlopen; adapter 2.20x this" in printed.getvalue()
     assert f"INIT {cold_ms - 20:.0f} ms + first invoke 20 ms, {cold_ms / 170:.2f}x the peer" in printed.getvalue()
+
+
+def test_the_report_sets_the_library_floor_beside_the_adapter_on_each_target_measure() -> None:
+    from bench.run import report
+
+    printed = io.StringIO()
+    with redirect_stdout(printed):
+        report(_figures(cold_ms=210.0))
+    rows = {line[:38].strip(): line[38:].split() for line in printed.getvalue().splitlines()}
+    assert rows["warm p50 vs the floor (median round)"] == ["1.55x", "1.50x", "<=", "1.6x"]
+    assert rows["cold, in-process, vs the peer's"] == ["1.10x", "1.18x", "<=", "1.3x"]
+    assert rows["cold, in the runtime, vs the peer's"] == ["1.20x", "1.24x", "<=", "1.3x"]
+    assert "1.55x the floor; the adapter 1.25x this; CPU 150 us" in printed.getvalue()
 
 
 def _deployed(*, hop_p99: float, outcome: str) -> dict[str, Any]:

@@ -1,0 +1,73 @@
+"""The instructions a warm request takes, which do not move with the machine's load as times do: the floor, the
+lean floor, the library floor and the adapter, each under valgrind's callgrind. `python -m bench.instructions`
+(in `make bench` when valgrind is installed); prints a table and one JSON line.
+
+A request's count: a fresh interpreter answering BASE + EXTRA requests, less the same answering BASE, divided by
+EXTRA; so the interpreter's start, the imports and the warm-up cancel out.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench import run
+from bench.table import print_table
+
+KINDS = {"floor": False, "floor-lean": False, "library-floor": True, "adapter": True}  # kind: runs the artifact
+BASE = 60  # more than the probe's 50 requests of warm-up
+EXTRA = 200
+_REFS = re.compile(r"I\s+refs:\s+([0-9,]+)")
+
+
+def instructions(valgrind: str, kind: str, events: list[dict[str, Any]], env: dict[str, str], artifact: bool) -> int:
+    """All the instructions of a fresh interpreter that answers `events` with the probe `kind`."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
+        json.dump(events, file)
+    try:
+        done = subprocess.run(
+            [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", str(run.runtime_python()),
+             "-m", "bench.probe", "warm", kind, file.name],
+            env=run._env(env, artifact=artifact), cwd=run.ROOT, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+    finally:
+        Path(file.name).unlink()
+    found = _REFS.search(done.stderr)
+    if done.returncode != 0 or found is None:
+        raise SystemExit(f"callgrind of {kind} failed:\n{done.stderr[-2000:]}")
+    return int(found[1].replace(",", ""))
+
+
+def per_request(valgrind: str, env: dict[str, str]) -> dict[str, float]:
+    """Millions of instructions per warm request, for each kind."""
+    events = [run._event() for _ in range(BASE + EXTRA)]
+    variables = {**env, "IDEMPOTENCY_TABLE": ""}  # the targets' measure: no deduplication
+    figures = {}
+    for kind, artifact in KINDS.items():
+        whole = instructions(valgrind, kind, events, variables, artifact)
+        base = instructions(valgrind, kind, events[:BASE], variables, artifact)
+        figures[kind] = (whole - base) / EXTRA / 1e6
+    return figures
+
+
+def main() -> None:
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        print("instructions: not counted, valgrind is not installed (apt-get install valgrind)")
+        return
+    with run.standins() as env:
+        figures = per_request(valgrind, env)
+    floor = figures["floor"]
+    rows = [("warm request", "instructions", "")]
+    rows += [(kind, f"{count:.2f} M", f"{count / floor:.2f}x the floor") for kind, count in figures.items()]
+    print_table(rows)
+    print(json.dumps({"instructions_m": figures}))
+
+
+if __name__ == "__main__":
+    main()
