@@ -3,7 +3,8 @@ which targets are met; and where a warm request's and a cold start's time goes, 
 Prints the tables and one JSON line.
 
 The targets' measure: the handler, a Zapier token delivery, no deduplication, against a bare urllib3 POST
-to the same gateway (the floor) and a hand-written 20-line Lambda (the peer, bench/peer_handler.py).
+to the same gateway (the floor) and a hand-written 20-line Lambda (the peer, bench/peer_handler.py); beside them
+the library floor (bench/library_floor.py): the same delivery through the function's libraries and nothing else.
 
 Everything runs on this machine: the stand-ins (moto server, sandbox gateway) in their own process,
 each measurement in a fresh interpreter. Medians and ratios from the same run, since shared machines
@@ -139,7 +140,8 @@ def cold(cases: list[Case]) -> dict[str, dict[str, Any]]:
 def runtime_cold(env: dict[str, str]) -> dict[str, dict[str, Any]]:
     """Cold start as Lambda's runtime reports it: a new instance in the runtime interface emulator per run,
     its INIT duration plus its first invocation's, COLD_RUNS times, the cases interleaved: the adapter without
-    deduplication (the target's measure), as deployed (deduplication and the retry queue), and the peer."""
+    deduplication (the target's measure), as deployed (deduplication and the retry queue), the peer and the library
+    floor."""
     with tempfile.TemporaryDirectory() as library_floor:
         cases = {
             "adapter_runtime_cold": (
