@@ -3,7 +3,8 @@ lean floor, the library floor and the adapter, each under valgrind's callgrind. 
 (in `make bench` when valgrind is installed); prints a table and one JSON line.
 
 A request's count: a fresh interpreter answering BASE + EXTRA requests, less the same answering BASE, divided by
-EXTRA; so the interpreter's start, the imports and the warm-up cancel out.
+EXTRA (bench/probe.py's `count`); so the interpreter's start, the imports, the warm-up and the reading of the
+events (the same file in both) cancel out. Two runs of the same count agree within a few thousand instructions.
 """
 
 from __future__ import annotations
@@ -14,29 +15,23 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from bench import run
 from bench.table import print_table
 
 KINDS = {"floor": False, "floor-lean": False, "library-floor": True, "adapter": True}  # kind: runs the artifact
-BASE = 60  # more than the probe's 50 requests of warm-up
+BASE = 60  # the warm-up: clients built, the secret cached, the connection open
 EXTRA = 200
 _REFS = re.compile(r"I\s+refs:\s+([0-9,]+)")
 
 
-def instructions(valgrind: str, kind: str, events: list[dict[str, Any]], env: dict[str, str], artifact: bool) -> int:
-    """All the instructions of a fresh interpreter that answers `events` with the probe `kind`."""
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
-        json.dump(events, file)
-    try:
-        done = subprocess.run(
-            [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", str(run.runtime_python()),
-             "-m", "bench.probe", "warm", kind, file.name],
-            env=run._env(env, artifact=artifact), cwd=run.ROOT, capture_output=True, text=True, check=False,
-        )  # fmt: skip
-    finally:
-        Path(file.name).unlink()
+def instructions(valgrind: str, kind: str, events: Path, requests: int, env: dict[str, str], artifact: bool) -> int:
+    """All the instructions of a fresh interpreter that answers the first `requests` of `events` with the probe `kind`."""
+    done = subprocess.run(
+        [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", str(run.runtime_python()),
+         "-m", "bench.probe", "count", kind, str(events), str(requests)],
+        env=run._env(env, artifact=artifact), cwd=run.ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
     found = _REFS.search(done.stderr)
     if done.returncode != 0 or found is None:
         raise SystemExit(f"callgrind of {kind} failed:\n{done.stderr[-2000:]}")
@@ -45,13 +40,15 @@ def instructions(valgrind: str, kind: str, events: list[dict[str, Any]], env: di
 
 def per_request(valgrind: str, env: dict[str, str]) -> dict[str, float]:
     """Millions of instructions per warm request, for each kind."""
-    events = [run._event() for _ in range(BASE + EXTRA)]
     variables = {**env, "IDEMPOTENCY_TABLE": ""}  # the targets' measure: no deduplication
     figures = {}
-    for kind, artifact in KINDS.items():
-        whole = instructions(valgrind, kind, events, variables, artifact)
-        base = instructions(valgrind, kind, events[:BASE], variables, artifact)
-        figures[kind] = (whole - base) / EXTRA / 1e6
+    with tempfile.TemporaryDirectory() as folder:
+        events = Path(folder) / "events.json"
+        events.write_text(json.dumps([run._event() for _ in range(BASE + EXTRA)]))
+        for kind, artifact in KINDS.items():
+            whole = instructions(valgrind, kind, events, BASE + EXTRA, variables, artifact)
+            base = instructions(valgrind, kind, events, BASE, variables, artifact)
+            figures[kind] = (whole - base) / EXTRA / 1e6
     return figures
 
 

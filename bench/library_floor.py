@@ -2,9 +2,9 @@
 Not part of the product.
 
 The same Zapier token delivery, through the same libraries, each used as its documentation shows: Powertools'
-Logger (its own JSON formatter) and Metrics decorators, its parameters for the secret (cached), `hmac` for the
-token, `phonenumbers` to parse, validate and write the number, urllib3's pool with a `Retry` and a `Timeout`,
-one log line and one metric. None of the product's own work: no recipes, no delivery id, no deadline, no mask
+Logger (its own JSON formatter; the Lambda context on the line, as the function's lines have it) and Metrics
+decorators, its parameters for the secret (cached), `hmac` for the token, `phonenumbers` to parse, validate and
+write the number, urllib3's pool with a `Retry` and a `Timeout` (built once), one log line and one metric. None of the product's own work: no recipes, no delivery id, no deadline, no mask
 by numbering plan, no answer but a status. Whatever a warm request of the product costs over this is its own.
 """
 
@@ -22,6 +22,8 @@ from urllib3.util import Retry, Timeout
 logger = Logger(service="library-floor")
 metrics = Metrics(namespace="LibraryFloor", service="library-floor")
 pool = urllib3.connection_from_url(os.environ["GATEWAY_BASE_URL"] + "/owner", maxsize=4)
+TIMEOUT = Timeout(connect=1.0, read=5.0, total=8.0)
+RETRY = Retry(total=4, connect=2, read=0, status=1, redirect=False, allowed_methods=None, backoff_factor=0.1)
 
 
 @metrics.log_metrics(capture_cold_start_metric=True)
@@ -41,8 +43,8 @@ def lambda_handler(event, context):  # type: ignore[no-untyped-def]
         "/owner",
         body=json.dumps({"phone": phone}).encode(),
         headers={"Authorization": f"Bearer {secret['api_key']}", "Content-Type": "application/json"},
-        timeout=Timeout(connect=1.0, read=5.0, total=8.0),
-        retries=Retry(total=4, connect=2, read=0, status=1, redirect=False, allowed_methods=None, backoff_factor=0.1),
+        timeout=TIMEOUT,
+        retries=RETRY,
     )
     logger.info("webhook answered", source="zapier", phone=phone[:6] + "*****" + phone[-2:], status=response.status)
     metrics.add_dimension(name="source", value="zapier")

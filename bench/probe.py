@@ -1,4 +1,4 @@
-"""One measurement in a fresh interpreter: `cold KIND EVENT_FILE` or `warm KIND EVENTS_FILE`.
+"""One measurement in a fresh interpreter: `cold KIND EVENT_FILE`, `warm KIND EVENTS_FILE` or `count KIND EVENTS_FILE N`.
 
 KIND is `adapter` (owner_webhook.handler), `peer` (bench.peer_handler), `library-floor` (bench.library_floor)
 or, for warm, `floor` (a bare urllib3 POST of the same body to the same gateway) or `floor-lean` (the same POST
@@ -7,6 +7,7 @@ through the host's connection pool, as the adapter sends it). Prints one JSON li
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import resource
@@ -103,11 +104,31 @@ def warm(kind: str, events: list[dict[str, Any]], warm_up: int = 50) -> dict[str
     }
 
 
+def count(kind: str, events: list[dict[str, Any]], requests: int) -> dict[str, Any]:
+    """The first `requests` of `events` answered, untimed, for bench/instructions.py: two runs that read the same
+    file and differ only in how many they answer. The import's objects are collected and frozen first, so that
+    a collection of them falls inside neither run's requests by chance."""
+    handler = _handler(kind)
+    context = Context()
+    gc.collect()
+    gc.freeze()
+    statuses: dict[int, int] = {}
+    for event in events[:requests]:
+        status = handler(event, context)["statusCode"]
+        statuses[status] = statuses.get(status, 0) + 1
+    gc.unfreeze()
+    return {"statuses": statuses}
+
+
 def main() -> None:
     mode, kind, path = sys.argv[1:4]
     with open(path) as file:  # noqa: PTH123 - pathlib would add to the measured imports
         data = json.load(file)
-    if mode == "cold":
+    if mode == "count":
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115, PTH123
+        result = count(kind, data, int(sys.argv[4]))
+        sys.stdout = sys.__stdout__
+    elif mode == "cold":
         # Keep the function's log lines out of the measurement's output.
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115, PTH123
         result = cold(kind, data)

@@ -29,6 +29,17 @@ def test_each_probe_answers_the_benchmark_requests(sandbox: Sandbox, kind: str) 
     assert len(sandbox.gateway.owners) == 5
 
 
+def test_the_count_probe_answers_only_the_first_requests_of_its_file(sandbox: Sandbox) -> None:
+    """bench/instructions.py counts two runs that read the same file and differ only in how many they answer."""
+    from bench import probe, run
+
+    events = [run._event() for _ in range(5)]
+    with redirect_stdout(io.StringIO()):
+        result = probe.count("library-floor", events, 3)
+    assert result["statuses"] == {200: 3}
+    assert len(sandbox.gateway.owners) == 3
+
+
 def _figures(*, cold_ms: float) -> dict[str, Any]:
     warm = {"p50_ms": 0.5, "p99_ms": 0.7, "requests": 1000, "cpu_ms": 0.15, "peak_mb": 71.0}
     cold = {"median_ms": 230.0, "init_median_ms": 150.0, "pydantic": False, "xray": False}
