@@ -4,8 +4,9 @@ Not part of the product.
 The same Zapier token delivery, through the same libraries, each used as its documentation shows: Powertools'
 Logger (its own JSON formatter; the Lambda context on the line, as the function's lines have it) and Metrics
 decorators, its parameters for the secret (cached), `hmac` for the token, `phonenumbers` to parse, validate and
-write the number, urllib3's pool with a `Retry` and a `Timeout` (built once), one log line and one metric. None of the product's own work: no recipes, no delivery id, no deadline, no mask
-by numbering plan, no answer but a status. Whatever a warm request of the product costs over this is its own.
+write the number, urllib3's pool with a `Retry` and a `Timeout` (built once), one log line and one metric. None
+of the product's own work: no recipes, no delivery id, no deadline, no mask by numbering plan, no answer but a
+status. Whatever a warm request of the product costs over this is its own.
 """
 
 import hmac
