@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import signal
+import string
 import subprocess
 import sys
 import tempfile
@@ -231,6 +232,36 @@ def _reserve_through_the_api(stack: Target) -> list[str]:
     return [f"{logical}={count}" for logical, count in reserved.items()]
 
 
+# The characters each of GetRandomPassword's exclusions takes out (GenerateSecretString asks for the same).
+_EXCLUDED = {
+    "ExcludePunctuation": string.punctuation,
+    "ExcludeNumbers": string.digits,
+    "ExcludeUppercase": string.ascii_uppercase,
+    "ExcludeLowercase": string.ascii_lowercase,
+}
+
+
+def generated_as_asked(value: str, asked: dict[str, Any]) -> bool:
+    """Whether `value` is one that a `GenerateSecretString` of `asked` may give: its length, no character it
+    excludes."""
+    excluded = set(asked.get("ExcludeCharacters", "")) | {
+        c for flag, chars in _EXCLUDED.items() if asked.get(flag) for c in chars
+    }
+    if not asked.get("IncludeSpace"):
+        excluded.add(" ")
+    return len(value) == int(asked.get("PasswordLength", 32)) and not excluded & set(value)
+
+
+def _phone_key_as_generated(stack: Target) -> list[str]:
+    asked = template.load()["Resources"]["PhoneKeySecret"]["Properties"]["GenerateSecretString"]
+    secret = stack.physical("PhoneKeySecret")
+    client = stack.session.client("secretsmanager")
+    if generated_as_asked(client.get_secret_value(SecretId=secret)["SecretString"], asked):
+        return []
+    client.put_secret_value(SecretId=secret, SecretString=client.get_random_password(**asked)["RandomPassword"])
+    return ["PhoneKeySecret"]
+
+
 @dataclass(frozen=True)
 class Change:
     what: str  # what the derived copy, or a call after the deploy, does
@@ -286,6 +317,13 @@ CHANGES = (
         "`ReservedConcurrentExecutions` resolves for the parameters",
         "MiniStack drops `ReservedConcurrentExecutions` from CloudFormation (it enforces the API's)",
         after=_reserve_through_the_api,
+    ),
+    Change(
+        "after the deploy, gives the phone key's secret a value from `GetRandomPassword` with the template's "
+        "`GenerateSecretString`, where the generated one has a character it excludes",
+        "MiniStack ignores `ExcludePunctuation` when it generates the value: one key in 94 begins with `[`, "
+        "which the function reads as a broken JSON list of keys and refuses",
+        after=_phone_key_as_generated,
     ),
 )
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from owner_webhook.credentials import PhoneKeyError, parse_phone_keys
 from sandbox import deploy_check
 from sandbox.deploy_check import CHANGES, PARAMETERS, DeployCheckError, Emulator, Target, derive
 from tests.conftest import ROOT
@@ -70,3 +71,14 @@ def test_the_template_keeps_no_emulator_only_part() -> None:
     text = (ROOT / "template.yaml").read_text().lower()
     assert "ministack" not in text
     assert not {"WebhookIntegration", "WebhookRoute"} & set(template.load()["Resources"])
+
+
+def test_a_generated_phone_key_is_replaced_only_where_it_has_a_character_the_template_excludes() -> None:
+    asked = template.load()["Resources"]["PhoneKeySecret"]["Properties"]["GenerateSecretString"]
+    assert asked == {"PasswordLength": 64, "ExcludePunctuation": True}
+    assert deploy_check.generated_as_asked("aB3" * 21 + "x", asked)
+    assert not deploy_check.generated_as_asked("[" + "aB3" * 21, asked)  # MiniStack's: punctuation kept
+    assert not deploy_check.generated_as_asked("aB3" * 21, asked)  # 63 characters
+    assert not deploy_check.generated_as_asked("aB3" * 20 + "x yz", asked)  # a space, not asked for
+    with pytest.raises(PhoneKeyError):  # why: the function refuses such a key
+        parse_phone_keys("[" + "aB3" * 21)
