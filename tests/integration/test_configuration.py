@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.aws import SECRET_ID
+from sandbox.aws import LOCAL_PHONE_KEY, PHONE_KEY_SECRET_ID, SECRET_ID
 from sandbox.local_secrets import webhook_secret
 from sandbox.stack import Sandbox
 from tests.integration.conftest import webhook
@@ -66,6 +66,28 @@ def test_the_secret_has_the_wrong_shape(sandbox: Sandbox, logs: Logs, value: str
     answer = webhook("zapier")
     assert (answer.status, answer.code) == (503, code)
     _one_line(logs, code)
+    assert sandbox.gateway.received == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "too-short",
+        "[" + "k" * 40,  # begins as a list of keys, and is none
+        "[]",
+        json.dumps(["k" * 40, "too-short"]),
+    ],
+)
+def test_a_phone_key_that_is_not_one_is_refused(sandbox: Sandbox, logs: Logs, value: str) -> None:
+    sandbox.aws.put_secret(value, PHONE_KEY_SECRET_ID)
+    try:
+        answer = webhook("zapier")
+    finally:
+        sandbox.aws.put_secret(LOCAL_PHONE_KEY, PHONE_KEY_SECRET_ID)
+    assert (answer.status, answer.code) == (503, "phone_key_malformed")
+    assert "Retry-After" in answer.headers
+    line = _one_line(logs, "phone_key_malformed")
+    assert "PHONE_KEY_SECRET_ID" in line["problem"] and "k" * 40 not in json.dumps(line)
     assert sandbox.gateway.received == []
 
 
