@@ -9,6 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+# Every run draws the same examples, with no deadline (Hypothesis's own CI profile, whether or not the
+# machine says it is CI): a failure in CI is the one a clone reproduces, and a slow machine fails nothing.
+settings.load_profile("ci")
 
 # `make artifact-test` runs the integration tests against the `sam build` output instead of src/, with
 # the dependencies bundled there, so a runtime dependency missing from src/requirements.txt fails here.
