@@ -224,42 +224,22 @@ def _plain_http_allowed(derived: Template, _target: Target) -> list[str]:
     return changed
 
 
+def _punctuation_excluded_by_name(derived: Template, _target: Target) -> list[str]:
+    changed = []
+    for name, resource in derived["Resources"].items():
+        generated = resource.get("Properties", {}).get("GenerateSecretString", {})
+        if generated.get("ExcludePunctuation"):
+            generated["ExcludeCharacters"] = generated.get("ExcludeCharacters", "") + string.punctuation
+            changed.append(name)
+    return changed
+
+
 def _reserve_through_the_api(stack: Target) -> list[str]:
     reserved = template.reservations(template.load(), stack.given)
     functions = stack.session.client("lambda")
     for logical, count in reserved.items():
         functions.put_function_concurrency(FunctionName=stack.physical(logical), ReservedConcurrentExecutions=count)
     return [f"{logical}={count}" for logical, count in reserved.items()]
-
-
-# The characters each of GetRandomPassword's exclusions takes out (GenerateSecretString asks for the same).
-_EXCLUDED = {
-    "ExcludePunctuation": string.punctuation,
-    "ExcludeNumbers": string.digits,
-    "ExcludeUppercase": string.ascii_uppercase,
-    "ExcludeLowercase": string.ascii_lowercase,
-}
-
-
-def generated_as_asked(value: str, asked: dict[str, Any]) -> bool:
-    """Whether `value` is one that a `GenerateSecretString` of `asked` may give: its length, no character it
-    excludes."""
-    excluded = set(asked.get("ExcludeCharacters", "")) | {
-        c for flag, chars in _EXCLUDED.items() if asked.get(flag) for c in chars
-    }
-    if not asked.get("IncludeSpace"):
-        excluded.add(" ")
-    return len(value) == int(asked.get("PasswordLength", 32)) and not excluded & set(value)
-
-
-def _phone_key_as_generated(stack: Target) -> list[str]:
-    asked = template.load()["Resources"]["PhoneKeySecret"]["Properties"]["GenerateSecretString"]
-    secret = stack.physical("PhoneKeySecret")
-    client = stack.session.client("secretsmanager")
-    if generated_as_asked(client.get_secret_value(SecretId=secret)["SecretString"], asked):
-        return []
-    client.put_secret_value(SecretId=secret, SecretString=client.get_random_password(**asked)["RandomPassword"])
-    return ["PhoneKeySecret"]
 
 
 @dataclass(frozen=True)
@@ -313,17 +293,16 @@ CHANGES = (
         before=_plain_http_allowed,
     ),
     Change(
+        "names each punctuation character in `ExcludeCharacters` where a generated secret has `ExcludePunctuation`",
+        "MiniStack ignores `ExcludePunctuation` (it honours `ExcludeCharacters`): one phone key in 94 would begin "
+        "with `[`, which the function reads as a broken JSON list of keys and refuses",
+        before=_punctuation_excluded_by_name,
+    ),
+    Change(
         "after the deploy, reserves each function's concurrency with `PutFunctionConcurrency`, as its "
         "`ReservedConcurrentExecutions` resolves for the parameters",
         "MiniStack drops `ReservedConcurrentExecutions` from CloudFormation (it enforces the API's)",
         after=_reserve_through_the_api,
-    ),
-    Change(
-        "after the deploy, gives the phone key's secret a value from `GetRandomPassword` with the template's "
-        "`GenerateSecretString`, where the generated one has a character it excludes",
-        "MiniStack ignores `ExcludePunctuation` when it generates the value: one key in 94 begins with `[`, "
-        "which the function reads as a broken JSON list of keys and refuses",
-        after=_phone_key_as_generated,
     ),
 )
 

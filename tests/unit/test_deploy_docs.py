@@ -30,9 +30,8 @@ OTHER_NAMES = {
     "MaximumConcurrency",  # the SQS event source's ScalingConfig
     "ReservedConcurrentExecutions",
     "PutFunctionConcurrency",  # Lambda's API call that reserves it
-    "GenerateSecretString",  # a secret's generated value, and what it excludes
-    "ExcludePunctuation",
-    "GetRandomPassword",  # Secrets Manager's API call that generates one
+    "ExcludePunctuation",  # what a secret's generated value leaves out
+    "ExcludeCharacters",
     "CodeUri",  # a SAM function's property
     "TooManyRequestsException",  # Lambda's answer to an invoke beyond the reserved concurrency
     "AccessDenied",  # S3's answers to a kept refusal's write
