@@ -124,19 +124,14 @@ def main() -> None:
     mode, kind, path = sys.argv[1:4]
     with open(path) as file:  # noqa: PTH123 - pathlib would add to the measured imports
         data = json.load(file)
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115, PTH123 - the function's log lines stay out of the output
     if mode == "count":
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115, PTH123
         result = count(kind, data, int(sys.argv[4]))
-        sys.stdout = sys.__stdout__
     elif mode == "cold":
-        # Keep the function's log lines out of the measurement's output.
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115, PTH123
         result = cold(kind, data)
-        sys.stdout = sys.__stdout__
     else:
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115, PTH123
         result = warm(kind, data)
-        sys.stdout = sys.__stdout__
+    sys.stdout = sys.__stdout__
     print(json.dumps(result))
 
 
