@@ -4,7 +4,6 @@ truth and is counted."""
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -17,6 +16,7 @@ from sandbox.events import HttpRequest, LocalContext, http_api_event
 from sandbox.gateway import Fault
 from sandbox.stack import LOCAL_MAX_RECEIVE_COUNT, Sandbox
 from tests.integration.conftest import Answer, deliver, invoke_event
+from tests.integration.test_metrics import _emf
 
 Logs = Callable[[], list[dict[str, Any]]]
 EXISTING = {"success": True, "existing": True}
@@ -31,10 +31,6 @@ def forwarder(event: dict[str, Any], context: Any) -> Any:
     from owner_webhook.forwarder import lambda_handler
 
     return lambda_handler(event, context)
-
-
-def _emf(out: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
 
 
 def _counted(out: str, metric: str) -> int:

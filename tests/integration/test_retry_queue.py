@@ -15,7 +15,7 @@ from sandbox.events import http_api_event
 from sandbox.gateway import Fault
 from sandbox.stack import LOCAL_MAX_RECEIVE_COUNT, Sandbox
 from tests.integration.conftest import Answer, invoke_event
-from tests.integration.test_metrics import _emf
+from tests.integration.test_metrics import _emf, _names
 
 Logs = Callable[[], list[dict[str, Any]]]
 OUTAGE = [Fault(status=503, retry_after=30), Fault(status=500), Fault(reset=True), Fault(status=429, retry_after=30)]
@@ -282,11 +282,6 @@ def test_a_forwarder_deployed_wrong_keeps_each_message_and_says_what_to_fix(
     [line] = [line for line in logs() if line["message"] == "queued delivery handled"]
     assert (line["outcome"], line["failure"], line["source"]) == ("retry_later", failure, "zapier")
     assert problem in line["problem"]
-    counted = {
-        m["Name"]
-        for line in _emf(capsys.readouterr().out)
-        for d in line["_aws"]["CloudWatchMetrics"]
-        for m in d["Metrics"]
-    }
+    counted = set(_names(_emf(capsys.readouterr().out)))
     assert {"RetryLater", "ConfigurationError"} <= counted
     assert "InternalError" not in counted
